@@ -1,0 +1,54 @@
+"""`ems create-admin`: more admins from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+from typing import Any
+
+from ems.auth.passwords import Passwords
+from ems.auth.service import create_credential_row
+from ems.auth.settings import AuthSettings
+from ems.common.db import Database
+from ems.common.errors import ApiError
+
+
+def register_commands(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("create-admin", help="create an admin login")
+    parser.add_argument("username")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    parser.set_defaults(func=_create_admin)
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = input().strip()
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("passwords differ")
+            return 1
+    if len(password) < 8:
+        print("the password needs at least 8 characters")
+        return 1
+    try:
+        asyncio.run(_create(AuthSettings(), args.username, password))
+    except ApiError as exc:
+        print(exc.message)
+        return 1
+    print(f"admin {args.username.lower()} created")
+    return 0
+
+
+async def _create(settings: AuthSettings, username: str, password: str) -> None:
+    db = Database(settings.dsn(), pool_size=1)
+    try:
+        async with db.transaction() as session:
+            await create_credential_row(
+                session, Passwords(settings), username=username, password=password, role="ADMIN"
+            )
+    finally:
+        await db.dispose()

@@ -1,0 +1,85 @@
+"""Idempotent event consumers: each event is handled once per service.
+
+The event id is recorded in the same transaction as the handler's changes, and the
+message is acked only after that commit; a redelivered or repeated event finds its id
+already there and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ems.common.bus import EXCHANGE_SYNC, Broker, PoisonMessage
+from ems.common.db import Database
+from ems.contracts.events import Envelope, EventBody
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    return Table(
+        "processed_events",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    body: type[EventBody]
+    handler: EventHandler
+
+
+class EventConsumer:
+    """Routes events from one queue to typed handlers, once each."""
+
+    def __init__(
+        self,
+        db: Database,
+        processed: Table,
+        queue: str,
+        subscriptions: list[Subscription],
+        exchange: str = EXCHANGE_SYNC,
+    ) -> None:
+        self.db = db
+        self.processed = processed
+        self.queue = queue
+        self.exchange = exchange
+        self.by_type = {s.body.routing_key: s for s in subscriptions}
+
+    async def start(self, broker: Broker, prefetch: int = 20) -> None:
+        bindings = [(self.exchange, key) for key in self.by_type]
+        await broker.consume(self.queue, bindings, self.handle_message, prefetch=prefetch)
+
+    async def handle_message(self, message: AbstractIncomingMessage) -> None:
+        await self.handle(Envelope.model_validate_json(message.body))
+
+    async def handle(self, envelope: Envelope) -> bool:
+        """Apply one event; False when it had been applied before."""
+        subscription = self.by_type.get(envelope.type)
+        if subscription is None:
+            raise PoisonMessage(f"no handler for event type {envelope.type!r}")
+        body = subscription.body.model_validate(envelope.data)
+        async with self.db.transaction() as session:
+            first_time = await session.execute(
+                insert(self.processed)
+                .values(event_id=envelope.event_id)
+                .on_conflict_do_nothing()
+                .returning(self.processed.c.event_id)
+            )
+            if first_time.first() is None:
+                log.info("repeated event dropped", extra={"event_id": str(envelope.event_id)})
+                return False
+            await subscription.handler(session, body)
+        return True

@@ -1,0 +1,151 @@
+"""Transactional outbox: events are written in the same transaction as the change that
+causes them, and a relay publishes them with broker confirms. A crash or a broker outage
+between commit and publish delays an event; it never loses it. Consumers drop repeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from prometheus_client import Counter
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.common.db import Database
+from ems.contracts.events import Envelope, EventBody
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("ems_outbox_published_total", "Events the outbox relay published")
+FAILURES = Counter("ems_outbox_publish_failures_total", "Relay rounds that failed to publish")
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("exchange", String(64), nullable=False),
+        Column("routing_key", String(255), nullable=False),
+        Column("body", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+async def add_event(
+    session: AsyncSession, table: Table, body: EventBody, exchange: str = EXCHANGE_SYNC
+) -> Envelope:
+    """Record an event in the caller's transaction; it is published after commit."""
+    envelope = Envelope.wrap(body)
+    await session.execute(
+        insert(table).values(
+            event_id=envelope.event_id,
+            exchange=exchange,
+            routing_key=envelope.type,
+            body=envelope.model_dump_json().encode(),
+        )
+    )
+    return envelope
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order, then deletes them.
+
+    Rows are locked with SKIP LOCKED, so several replicas of a service can relay side by
+    side; a failed publish rolls the round back and the rows are tried again.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        table: Table,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.table = table
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Called after a commit that added events: publish now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        backoff = self.poll_interval
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self.poll_interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                FAILURES.inc()
+                log.warning("outbox relay could not publish; will retry", exc_info=True)
+                published = 0
+                backoff = min(backoff * 2, 5.0)
+            if published >= self.batch_size:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+
+    async def publish_pending(self) -> int:
+        """One round: publish up to a batch of pending events; returns how many."""
+        if not self.broker.is_connected():
+            raise ConnectionError("broker not connected")
+        t = self.table
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(t.c.id, t.c.event_id, t.c.exchange, t.c.routing_key, t.c.body)
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            # One channel keeps publish order; confirms are awaited together.
+            await asyncio.gather(
+                *(
+                    self.broker.publish(
+                        row.exchange, row.routing_key, row.body, message_id=str(row.event_id)
+                    )
+                    for row in rows
+                )
+            )
+            await session.execute(delete(t).where(t.c.id.in_([row.id for row in rows])))
+        PUBLISHED.inc(len(rows))
+        return len(rows)

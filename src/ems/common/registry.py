@@ -1,0 +1,79 @@
+"""How a service joins the platform.
+
+Each service package exposes a `ServiceSpec` under the `ems.services` entry point group
+(see pyproject.toml). The local runner, the gateway configuration and `ems migrate` read the
+specs; adding a service never means editing them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ems.common.settings import CommonSettings
+
+Access = Literal["public", "authenticated", "internal"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path prefix the gateway sends to this service.
+
+    `public`: no token needed (login, register); `authenticated`: the gateway asks auth to
+    verify the token first; `internal`: never routed from outside.
+    """
+
+    prefix: str
+    access: Access = "authenticated"
+    websocket: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    # "module:function" building the FastAPI app from the settings object.
+    app: str
+    # "module:Class" of the service's settings (a CommonSettings subclass).
+    settings: str
+    # First port; replica i listens on port + i.
+    port: int
+    routes: tuple[Route, ...] = ()
+    # Alembic script location as "package:folder", None when the service owns no database.
+    migrations: str | None = None
+    replicas: int = 1
+    # Start order for the local runner: lower starts first (auth before the rest).
+    order: int = 50
+    # Extra `ems` CLI commands this service contributes, "module:function(subparsers)".
+    commands: tuple[str, ...] = field(default=())
+
+    def load_settings_class(self) -> type[CommonSettings]:
+        cls: type[CommonSettings] = _load(self.settings)
+        return cls
+
+    def build_app(self, settings: CommonSettings) -> FastAPI:
+        factory: Callable[[Any], FastAPI] = _load(self.app)
+        return factory(settings)
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def service_specs() -> list[ServiceSpec]:
+    """Every registered service, in start order."""
+    specs = [ep.load() for ep in entry_points(group="ems.services")]
+    return sorted(specs, key=lambda s: (s.order, s.name))
+
+
+def service_spec(name: str) -> ServiceSpec:
+    for spec in service_specs():
+        if spec.name == name:
+            return spec
+    raise KeyError(f"unknown service {name!r}")

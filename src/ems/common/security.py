@@ -1,0 +1,159 @@
+"""Access-token verification and the FastAPI dependencies every service uses to enforce
+roles itself, whatever the gateway did. Tokens are EdDSA JWTs signed by the auth service;
+its public keys come from its JWKS document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import Depends, Request
+from jwt.algorithms import OKPAlgorithm
+
+from ems.common.errors import forbidden, unauthorized
+
+ALGORITHM = "EdDSA"
+ACCESS_TOKEN_TYPE = "access"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of a request."""
+
+    user_id: uuid.UUID
+    role: Literal["ADMIN", "CLIENT"]
+    username: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+KeyLoader = Callable[[], Awaitable[dict[str, Ed25519PublicKey]]]
+
+
+class TokenVerifier:
+    """Checks signature (EdDSA only), `kid`, `iss`, `aud`, `exp` and `typ` of access tokens."""
+
+    # An unknown kid triggers at most one key reload per this many seconds.
+    RELOAD_INTERVAL = 10.0
+
+    def __init__(self, load_keys: KeyLoader, issuer: str, audience: str) -> None:
+        self._load_keys = load_keys
+        self.issuer = issuer
+        self.audience = audience
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _key(self, kid: str) -> Ed25519PublicKey:
+        if kid not in self._keys and time.monotonic() - self._loaded_at > self.RELOAD_INTERVAL:
+            async with self._lock:
+                if kid not in self._keys:
+                    self._keys = await self._load_keys()
+                    self._loaded_at = time.monotonic()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken("unknown signing key") from None
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise InvalidToken("unexpected token algorithm")
+        key = await self._key(header["kid"])
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    role = claims.get("role")
+    if role not in ("ADMIN", "CLIENT"):
+        raise InvalidToken("unknown role")
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise InvalidToken("bad subject") from None
+    return Principal(user_id=user_id, role=role, username=str(claims.get("name", "")))
+
+
+def jwks_loader(auth_url: str) -> KeyLoader:
+    """Loads the auth service's public keys from its JWKS document."""
+
+    async def load() -> dict[str, Ed25519PublicKey]:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            response = await client.get(f"{auth_url.rstrip('/')}/api/auth/jwks.json")
+            response.raise_for_status()
+        return parse_jwks(response.json())
+
+    return load
+
+
+def parse_jwks(document: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = {}
+    for jwk in document.get("keys", []):
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and "kid" in jwk:
+            key = OKPAlgorithm.from_jwk(json.dumps(jwk))
+            if isinstance(key, Ed25519PublicKey):
+                keys[jwk["kid"]] = key
+    return keys
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def current_user(request: Request) -> Principal:
+    """The caller, from a verified bearer token; 401 otherwise."""
+    token = bearer_token(request)
+    if token is None:
+        raise unauthorized()
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        principal = await verifier.verify(token)
+    except InvalidToken:
+        raise unauthorized("invalid or expired token") from None
+    request.state.principal = principal
+    return principal
+
+
+async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """The caller, who must be an admin; 403 otherwise."""
+    if not user.is_admin:
+        raise forbidden("admin role required")
+    return user
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -1,0 +1,100 @@
+"""Settings shared by every service, read from `EMS_*` environment variables.
+
+Each service subclasses `CommonSettings` with its own fields; an entry point reads the
+settings once and passes them down, so tests can build any service with their own values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never reach a production deployment.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "password", "admin", "secret", "guest", "test", "example"}
+)
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where PostgreSQL and RabbitMQ are, logging, token checks."""
+
+    model_config = SettingsConfigDict(env_prefix="EMS_", extra="ignore")
+
+    # The logical database this service owns (e.g. "authdb"); None for stateless services.
+    database_name: ClassVar[str | None] = None
+
+    environment: Literal["development", "test", "production"] = "development"
+    # PostgreSQL server without a database name; each service appends its own database.
+    pg_url: str = "postgresql://postgres@127.0.0.1:5432"
+    # Prepended to every database name: lets test runs and stacks share one server.
+    db_prefix: str = ""
+    # Overrides pg_url + db_prefix + database_name for this service when set.
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+
+    data_dir: Path = Path(".ems")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Where services fetch the auth service's public keys (JWKS) to verify tokens themselves.
+    auth_internal_url: str = "http://127.0.0.1:8101"
+    jwt_issuer: str = "ems-auth"
+    jwt_audience: str = "ems"
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    # Which replica of the service this process is (0-based); set by the runner.
+    instance: int = 0
+
+    def dsn(self) -> str:
+        """The SQLAlchemy (asyncpg) URL of this service's own database."""
+        if self.database_url:
+            return to_asyncpg(self.database_url)
+        if self.database_name is None:
+            raise RuntimeError(f"{type(self).__name__} owns no database")
+        return to_asyncpg(with_database(self.pg_url, self.full_database_name()))
+
+    def full_database_name(self) -> str:
+        assert self.database_name is not None
+        return f"{self.db_prefix}{self.database_name}"
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> CommonSettings:
+        if self.environment == "production":
+            for name, value in self.secrets().items():
+                if value is None or value.strip().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(
+                        f"EMS_{name.upper()} must be set to a real secret in production"
+                    )
+            amqp = urlsplit(self.amqp_url)
+            if (amqp.password or "guest") in PLACEHOLDER_SECRETS:
+                raise ValueError("EMS_AMQP_URL must carry real broker credentials in production")
+        return self
+
+    def secrets(self) -> dict[str, str | None]:
+        """Settings that must hold real secrets in production; services add theirs."""
+        return {}
+
+
+def with_database(server_url: str, database: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+def to_asyncpg(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if scheme in {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}:
+        return f"postgresql+asyncpg{sep}{rest}"
+    return url
+
+
+def to_libpq(url: str) -> str:
+    """The plain `postgresql://` form that asyncpg.connect and psql understand."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql{sep}{rest}" if scheme.startswith("postgres") else url

@@ -1,0 +1,194 @@
+"""The app factory every service uses: health, metrics, errors, logs with a correlation id,
+OpenAPI docs under the service's own API prefix, and the database/broker lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ems.common.bus import Broker
+from ems.common.db import Database
+from ems.common.errors import install_error_handlers
+from ems.common.logs import correlation_id
+from ems.common.security import TokenVerifier, jwks_loader
+from ems.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "ems_http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
+)
+LATENCY = Histogram(
+    "ems_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: built in the lifespan, kept on `app.state.runtime`."""
+
+    settings: CommonSettings
+    db: Database | None = None
+    broker: Broker | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+Hook = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    settings: CommonSettings,
+    api_prefix: str,
+    routers: Sequence[APIRouter],
+    hook: Hook | None = None,
+    uses_broker: bool = True,
+    token_verifier: TokenVerifier | None = None,
+    description: str = "",
+) -> FastAPI:
+    """Build a service's FastAPI app; `hook` starts the service's own background work."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings=settings)
+        app.state.runtime = runtime
+        if settings.database_name is not None or settings.database_url:
+            runtime.db = Database(settings.dsn(), settings.db_pool_size)
+        if uses_broker:
+            runtime.broker = Broker(settings.amqp_url, f"{name}-{settings.instance}")
+            await connect_with_retry(runtime.broker)
+        try:
+            if hook is not None:
+                async with hook(app, runtime):
+                    yield
+            else:
+                yield
+        finally:
+            for task in runtime.background:
+                task.cancel()
+            await asyncio.gather(*runtime.background, return_exceptions=True)
+            if runtime.broker is not None:
+                await runtime.broker.close()
+            if runtime.db is not None:
+                await runtime.db.dispose()
+
+    app = FastAPI(
+        title=f"EMS {name} service",
+        description=description,
+        version="0.1.0",
+        docs_url=f"{api_prefix}/docs",
+        openapi_url=f"{api_prefix}/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service_name = name
+    app.state.token_verifier = token_verifier or TokenVerifier(
+        jwks_loader(settings.auth_internal_url), settings.jwt_issuer, settings.jwt_audience
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=name)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(_ops_router())
+    return app
+
+
+async def connect_with_retry(broker: Broker, delay: float = 1.0) -> None:
+    """Services start even when the broker is still coming up; they wait for it."""
+    while True:
+        try:
+            await broker.connect()
+            return
+        except Exception as exc:
+            log.warning("broker not reachable yet, retrying", extra={"error": str(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        """The process is up and serving."""
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        """The service can do its work: its database and the broker answer."""
+        report = await readiness(request.app)
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def readiness(app: FastAPI) -> dict[str, object]:
+    runtime: Runtime = app.state.runtime
+    checks: dict[str, bool] = {}
+    if runtime.db is not None:
+        checks["database"] = await runtime.db.ping()
+    if runtime.broker is not None:
+        checks["broker"] = runtime.broker.is_connected()
+    return {"status": "ok" if all(checks.values()) else "unavailable", "checks": checks}
+
+
+class RequestContextMiddleware:
+    """Correlation id (from `X-Request-Id` or new), echoed back; request metrics."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        token = correlation_id.set(request_id[:64])
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id[:64].encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(self.service, scope["method"], path, str(status)).inc()
+            LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
+            correlation_id.reset(token)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
