@@ -75,7 +75,11 @@ class Broker:
 
     async def connect(self, timeout: float = 30.0) -> None:
         self.connection = await aio_pika.connect_robust(
-            self.url, timeout=timeout, client_properties={"connection_name": self.name}
+            self.url,
+            timeout=timeout,
+            client_properties={"connection_name": self.name},
+            # Come back quickly after a broker restart (the default waits 5 s).
+            reconnect_interval=1,
         )
         self._channel = await self.connection.channel(publisher_confirms=True)
         await self.declare_exchanges(self._channel)
@@ -93,7 +97,12 @@ class Broker:
         return self._channel
 
     def is_connected(self) -> bool:
-        return self.connection is not None and not self.connection.is_closed
+        # `connected` is cleared while a robust connection is down and reconnecting.
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self.connection.connected.is_set()
+        )
 
     async def publish(
         self,

@@ -1,0 +1,275 @@
+"""Render the gateway's nginx.conf from the services' routes.
+
+The fixed part lives in `nginx.conf.template` beside this file; this module adds what depends
+on the registered services: one upstream per service listing every replica, and one location
+per route, with forward auth (`auth_request`) in front of every protected one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from ems.common.registry import Route, ServiceSpec
+
+# The service that answers the forward-auth check, and where.
+AUTH_SERVICE = "auth"
+VERIFY_PATH = "/internal/verify"
+
+# What the gateway tells a service about the caller. A client can never set these itself:
+# protected locations overwrite them with what auth verified, public ones blank them.
+IDENTITY_HEADERS = ("X-User-Id", "X-User-Role", "X-User-Name")
+
+# Path namespaces that never fall through to the web app: a typo under /api/ is a JSON
+# 404, not the SPA's index.html with a 200.
+API_PREFIX = "/api"
+INTERNAL_PREFIX = "/internal"
+# Always behind auth, even while no service claims it: a client without a token cannot
+# tell whether the realtime service is deployed.
+WEBSOCKET_PREFIX = "/ws"
+
+WEBSOCKET_TIMEOUT = "1h"
+
+# Errors nginx itself produces, answered in the platform's one error shape.
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request is malformed."),
+    401: ("unauthorized", "A valid access token is required."),
+    403: ("forbidden", "This token does not allow the request."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("payload_too_large", "The request body is too large."),
+    500: ("internal_error", "The gateway failed to handle the request."),
+    502: ("bad_gateway", "The service behind this path is not reachable."),
+    503: ("service_unavailable", "The service behind this path is not available."),
+    504: ("gateway_timeout", "The service behind this path did not answer in time."),
+}
+# auth_request turns any unexpected answer from auth (it is down, say) into a 500; in
+# protected locations that means the check could not be made, which the client should see.
+_AUTH_UNAVAILABLE = ("auth_unavailable", "The request could not be authenticated right now.")
+
+_RESPONSE_HEADERS = (
+    "add_header X-Request-Id $ems_request_id always;",
+    "add_header X-Content-Type-Options nosniff always;",
+)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service as the gateway sees it: where its replicas listen, what it serves."""
+
+    name: str
+    ports: tuple[int, ...]
+    routes: tuple[Route, ...]
+
+    @property
+    def upstream_name(self) -> str:
+        return "ems_" + re.sub(r"[^A-Za-z0-9_]", "_", self.name)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    listen_host: str
+    listen_port: int
+    # Where nginx keeps its pid file, temp files and the verify cache.
+    run_dir: Path
+    log_dir: Path
+    # The web app's build output, or the placeholder page.
+    static_root: Path
+    services: tuple[Upstream, ...]
+    # nginx's workers run as nobody unless told otherwise; under root they must be able to
+    # read the temp and static folders, which may be private to root.
+    run_as_root: bool = False
+    upstream_host: str = "127.0.0.1"
+
+
+def upstreams_from_specs(
+    specs: Iterable[ServiceSpec], port_of: Callable[[ServiceSpec, int], int]
+) -> tuple[Upstream, ...]:
+    """Every service with routes, its replicas' ports given by `port_of(spec, instance)`."""
+    return tuple(
+        Upstream(spec.name, tuple(port_of(spec, i) for i in range(spec.replicas)), spec.routes)
+        for spec in specs
+        if spec.routes
+    )
+
+
+def placeholder_root() -> Path:
+    """The folder with the page served while the web app is not built."""
+    return Path(str(files("ems.gateway").joinpath("placeholder")))
+
+
+def render(config: GatewayConfig) -> str:
+    """The complete nginx.conf for this set of services."""
+    auth = _auth_upstream(config.services)
+    values = {
+        "user": "user root;" if config.run_as_root else "",
+        "run_dir": str(config.run_dir),
+        "log_dir": str(config.log_dir),
+        "listen": f"{config.listen_host}:{config.listen_port}",
+        "static_root": str(config.static_root),
+        "upstreams": "\n".join(_upstream(s, config.upstream_host) for s in config.services),
+        "response_headers": _indent(_RESPONSE_HEADERS, 8),
+        "error_pages": _indent(_error_pages(protected=False), 8),
+        "auth_upstream": auth.upstream_name if auth else "ems_no_auth_service",
+        "verify_path": VERIFY_PATH,
+        "locations": "\n".join(_locations(config.services, auth)),
+        "error_locations": "\n".join(_error_locations()),
+    }
+    template = files("ems.gateway").joinpath("nginx.conf.template").read_text()
+    rendered = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
+    return rendered
+
+
+def _auth_upstream(services: Sequence[Upstream]) -> Upstream | None:
+    auth = next((s for s in services if s.name == AUTH_SERVICE), None)
+    needs_auth = any(r.access == "authenticated" or r.websocket for s in services for r in s.routes)
+    if auth is None and needs_auth:
+        raise ValueError(f"protected routes need the {AUTH_SERVICE!r} service to verify tokens")
+    return auth
+
+
+def _upstream(service: Upstream, host: str) -> str:
+    # A short fail_timeout lets a restarted replica take traffic again within seconds.
+    servers = [f"        server {host}:{port} max_fails=1 fail_timeout=2s;" for port in service.ports]
+    return "\n".join(
+        [f"    upstream {service.upstream_name} {{", *servers, "        keepalive 32;", "    }"]
+    )
+
+
+def _locations(services: Sequence[Upstream], auth: Upstream | None) -> list[str]:
+    blocks: dict[str, str] = {}
+
+    def add(matcher: str, body: Sequence[str], owner: str) -> None:
+        if matcher in blocks:
+            raise ValueError(f"two routes claim `location {matcher}` (the second from {owner})")
+        blocks[matcher] = _block(matcher, body)
+
+    routes = [(r, s) for s in services for r in s.routes]
+    # Longest first only for the reader: nginx itself picks the longest matching prefix.
+    for route, service in sorted(routes, key=lambda rs: -len(rs[0].prefix)):
+        body = _not_found() if route.access == "internal" else _proxy(route, service)
+        for matcher in _matchers(route.prefix):
+            add(matcher, body, service.name)
+
+    # What no service claims in the reserved namespaces: a 404, never the web app.
+    unclaimed = {API_PREFIX: _not_found(), INTERNAL_PREFIX: _not_found()}
+    unclaimed[WEBSOCKET_PREFIX] = _verified_not_found() if auth else _not_found()
+    for prefix, body in unclaimed.items():
+        for matcher in _matchers(prefix):
+            blocks.setdefault(matcher, _block(matcher, body))
+    return list(blocks.values())
+
+
+def _matchers(prefix: str) -> list[str]:
+    """nginx locations for a route prefix.
+
+    `/api/auth/` covers everything below it. A prefix without a trailing slash names one
+    path and what lies below it, but not its siblings: `/api/auth/me` must not also claim
+    `/api/auth/meow`. `^~` keeps regex locations from ever overriding a route.
+    """
+    if not prefix.startswith("/") or prefix == "/":
+        raise ValueError(f"route prefix {prefix!r} must start with '/' and name a path")
+    exact = prefix.rstrip("/")
+    return [f"= {exact}", f"^~ {exact}/"]
+
+
+def _proxy(route: Route, service: Upstream) -> list[str]:
+    protected = route.access == "authenticated" or route.websocket
+    lines = [
+        f"proxy_pass http://{service.upstream_name};",
+        "proxy_http_version 1.1;",
+        "proxy_set_header Host $http_host;",
+        # The gateway is the edge: what a client claims about its own address is dropped.
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        "proxy_set_header X-Request-Id $ems_request_id;",
+        # The gateway adds its own X-Request-Id to every response.
+        "proxy_hide_header X-Request-Id;",
+    ]
+    if route.websocket:
+        lines += [
+            "proxy_set_header Upgrade $http_upgrade;",
+            "proxy_set_header Connection $ems_connection;",
+            f"proxy_read_timeout {WEBSOCKET_TIMEOUT};",
+            f"proxy_send_timeout {WEBSOCKET_TIMEOUT};",
+        ]
+    else:
+        lines.append('proxy_set_header Connection "";')
+    if protected:
+        lines += ["auth_request /_ems/verify;"]
+        for header in IDENTITY_HEADERS:
+            var = _identity_variable(header)
+            lines.append(f"auth_request_set {var} $upstream_http_{_snake(header)};")
+            lines.append(f"proxy_set_header {header} {var};")
+        lines += _error_pages(protected=True)
+    else:
+        # Setting a header to "" removes it: a spoofed identity never reaches a service.
+        lines += [f'proxy_set_header {header} "";' for header in IDENTITY_HEADERS]
+    return lines
+
+
+def _not_found() -> list[str]:
+    return ["return 404;"]
+
+
+def _verified_not_found() -> list[str]:
+    # `return` would answer before auth_request runs; try_files comes after the access
+    # phase, so the token is checked first and only then the 404 given.
+    return [
+        "auth_request /_ems/verify;",
+        *_error_pages(protected=True),
+        "try_files /.ems-no-such-file =404;",
+    ]
+
+
+def _error_pages(*, protected: bool) -> list[str]:
+    # error_page directives in a location replace the server's set, so a protected
+    # location repeats all of them with its own meaning for 500.
+    lines = []
+    for status in _ERRORS:
+        target = "@ems_auth_unavailable" if protected and status == 500 else f"@ems_{status}"
+        lines.append(f"error_page {status} {target};")
+    return lines
+
+
+def _error_locations() -> list[str]:
+    blocks = []
+    for status, (code, message) in _ERRORS.items():
+        extra = ['add_header WWW-Authenticate "Bearer" always;'] if status == 401 else []
+        blocks.append(_error_block(f"@ems_{status}", status, code, message, extra))
+    code, message = _AUTH_UNAVAILABLE
+    blocks.append(_error_block("@ems_auth_unavailable", 503, code, message, []))
+    return blocks
+
+
+def _error_block(
+    name: str, status: int, code: str, message: str, extra_headers: list[str]
+) -> str:
+    body = json.dumps({"error": {"code": code, "message": message, "details": None}})
+    assert "'" not in body, "the body is written inside single quotes"
+    lines = ["default_type application/json;"]
+    if extra_headers:
+        # add_header in a location drops the server's own, so they are repeated here.
+        lines += [*_RESPONSE_HEADERS, *extra_headers]
+    lines.append(f"return {status} '{body}';")
+    return _block(name, lines)
+
+
+def _block(matcher: str, body: Sequence[str]) -> str:
+    return "\n".join([f"        location {matcher} {{", _indent(body, 12), "        }"])
+
+
+def _indent(lines: Iterable[str], spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in lines)
+
+
+def _snake(header: str) -> str:
+    return header.lower().replace("-", "_")
+
+
+def _identity_variable(header: str) -> str:
+    return "$ems_" + _snake(header).removeprefix("x_")

@@ -1,0 +1,89 @@
+"""The first admin, `ems create-admin`, the registration event, production settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from ems.auth.bootstrap import ensure_admin
+from ems.auth.settings import AuthSettings
+from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.contracts.events import Envelope
+from tests.auth.conftest import AuthService
+from tests.support.polling import eventually
+
+
+async def test_first_admin_from_settings_can_log_in_once_created(auth: AuthService) -> None:
+    """If this fails, a fresh platform has no admin, or a restart changes the admin."""
+    name = f"root{uuid.uuid4().hex[:6]}"
+    settings = auth.settings.model_copy(
+        update={"admin_username": name, "admin_password": "a-strong-secret-1"}
+    )
+    created = await ensure_admin(settings)
+    assert created.created and created.password == "a-strong-secret-1"
+    again = await ensure_admin(settings)
+    assert not again.created and again.password is None
+    tokens = await auth.login(name, "a-strong-secret-1")
+    assert tokens["user"]["role"] == "ADMIN"
+
+
+async def test_a_generated_admin_is_printed_once_and_stored_privately(
+    auth: AuthService, tmp_path: Any
+) -> None:
+    """If this fails, the operator never learns the generated admin password, or it is
+    world-readable on disk."""
+    settings = auth.settings.model_copy(update={"data_dir": tmp_path})
+    first = await ensure_admin(settings)
+    if first.created:  # no admin existed in this module's database before
+        assert first.password and first.stored_in is not None
+        assert first.stored_in.stat().st_mode & 0o077 == 0
+        assert first.password in first.stored_in.read_text()
+        await auth.login(first.username, first.password)
+    second = await ensure_admin(settings)
+    assert not second.created and second.password is None
+
+
+async def test_registration_publishes_an_event_through_the_outbox(
+    auth: AuthService, amqp_vhost: str
+) -> None:
+    """If this fails, no other service ever learns that the user exists."""
+    broker = Broker(amqp_vhost, "probe")
+    await broker.connect()
+    try:
+        probe = await broker.declare_queue(
+            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "auth.user_registered")]
+        )
+        user = await auth.register(f"kim{uuid.uuid4().hex[:6]}")
+        seen: list[Envelope] = []
+
+        async def arrived() -> bool:
+            message = await probe.get(no_ack=True, fail=False)
+            if message is not None:
+                seen.append(Envelope.model_validate_json(message.body))
+            return any(e.data["id"] == user["id"] for e in seen)
+
+        await eventually(arrived, timeout=5)
+        event = next(e for e in seen if e.data["id"] == user["id"])
+        assert event.data["role"] == "CLIENT" and "password" not in str(event.data)
+    finally:
+        await broker.close()
+
+
+def test_production_refuses_placeholder_secrets() -> None:
+    """If this fails, a production deployment can start with a default password."""
+    with pytest.raises(ValidationError):
+        AuthSettings(environment="production", admin_password="changeme")
+    with pytest.raises(ValidationError):
+        AuthSettings(
+            environment="production",
+            admin_password="a-real-secret-123",
+            amqp_url="amqp://guest:guest@rabbit:5672/",
+        )
+    AuthSettings(
+        environment="production",
+        admin_password="a-real-secret-123",
+        amqp_url="amqp://ems:s3cret-broker@rabbit:5672/",
+    )
