@@ -52,3 +52,66 @@ class CredentialRemoved(EventBody):
 
     routing_key: ClassVar[str] = "auth.credential_removed"
     id: uuid.UUID
+
+
+# --- users service: profiles and roles (ems.sync, `user.*`) -------------------------------
+# `revision` grows with every change of one entity: a consumer applies an event only when it
+# is newer than its copy, so repeats and out-of-order deliveries leave the copy correct.
+
+
+class UserCreated(EventBody):
+    routing_key: ClassVar[str] = "user.created"
+    id: uuid.UUID
+    username: str
+    role: Role
+    full_name: str | None = None
+    email: str | None = None
+    revision: int = 1
+
+
+class UserUpdated(EventBody):
+    """The user's whole current state (not a diff)."""
+
+    routing_key: ClassVar[str] = "user.updated"
+    id: uuid.UUID
+    username: str
+    role: Role
+    full_name: str | None = None
+    email: str | None = None
+    revision: int
+
+
+class UserDeleted(EventBody):
+    routing_key: ClassVar[str] = "user.deleted"
+    id: uuid.UUID
+    revision: int
+
+
+# --- devices service (ems.sync, `device.*`) ------------------------------------------------
+
+
+class DeviceCreated(EventBody):
+    routing_key: ClassVar[str] = "device.created"
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None = None
+    max_hourly_kwh: float
+    revision: int = 1
+
+
+class DeviceUpdated(EventBody):
+    """The device's whole current state, including owner and limit changes."""
+
+    routing_key: ClassVar[str] = "device.updated"
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None = None
+    max_hourly_kwh: float
+    revision: int
+
+
+class DeviceDeleted(EventBody):
+    routing_key: ClassVar[str] = "device.deleted"
+    id: uuid.UUID
+    owner_id: uuid.UUID | None = None
+    revision: int
