@@ -79,7 +79,8 @@ async def login(
     it records is committed with the transaction."""
     name = username.strip().lower()
     keys = {"account": name, "address": address}
-    wait = await ctx.throttle.retry_after(session, keys)
+    failures = await ctx.throttle.failures(session, keys)
+    wait = ctx.throttle.retry_after(failures)
     if wait is not None:
         return ApiError(
             429,
@@ -94,7 +95,8 @@ async def login(
         await ctx.throttle.record_failure(session, keys)
         # Same answer for an unknown user and a wrong password.
         return unauthorized("invalid username or password")
-    await ctx.throttle.clear_account(session, name)
+    if failures.count("account"):
+        await ctx.throttle.clear_account(session, name)
     if ctx.passwords.needs_rehash(credential.password_hash):
         credential.password_hash = await ctx.passwords.hash(password)
     return await issue_tokens(session, ctx, credential, family_id=uuid.uuid4())
