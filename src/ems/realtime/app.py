@@ -1,0 +1,59 @@
+"""The realtime service: `/ws` for live alerts, chat, typing and consumption updates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
+
+from ems.common.security import TokenVerifier
+from ems.common.web import Runtime, create_service_app
+from ems.realtime.api import router
+from ems.realtime.connections import CLOSE_RESTART
+from ems.realtime.consumers import handle_sync_event, handle_ws_message, sync_queue, ws_queue
+from ems.realtime.context import RealtimeContext
+from ems.realtime.settings import RealtimeSettings
+from ems.realtime.socket import RealtimeSocket
+
+
+def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
+        assert runtime.broker is not None
+        ctx: RealtimeContext = app.state.realtime
+        ctx.broker = runtime.broker
+        for (name, bindings), handler in (
+            (ws_queue(ctx), handle_ws_message),
+            (sync_queue(ctx), handle_sync_event),
+        ):
+            await runtime.broker.consume(
+                name, bindings, partial(handler, ctx), prefetch=500, durable=False
+            )
+        presence = asyncio.create_task(ctx.presence.run(), name="presence")
+        try:
+            yield
+        finally:
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await presence
+            ctx.hub.close_all(CLOSE_RESTART, "service restarting")
+            await ctx.presence.say_goodbye()
+
+    app = create_service_app(
+        name="realtime",
+        settings=settings,
+        api_prefix="/api/realtime",
+        routers=[router],
+        hook=hook,
+        token_verifier=token_verifier,
+        description="WebSocket delivery of alerts, chat, typing and presence.",
+    )
+    ctx = RealtimeContext(settings, app.state.token_verifier)
+    app.state.realtime = ctx
+    app.router.routes.append(WebSocketRoute("/ws", RealtimeSocket(ctx)))
+    return app

@@ -1,0 +1,53 @@
+"""What this instance takes off the broker: messages for sockets, and user events."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aio_pika.abc import AbstractIncomingMessage
+
+from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, PoisonMessage
+from ems.contracts.events import Envelope, UserDeleted, UserUpdated
+from ems.contracts.ws import WsEnvelope
+from ems.realtime.connections import CLOSE_BAD_TOKEN, CLOSE_USER_DELETED
+from ems.realtime.context import RealtimeContext
+from ems.realtime.presence import PRESENCE_TYPE
+
+log = logging.getLogger(__name__)
+
+
+def ws_queue(ctx: RealtimeContext) -> tuple[str, list[tuple[str, str]]]:
+    """This instance's own queue for everything on ems.ws (deleted when it stops)."""
+    return f"realtime.{ctx.instance_id}.ws", [(EXCHANGE_WS, "#")]
+
+
+def sync_queue(ctx: RealtimeContext) -> tuple[str, list[tuple[str, str]]]:
+    keys = (UserDeleted.routing_key, UserUpdated.routing_key)
+    return f"realtime.{ctx.instance_id}.sync", [(EXCHANGE_SYNC, key) for key in keys]
+
+
+async def handle_ws_message(ctx: RealtimeContext, message: AbstractIncomingMessage) -> None:
+    """Push a message to exactly the sockets of its audience on this instance."""
+    envelope = WsEnvelope.model_validate_json(message.body)
+    if envelope.type == PRESENCE_TYPE:
+        ctx.presence.apply(envelope.data)
+        return
+    text = json.dumps({**envelope.data, "type": envelope.type}, separators=(",", ":"))
+    ctx.hub.deliver(envelope.audience, text)
+
+
+async def handle_sync_event(ctx: RealtimeContext, message: AbstractIncomingMessage) -> None:
+    """A deleted user's sockets close with 4403; a changed role closes with 4401 so the
+    client comes back with a token that carries the new role."""
+    envelope = Envelope.model_validate_json(message.body)
+    if envelope.type == UserDeleted.routing_key:
+        deleted = UserDeleted.model_validate(envelope.data)
+        ctx.user_deleted(deleted.id)
+        closed = ctx.hub.close_user(deleted.id, CLOSE_USER_DELETED, "user deleted")
+        log.info("user deleted", extra={"user_id": str(deleted.id), "sockets_closed": closed})
+    elif envelope.type == UserUpdated.routing_key:
+        updated = UserUpdated.model_validate(envelope.data)
+        ctx.hub.close_user(updated.id, CLOSE_BAD_TOKEN, "role changed", unless_role=updated.role)
+    else:
+        raise PoisonMessage(f"unexpected event type {envelope.type!r}")
