@@ -1,72 +1,9 @@
-from __future__ import annotations
+from tests.realtime.fixtures import (
+    admin_login,
+    auth_server,
+    broker,
+    realtime,
+    realtime_settings,
+)
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
-import pytest
-
-from ems.auth.app import create_app as create_auth_app
-from ems.auth.bootstrap import ensure_admin
-from ems.auth.settings import AuthSettings
-from ems.auth.spec import SPEC as AUTH_SPEC
-from ems.common.bus import Broker
-from ems.common.migrations import migrate_service
-from ems.realtime.app import create_app
-from ems.realtime.settings import RealtimeSettings
-from tests.realtime.harness import AuthServer, Login, serve
-
-
-@pytest.fixture(scope="session")
-async def auth_server(make_settings: Any, db_prefix: str) -> AsyncIterator[AuthServer]:
-    """The auth service on a real port (realtime fetches its JWKS over HTTP)."""
-    settings: AuthSettings = make_settings(
-        AuthSettings,
-        db_prefix=f"{db_prefix}rt_",
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
-        admin_username="rtadmin",
-        admin_password="admin-secret-1",
-    )
-    await migrate_service(AUTH_SPEC, settings)
-    await ensure_admin(settings)
-    app = create_auth_app(settings)
-    async with serve(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
-        yield AuthServer(address, app, http)
-
-
-@pytest.fixture(scope="session")
-async def admin_login(auth_server: AuthServer) -> Login:
-    return await auth_server.login("rtadmin", "admin-secret-1")
-
-
-@pytest.fixture(scope="session")
-def realtime_settings(make_settings: Any, auth_server: AuthServer) -> RealtimeSettings:
-    settings: RealtimeSettings = make_settings(
-        RealtimeSettings,
-        auth_internal_url=f"http://{auth_server.address}",
-        auth_timeout_seconds=1.0,
-        presence_flush_seconds=0.05,
-        presence_interval_seconds=2.0,
-        allowed_origins=["http://app.example"],
-        max_message_bytes=2048,
-    )
-    return settings
-
-
-@pytest.fixture(scope="module")
-async def realtime(realtime_settings: RealtimeSettings) -> AsyncIterator[str]:
-    """One realtime instance on a real port; yields its address."""
-    app = create_app(realtime_settings)
-    async with serve(app, **realtime_settings.uvicorn_options()) as address:
-        yield address
-
-
-@pytest.fixture(scope="module")
-async def broker(amqp_vhost: str) -> AsyncIterator[Broker]:
-    """A broker connection of the test's own, to publish what other services would."""
-    b = Broker(amqp_vhost, f"test-{uuid.uuid4().hex[:6]}")
-    await b.connect()
-    yield b
-    await b.close()
+__all__ = ["admin_login", "auth_server", "broker", "realtime", "realtime_settings"]

@@ -1,0 +1,92 @@
+"""Routes of the support service: thin, each calling one function of `service`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from ems.common.security import AdminUser, CurrentUser
+from ems.support import service
+from ems.support.schemas import (
+    AdminReplyCreate,
+    ConversationPage,
+    ConversationRead,
+    ExchangeRead,
+    MessageCreate,
+    MessagePage,
+    MessageRead,
+    TypingCreate,
+)
+from ems.support.service import SupportContext
+
+
+def support_context(request: Request) -> SupportContext:
+    ctx: SupportContext = request.app.state.support
+    return ctx
+
+
+Ctx = Annotated[SupportContext, Depends(support_context)]
+Page = Annotated[int, Query(ge=1)]
+Size = Annotated[int, Query(ge=1, le=200)]
+
+router = APIRouter(prefix="/api/support", tags=["support"])
+
+
+@router.post("/messages", response_model=ExchangeRead)
+async def create_message(body: MessageCreate, user: CurrentUser, ctx: Ctx) -> ExchangeRead:
+    """A client's message to the bot (answered at once) or to the admins."""
+    return await service.post_client_message(ctx, user, body)
+
+
+@router.post("/admin/reply", response_model=MessageRead, status_code=status.HTTP_201_CREATED)
+async def create_admin_reply(body: AdminReplyCreate, admin: AdminUser, ctx: Ctx) -> MessageRead:
+    """An admin's reply, delivered to that client only."""
+    return await service.admin_reply(ctx, admin, body)
+
+
+@router.get("/history", response_model=MessagePage)
+async def read_history(
+    user: CurrentUser,
+    ctx: Ctx,
+    user_id: uuid.UUID | None = None,
+    page: Page = 1,
+    size: Size = 50,
+    order: Literal["asc", "desc"] = "asc",
+) -> MessagePage:
+    """A conversation's messages: one's own, or (admins) any client's by `user_id`."""
+    return await service.history(ctx, user, user_id, page, size, order)
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def read_conversations(
+    _: AdminUser,
+    ctx: Ctx,
+    page: Page = 1,
+    size: Size = 50,
+    q: Annotated[str | None, Query(max_length=64)] = None,
+    unread_only: bool = False,
+) -> ConversationPage:
+    """The admin inbox: conversations by latest message, with unread counts."""
+    return await service.conversations(ctx, page, size, q, unread_only)
+
+
+@router.get("/conversations/me", response_model=ConversationRead | None)
+async def read_own_conversation(user: CurrentUser, ctx: Ctx) -> ConversationRead | None:
+    """The caller's own conversation summary (null before the first message)."""
+    return await service.own_conversation(ctx, user)
+
+
+@router.post("/conversations/{user_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+async def mark_conversation_read(user_id: uuid.UUID, user: CurrentUser, ctx: Ctx) -> Response:
+    """Mark a conversation read on the caller's side (admins: any; clients: their own)."""
+    await service.mark_read(ctx, user, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/typing", status_code=status.HTTP_204_NO_CONTENT)
+async def create_typing(body: TypingCreate, user: CurrentUser, ctx: Ctx) -> Response:
+    """A typing indicator for the other side (the WebSocket offers the same, cheaper)."""
+    await service.typing(ctx, user, body.typing, body.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

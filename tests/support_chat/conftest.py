@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from ems.common.migrations import migrate_service
+from ems.support.app import create_app
+from ems.support.settings import SupportSettings
+from ems.support.spec import SPEC
+from tests.realtime.fixtures import (
+    admin_login,
+    auth_server,
+    broker,
+    realtime,
+    realtime_settings,
+)
+from tests.realtime.harness import AuthServer, Login, serve
+from tests.support_chat.llm_server import llm_app
+
+__all__ = ["admin_login", "auth_server", "broker", "realtime", "realtime_settings"]
+
+
+@dataclass
+class LlmServer:
+    base_url: str
+    requests: list[dict[str, Any]]
+
+
+@dataclass
+class Support:
+    http: httpx.AsyncClient
+    app: Any
+    settings: SupportSettings
+
+    def as_(self, login: Login) -> dict[str, str]:
+        return {"Authorization": f"Bearer {login.access_token}"}
+
+
+@pytest.fixture(scope="session")
+async def llm_server() -> AsyncIterator[LlmServer]:
+    requests: list[dict[str, Any]] = []
+    async with serve(llm_app(requests)) as address:
+        yield LlmServer(f"http://{address}/v1", requests)
+
+
+@pytest.fixture(scope="module")
+async def support(make_settings: Any, auth_server: AuthServer) -> AsyncIterator[Support]:
+    """The support service in-process on its own database; the LLM is not configured."""
+    settings: SupportSettings = make_settings(
+        SupportSettings, auth_internal_url=f"http://{auth_server.address}"
+    )
+    await migrate_service(SPEC, settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://support") as http:
+            yield Support(http, app, settings)
