@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
+from ems.auth import accounts_api
 from ems.auth.api import internal, router
+from ems.auth.consumers import user_events_consumer
 from ems.auth.keys import load_key_ring
 from ems.auth.models import outbox
 from ems.auth.passwords import Passwords
@@ -39,6 +41,8 @@ def create_app(settings: AuthSettings) -> FastAPI:
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
         app.state.relay = relay
         relay.start()
+        # Role changes and deletions made in the users service.
+        await user_events_consumer(runtime.db, relay).start(runtime.broker)
         try:
             yield
         finally:
@@ -48,7 +52,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
         name="auth",
         settings=settings,
         api_prefix="/api/auth",
-        routers=[router, internal],
+        routers=[router, internal, accounts_api.router, accounts_api.internal],
         hook=hook,
         token_verifier=TokenVerifier(own_keys, settings.jwt_issuer, settings.jwt_audience),
         description="Registration, login, token refresh and revocation, public keys.",

@@ -29,7 +29,13 @@ class Credential(Base):
     # Stored lower-cased: usernames are case-insensitive.
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # A copy: users is the single writer of roles and applies changes by `profile_revision`.
     role: Mapped[str] = mapped_column(String(16))
+    # A copy of the profile's email (lower-cased), kept so that registration can refuse an
+    # email that is already taken without asking users.
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # The users service's revision of the profile last applied here (0: none yet).
+    profile_revision: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

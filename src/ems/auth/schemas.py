@@ -47,3 +47,10 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str
     user: UserRef
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password

@@ -47,17 +47,21 @@ async def create_credential_row(
     user_id: uuid.UUID | None = None,
 ) -> Credential:
     """A new login plus its `UserRegistered` event, in the caller's transaction."""
+    email = email.lower() if email else None
+    await _refuse_taken(session, username.lower(), email)
     credential = Credential(
         id=user_id or uuid.uuid4(),
         username=username.lower(),
         password_hash=await passwords.hash(password),
         role=role,
+        email=email,
     )
     session.add(credential)
     try:
         await session.flush()
     except IntegrityError:
-        raise conflict("username is already taken", {"field": "username"}) from None
+        # Lost a race with a concurrent registration of the same name, email or id.
+        raise conflict("username or email is already taken") from None
     await add_event(
         session,
         outbox,
@@ -70,6 +74,14 @@ async def create_credential_row(
         ),
     )
     return credential
+
+
+async def _refuse_taken(session: AsyncSession, username: str, email: str | None) -> None:
+    """409 naming the field, checked first so the answer says which one is taken."""
+    if await session.scalar(select(Credential.id).where(Credential.username == username)):
+        raise conflict("username is already taken", {"field": "username"})
+    if email and await session.scalar(select(Credential.id).where(Credential.email == email)):
+        raise conflict("email is already taken", {"field": "email"})
 
 
 async def login(

@@ -7,6 +7,7 @@ SPEC = ServiceSpec(
     port=8101,
     routes=(
         Route("/api/auth/me", "authenticated"),
+        Route("/api/auth/password", "authenticated"),
         Route("/api/auth/", "public"),
         Route("/internal/", "internal"),
     ),

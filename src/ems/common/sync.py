@@ -1,0 +1,102 @@
+"""Keeping a copy of another service's entities true.
+
+Events keep a copy current, but an event published before the consumer's queue existed
+went nowhere (the first admin is created before any service but auth runs). So a service
+that keeps a copy starts consuming first and then catches up from the owner's snapshot:
+every change is then either in the snapshot or delivered to the queue. Snapshot items are
+applied by the same revision-guarded code as events, so the two can interleave freely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from ems.common.inbox import EventConsumer
+from ems.common.outbox import OutboxRelay
+from ems.contracts.events import Envelope
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Item_co = TypeVar("Item_co", covariant=True)
+
+
+class RelayingConsumer(EventConsumer):
+    """An idempotent consumer whose handlers add outbox events: the relay is woken after
+    each commit, so a copy's own events leave at once rather than at the next poll."""
+
+    def __init__(self, *args: Any, relay: OutboxRelay, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.relay = relay
+
+    async def handle(self, envelope: Envelope) -> bool:
+        applied = await super().handle(envelope)
+        if applied:
+            self.relay.notify()
+        return applied
+
+
+class Page(Protocol[Item_co]):
+    @property
+    def items(self) -> Sequence[Item_co]: ...
+
+    @property
+    def next_after(self) -> uuid.UUID | None: ...
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+async def fetch_page(
+    client: httpx.AsyncClient, path: str, page_type: type[P], after: uuid.UUID | None, limit: int
+) -> P:
+    params: dict[str, str | int] = {"limit": limit}
+    if after is not None:
+        params["after"] = str(after)
+    response = await client.get(path, params=params)
+    response.raise_for_status()
+    return page_type.model_validate_json(response.content)
+
+
+async def catch_up(
+    what: str,
+    fetch: Callable[[uuid.UUID | None], Awaitable[Page[Item]]],
+    apply: Callable[[Sequence[Item]], Awaitable[int]],
+    *,
+    retry_delay: float = 1.0,
+    max_delay: float = 30.0,
+) -> int:
+    """Apply every page of a snapshot; retried from the start until the owner answers.
+
+    Returns how many items changed the copy.
+    """
+    delay = retry_delay
+    while True:
+        try:
+            changed = 0
+            after: uuid.UUID | None = None
+            while True:
+                page = await fetch(after)
+                changed += await apply(page.items)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "snapshot not available yet; retrying",
+                extra={"snapshot": what, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+            continue
+        log.info("caught up from snapshot", extra={"snapshot": what, "changed": changed})
+        return changed

@@ -1,0 +1,58 @@
+"""Loopback HTTP shapes between auth, users and devices (never routed by the gateway).
+
+- users -> auth `POST /internal/credentials`: an admin creates a login (`NewCredential`).
+- users -> auth `GET /internal/credentials?after=&limit=`: every login (`RegisteredPage`).
+- devices -> users `GET /internal/users?after=&limit=`: every profile (`ProfilePage`).
+- monitoring -> devices `GET /internal/devices?after=&limit=`: every device (`DevicePage`).
+
+The snapshots let a service that keeps a copy catch up at start with what was published
+before its queue existed (the first admin is created before any other service runs).
+Items are the event bodies themselves, so a snapshot item and an event are applied by the
+same revision-guarded code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from ems.contracts.events import DeviceUpdated, Role, UserRegistered, UserUpdated
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
+]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class NewCredential(BaseModel):
+    """A login an admin asked for; the id is chosen by users, the single writer of profiles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID
+    username: Username
+    password: Password
+    role: Role
+    full_name: Annotated[str, Field(max_length=200)] | None = None
+    email: EmailStr | None = None
+
+
+class RegisteredPage(BaseModel):
+    items: list[UserRegistered]
+    # Pass as `after` for the next page; None on the last one.
+    next_after: uuid.UUID | None = None
+
+
+class ProfilePage(BaseModel):
+    items: list[UserUpdated]
+    next_after: uuid.UUID | None = None
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceUpdated]
+    next_after: uuid.UUID | None = None

@@ -1,0 +1,44 @@
+"""Who is calling: a verified token, and the role the synced copy of users holds now.
+
+Read on every request rather than taken from the token, so that a role change or a
+deletion takes effect on the caller's next request, not at token expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from ems.common.db import Database
+from ems.common.errors import forbidden, unauthorized
+from ems.common.security import CurrentUser
+from ems.devices.models import Owner
+from ems.devices.service import Caller
+
+
+async def current_caller(principal: CurrentUser, request: Request) -> Caller:
+    db: Database = request.app.state.runtime.db
+    async with db.sessions() as session:
+        row = (
+            await session.execute(
+                select(Owner.role, Owner.deleted).where(Owner.id == principal.user_id)
+            )
+        ).first()
+    if row is not None and row.deleted:
+        raise unauthorized("account no longer exists")
+    # Not in the copy yet: the user was created a moment ago and the event is on its way;
+    # the fresh token's role is the one the new login was given.
+    role = row.role if row is not None and row.role else principal.role
+    return Caller(principal.user_id, role)
+
+
+async def admin_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    if not caller.is_admin:
+        raise forbidden("admin role required")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+AdminDep = Annotated[Caller, Depends(admin_caller)]

@@ -1,0 +1,15 @@
+from ems.common.registry import Route, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="devices",
+    app="ems.devices.app:create_app",
+    settings="ems.devices.settings:DevicesSettings",
+    port=8103,
+    routes=(
+        Route("/api/devices/docs", "public"),
+        Route("/api/devices/openapi.json", "public"),
+        Route("/api/devices/", "authenticated"),
+    ),
+    migrations="ems.devices:migrations",
+    order=30,
+)

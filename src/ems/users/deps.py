@@ -1,0 +1,39 @@
+"""Who is calling: a verified token, and the role the profile has now.
+
+The role is read here on every request rather than taken from the token, so that a role
+change (or a deletion) takes effect on the caller's next request, not at token expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from ems.common.db import Database
+from ems.common.errors import forbidden, unauthorized
+from ems.common.security import CurrentUser, bearer_token
+from ems.users.models import DeletedUser, User
+from ems.users.service import Caller
+
+
+async def current_caller(principal: CurrentUser, request: Request) -> Caller:
+    db: Database = request.app.state.runtime.db
+    async with db.sessions() as session:
+        role = await session.scalar(select(User.role).where(User.id == principal.user_id))
+        if role is None and await session.get(DeletedUser, principal.user_id) is not None:
+            raise unauthorized("account no longer exists")
+    # No profile yet: the registration event is still on its way; the fresh token's
+    # role is the one auth gave the new login.
+    return Caller(principal.user_id, role or principal.role, bearer_token(request) or "")
+
+
+async def admin_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    if not caller.is_admin:
+        raise forbidden("admin role required")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+AdminDep = Annotated[Caller, Depends(admin_caller)]
