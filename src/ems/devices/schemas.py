@@ -13,7 +13,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 # A limit of zero or below would make every reading an overconsumption.
-Kwh = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+Kwh = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False, strict=True)]
 
 
 class DeviceRead(BaseModel):

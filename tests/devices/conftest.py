@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.users.platform import Platform, running_platform
+
+
+@pytest.fixture(scope="session")
+async def platform(make_settings: Any, db_prefix: str, amqp_vhost: str) -> AsyncIterator[Platform]:
+    """auth, users and devices behind the gateway, for every test of tests/devices."""
+    async with running_platform(make_settings, db_prefix, amqp_vhost) as running:
+        yield running

@@ -1,0 +1,278 @@
+"""auth, users and devices served on real loopback ports in the test's own event loop, with
+the nginx gateway in front (generated from the services' specs, as `ems up` does), and
+RabbitMQ reached through a proxy the test can cut to play a broker outage.
+
+Shared by tests/users and tests/devices (each runs one platform for its session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from ems.auth.bootstrap import ensure_admin
+from ems.auth.settings import AuthSettings
+from ems.common.db import Database
+from ems.common.migrations import migrate_service
+from ems.common.registry import ServiceSpec, service_spec
+from ems.common.settings import CommonSettings
+from ems.devices.settings import DevicesSettings
+from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
+from ems.users.settings import UsersSettings
+from tests.support.polling import eventually
+from tests.support.tcpproxy import TcpProxy, free_port
+
+ADMIN = "root"
+ADMIN_PASSWORD = "root-password-1"
+PASSWORD = "correct-horse-1"
+SERVICES = ("auth", "users", "devices")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Ctrl-C belongs to pytest, not to a server inside it.
+        yield
+
+
+@dataclass
+class Served:
+    spec: ServiceSpec
+    settings: CommonSettings
+    port: int
+    app: FastAPI | None = None
+    server: _Server | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.app = self.spec.build_app(self.settings)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = _Server(config)
+        self.task = asyncio.create_task(self.server.serve())
+        server = self.server
+
+        async def started() -> bool:
+            if self.task is not None and self.task.done():
+                self.task.result()  # a failed start-up raises here
+            return server.started
+
+        await eventually(started, timeout=30)
+
+    async def stop(self) -> None:
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            await asyncio.wait_for(self.task, 20)
+        self.server = self.task = None
+
+
+@dataclass
+class Platform:
+    gateway: httpx.AsyncClient
+    services: dict[str, Served]
+    broker_proxy: TcpProxy
+    admin_token: str = ""
+    _direct: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    def direct(self, name: str) -> httpx.AsyncClient:
+        """A client talking to one service straight, not through the gateway."""
+        if name not in self._direct:
+            self._direct[name] = httpx.AsyncClient(base_url=self.services[name].url, timeout=10)
+        return self._direct[name]
+
+    def database(self, name: str) -> Database:
+        return Database(self.services[name].settings.dsn(), pool_size=1)
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.gateway.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def register(self, username: str | None = None, **extra: Any) -> dict[str, Any]:
+        username = username or unique("client")
+        response = await self.gateway.post(
+            "/api/auth/register", json={"username": username, "password": PASSWORD, **extra}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def create_user(self, role: str = "CLIENT", **extra: Any) -> dict[str, Any]:
+        """A user made by the admin through the gateway."""
+        body = {"username": unique("user"), "password": PASSWORD, "role": role, **extra}
+        response = await self.gateway.post(
+            "/api/users", json=body, headers=bearer(self.admin_token)
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def client(self) -> tuple[dict[str, Any], str]:
+        """A new client, known to every service, and their access token."""
+        user = await self.create_user()
+        await self.wait_known_to_devices(user["id"])
+        return user, (await self.login(user["username"]))["access_token"]
+
+    async def create_device(self, owner_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        body = {"name": unique("meter"), "max_hourly_kwh": 2.5, "owner_id": owner_id, **extra}
+        response = await self.gateway.post(
+            "/api/devices", json=body, headers=bearer(self.admin_token)
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def wait_known_to_devices(self, user_id: str, timeout: float = 5.0) -> None:
+        async def known() -> bool:
+            response = await self.gateway.get(
+                f"/api/devices/user/{user_id}", headers=bearer(self.admin_token)
+            )
+            return response.status_code == 200
+
+        await eventually(known, timeout=timeout)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def running_platform(
+    make_settings: Any, db_prefix: str, amqp_vhost: str
+) -> AsyncIterator[Platform]:
+    proxy = TcpProxy(int(amqp_vhost.rsplit(":", 1)[1].split("/", 1)[0]))
+    await proxy.start()
+    vhost = amqp_vhost.rsplit("/", 1)[1]
+    common: dict[str, Any] = {
+        "db_prefix": f"{db_prefix}{uuid.uuid4().hex[:4]}_",
+        "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
+    }
+    ports = {name: free_port() for name in SERVICES}
+    auth_url = f"http://127.0.0.1:{ports['auth']}"
+    settings: dict[str, CommonSettings] = {
+        "auth": make_settings(
+            AuthSettings,
+            **common,
+            argon2_memory_kib=1024,
+            argon2_time_cost=1,
+            admin_username=ADMIN,
+            admin_password=ADMIN_PASSWORD,
+            # Matrix tests fail many requests on purpose; throttling is tested in tests/auth.
+            login_max_failures_per_address=10_000,
+        ),
+        "users": make_settings(UsersSettings, **common, auth_internal_url=auth_url),
+        "devices": make_settings(
+            DevicesSettings,
+            **common,
+            auth_internal_url=auth_url,
+            users_internal_url=f"http://127.0.0.1:{ports['users']}",
+        ),
+    }
+    served = {name: Served(service_spec(name), settings[name], ports[name]) for name in SERVICES}
+    for service in served.values():  # one at a time: Alembic's context is process-global
+        await migrate_service(service.spec, service.settings)
+    # As `ems up` does: the first admin exists before any service runs, so its
+    # registration event is published before users' and devices' queues exist.
+    auth_settings = settings["auth"]
+    assert isinstance(auth_settings, AuthSettings)
+    await ensure_admin(auth_settings)
+
+    folder = Path(tempfile.mkdtemp(prefix="ems-gw-"))
+    started: list[Served] = []
+    nginx: asyncio.subprocess.Process | None = None
+    gateway = httpx.AsyncClient(timeout=10)
+    try:
+        for name in SERVICES:  # in the specs' order: auth first
+            await served[name].start()
+            started.append(served[name])
+        gateway_port = free_port()
+        nginx = await _start_gateway(folder, gateway_port, served)
+        gateway.base_url = httpx.URL(f"http://127.0.0.1:{gateway_port}")
+        platform = Platform(gateway, served, proxy)
+        platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
+        yield platform
+        for client in platform._direct.values():
+            await client.aclose()
+    finally:
+        await gateway.aclose()
+        if nginx is not None and nginx.returncode is None:
+            nginx.terminate()
+            await nginx.wait()
+        for service in reversed(started):
+            await service.stop()
+        await proxy.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _start_gateway(
+    folder: Path, port: int, served: dict[str, Served]
+) -> asyncio.subprocess.Process:
+    run_dir, log_dir = folder / "run", folder / "logs"
+    run_dir.mkdir()
+    log_dir.mkdir()
+    config = GatewayConfig(
+        listen_host="127.0.0.1",
+        listen_port=port,
+        run_dir=run_dir,
+        log_dir=log_dir,
+        static_root=placeholder_root(),
+        services=upstreams_from_specs(
+            [s.spec for s in served.values()], lambda spec, _: served[spec.name].port
+        ),
+        run_as_root=os.geteuid() == 0,
+    )
+    conf = folder / "nginx.conf"
+    conf.write_text(render(config))
+    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
+    process = await asyncio.create_subprocess_exec(
+        nginx,
+        "-p",
+        str(folder),
+        "-c",
+        str(conf),
+        "-g",
+        "daemon off;",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def answers() -> bool:
+        if process.returncode is not None:
+            raise AssertionError(f"nginx exited with {process.returncode}")
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await eventually(answers, timeout=15)
+    return process
