@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         lifespan="on",
+        # A service may tune its server (realtime: the WebSocket implementation, limits).
+        **getattr(settings, "uvicorn_options", dict)(),
     )
     return 0
 
