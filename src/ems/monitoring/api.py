@@ -1,0 +1,86 @@
+"""Routes of the consumption API: thin, each calling one function of `service`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ems.common.db import Database
+from ems.common.security import CurrentUser
+from ems.monitoring import service
+from ems.monitoring.schemas import AlertPage, Bucket, DayConsumption, RangeConsumption
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.runtime.db
+    return db
+
+
+Db = Annotated[Database, Depends(database)]
+DeviceId = Annotated[
+    uuid.UUID | None, Query(description="one device; omitted: all devices the caller may see")
+]
+
+router = APIRouter(prefix="/api/consumption", tags=["consumption"])
+
+
+@router.get("/day", response_model=DayConsumption)
+async def read_day(
+    caller: CurrentUser,
+    db: Db,
+    day: Annotated[date, Query(alias="date")],
+    device_id: DeviceId = None,
+) -> DayConsumption:
+    """A day's 24 UTC hours of kWh (zero where there is no data) and the day's total."""
+    async with db.sessions() as session:
+        return await service.day_consumption(session, caller, device_id, day)
+
+
+@router.get("/range", response_model=RangeConsumption)
+async def read_range(
+    caller: CurrentUser,
+    db: Db,
+    start: date,
+    end: Annotated[date, Query(description="inclusive")],
+    bucket: Bucket = "hour",
+    device_id: DeviceId = None,
+) -> RangeConsumption:
+    """kWh per hour or per UTC day from `start` to `end` (inclusive), zero-filled."""
+    async with db.sessions() as session:
+        return await service.range_consumption(session, caller, device_id, start, end, bucket)
+
+
+@router.get("/export.csv", response_class=Response)
+async def export_csv(
+    caller: CurrentUser,
+    db: Db,
+    start: date,
+    end: Annotated[date, Query(description="inclusive")],
+    bucket: Bucket = "hour",
+    device_id: DeviceId = None,
+) -> Response:
+    """The same figures as `/range`, as a CSV download."""
+    async with db.sessions() as session:
+        figures = await service.range_consumption(session, caller, device_id, start, end, bucket)
+    name = f"consumption-{device_id or 'all'}-{start}-{end}.csv"
+    return Response(
+        service.consumption_csv(figures),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/alerts", response_model=AlertPage)
+async def read_alerts(
+    caller: CurrentUser,
+    db: Db,
+    device_id: DeviceId = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> AlertPage:
+    """Overconsumption alerts, newest first, paged."""
+    async with db.sessions() as session:
+        return await service.alert_page(session, caller, device_id, page, size)

@@ -1,0 +1,135 @@
+"""The synced copy of devices, from `ems.sync` events.
+
+Every replica consumes the one shared queue `monitoring.sync` (competing consumers): the
+inbox drops repeats, and `revision` makes a stale event (one overtaken by a newer one, maybe
+on the other replica) change nothing. A deleted device stays as a tombstone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ems.common.inbox import Subscription
+from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
+from ems.monitoring.parsing import to_micro_kwh
+from ems.monitoring.settings import MonitoringSettings
+from ems.monitoring.store import ReadingRow, lock_devices, store_readings
+
+SYNC_QUEUE = "monitoring.sync"
+
+_UPSERT_DEVICE = """
+INSERT INTO devices (id, name, owner_id, max_hourly_micro_kwh, revision, deleted, updated_at)
+VALUES ($1, $2, $3, $4, $5, false, now())
+ON CONFLICT (id) DO UPDATE
+    SET name = EXCLUDED.name, owner_id = EXCLUDED.owner_id,
+        max_hourly_micro_kwh = EXCLUDED.max_hourly_micro_kwh, revision = EXCLUDED.revision,
+        deleted = false, updated_at = now()
+    WHERE devices.revision < EXCLUDED.revision
+RETURNING id
+"""
+
+_TOMBSTONE_DEVICE = """
+INSERT INTO devices (id, name, owner_id, max_hourly_micro_kwh, revision, deleted, updated_at)
+VALUES ($1, '', $2, 0, $3, true, now())
+ON CONFLICT (id) DO UPDATE
+    SET deleted = true, revision = EXCLUDED.revision, updated_at = now()
+    WHERE devices.revision <= EXCLUDED.revision AND NOT devices.deleted
+RETURNING id
+"""
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+class DeviceSync:
+    def __init__(self, settings: MonitoringSettings) -> None:
+        self.settings = settings
+        self.over_limit_micro_kwh = (
+            to_micro_kwh(settings.over_limit_kwh) if settings.over_limit_kwh is not None else None
+        )
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(DeviceCreated, self.handle_device_state),
+            Subscription(DeviceUpdated, self.handle_device_state),
+            Subscription(DeviceDeleted, self.handle_device_deleted),
+            Subscription(UserDeleted, self.handle_user_deleted),
+        ]
+
+    async def handle_device_state(
+        self, session: AsyncSession, event: DeviceCreated | DeviceUpdated
+    ) -> None:
+        """A device's current state: kept when newer than our copy; held readings adopted."""
+        conn = await driver_connection(session)
+        await lock_devices(conn, [event.id], exclusive=True)
+        applied = await conn.fetchval(
+            _UPSERT_DEVICE,
+            event.id,
+            event.name,
+            event.owner_id,
+            to_micro_kwh(event.max_hourly_kwh),
+            event.revision,
+        )
+        if applied is not None:
+            await self._adopt_unmatched(conn, event.id)
+
+    async def handle_device_deleted(self, session: AsyncSession, event: DeviceDeleted) -> None:
+        """A deleted device: tombstoned, its readings, hours and alerts dropped."""
+        conn = await driver_connection(session)
+        await lock_devices(conn, [event.id], exclusive=True)
+        applied = await conn.fetchval(_TOMBSTONE_DEVICE, event.id, event.owner_id, event.revision)
+        if applied is not None:
+            await drop_device_data(conn, [event.id])
+
+    async def handle_user_deleted(self, session: AsyncSession, event: UserDeleted) -> None:
+        """A deleted user's devices go with their data (devices also sends device.deleted
+        for each; whichever comes first does the work)."""
+        conn = await driver_connection(session)
+        owned = [
+            row["id"]
+            for row in await conn.fetch(
+                "SELECT id FROM devices WHERE owner_id = $1 AND NOT deleted", event.id
+            )
+        ]
+        if not owned:
+            return
+        await lock_devices(conn, owned, exclusive=True)
+        # Checked again under the locks: a device may have changed owner meanwhile.
+        gone = await conn.fetch(
+            "UPDATE devices SET deleted = true, updated_at = now() "
+            "WHERE id = ANY($1::uuid[]) AND owner_id = $2 AND NOT deleted RETURNING id",
+            owned,
+            event.id,
+        )
+        await drop_device_data(conn, [row["id"] for row in gone])
+
+    async def _adopt_unmatched(self, conn: Any, device_id: uuid.UUID) -> None:
+        held = await conn.fetch(
+            "DELETE FROM unmatched_readings WHERE device_id = $1 RETURNING ts, micro_kwh",
+            device_id,
+        )
+        # Ones that aged out of the raw retention meanwhile can no longer be checked for
+        # repeats; they are dropped with the rest of the held rows.
+        horizon = datetime.now(UTC) - timedelta(days=self.settings.readings_retention_days)
+        rows = [
+            ReadingRow(device_id, row["ts"], row["micro_kwh"])
+            for row in held
+            if row["ts"] > horizon + timedelta(minutes=5)
+        ]
+        if rows:
+            await store_readings(conn, rows, over_limit_micro_kwh=self.over_limit_micro_kwh)
+
+
+async def drop_device_data(conn: Any, device_ids: list[uuid.UUID]) -> None:
+    if not device_ids:
+        return
+    for table in ("readings", "hourly_consumption", "alerts", "unmatched_readings"):
+        await conn.execute(f"DELETE FROM {table} WHERE device_id = ANY($1::uuid[])", device_ids)  # noqa: S608

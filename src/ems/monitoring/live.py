@@ -1,0 +1,84 @@
+"""`consumption.updated` for live charts: the newest total of each device-hour, sent at most
+once per interval.
+
+Each message carries the hour's whole total, so a lost one is put right by the next (or by
+reloading the chart): they are sent without the outbox, unconfirmed and not persistent. At
+thousands of readings a second the coalescing keeps them from doubling the broker's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pamqp import commands as spec
+from prometheus_client import Counter
+
+from ems.common.amqplink import AmqpLink
+from ems.common.bus import EXCHANGE_WS
+from ems.contracts.ws import Audience, ConsumptionUpdated, WsEnvelope
+from ems.monitoring.store import MICRO, HourFigure
+
+log = logging.getLogger(__name__)
+
+SENT = Counter("ems_monitoring_live_updates_total", "consumption.updated messages sent")
+
+
+class LiveUpdates:
+    def __init__(self, link: AmqpLink, interval: float) -> None:
+        self.link = link
+        self.interval = interval
+        self._pending: dict[tuple[uuid.UUID, datetime], HourFigure] = {}
+        self._channel: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    def offer(self, figures: list[HourFigure]) -> None:
+        if self.interval <= 0:
+            return
+        for figure in figures:
+            self._pending[(figure.device_id, figure.hour)] = figure
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._task = asyncio.create_task(self._run(), name="monitoring-live-updates")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if not self._pending:
+                continue
+            pending, self._pending = self._pending, {}
+            try:
+                await self._send(list(pending.values()))
+            except Exception as exc:
+                log.info("live updates skipped: %r", exc)
+
+    async def _send(self, figures: list[HourFigure]) -> None:
+        connection = self.link.connection
+        if connection is None or not self.link.is_connected():
+            return
+        if self._channel is None or self._channel.is_closed:
+            self._channel = await connection.channel()
+        for figure in figures:
+            body = ConsumptionUpdated(
+                device_id=figure.device_id, hour=figure.hour, kwh=figure.micro_kwh / MICRO
+            )
+            audience = Audience(user_ids=[figure.owner_id] if figure.owner_id else [], admins=True)
+            await self._channel.basic_publish(
+                WsEnvelope.wrap(body, audience).model_dump_json().encode(),
+                exchange=EXCHANGE_WS,
+                routing_key=ConsumptionUpdated.routing_key,
+                properties=spec.Basic.Properties(content_type="application/json", delivery_mode=1),
+                wait=False,
+            )
+        SENT.inc(len(figures))

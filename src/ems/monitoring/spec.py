@@ -1,0 +1,18 @@
+from ems.common.registry import Route, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="monitoring",
+    app="ems.monitoring.app:create_app",
+    settings="ems.monitoring.settings:MonitoringSettings",
+    # Replica i listens on 8120 + i; every replica serves the API and consumes its own
+    # ingest queue (monitoring.ingest.<i>).
+    port=8120,
+    routes=(
+        Route("/api/consumption/docs", "public"),
+        Route("/api/consumption/openapi.json", "public"),
+        Route("/api/consumption/", "authenticated"),
+    ),
+    migrations="ems.monitoring:migrations",
+    replicas=2,
+    order=30,
+)

@@ -1,0 +1,1 @@
+"""The simulator: plays smart meters that publish readings to `ems.data`."""
