@@ -16,6 +16,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from ems.auth.bootstrap import ensure_admin
 from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
@@ -85,6 +86,15 @@ class AuthServer:
             body["access_token"],
             body["refresh_token"],
         )
+
+    async def admin(self, prefix: str = "admin") -> Login:
+        """A new admin of the test's own (events a test publishes may change it)."""
+        name = f"{prefix}{uuid.uuid4().hex[:8]}"
+        settings = self.app.state.auth.settings.model_copy(
+            update={"admin_username": name, "admin_password": "admin-secret-1"}
+        )
+        await ensure_admin(settings)
+        return await self.login(name, "admin-secret-1")
 
     def signing_key(self) -> Any:
         return self.app.state.auth.keys.signing_key

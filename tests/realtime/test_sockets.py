@@ -96,10 +96,11 @@ async def test_a_deleted_users_sockets_close_with_4403_and_stay_closed(
 
 
 async def test_a_demoted_admin_is_closed_with_4401(
-    realtime: str, auth_server: AuthServer, admin_login: Login, broker: Broker
+    realtime: str, auth_server: AuthServer, broker: Broker
 ) -> None:
     """If this fails, an admin whose role was taken away keeps getting every admin's
     messages until the token expires."""
+    admin_login = await auth_server.admin("demoted")
     sock = await connected(realtime, admin_login.access_token)
     same = UserUpdated(id=admin_login.id, username=admin_login.username, role="ADMIN", revision=5)
     await publish_event(broker, same)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 CONNECTIONS = Gauge("ems_ws_connections", "WebSocket connections open on this instance")
-DELIVERED = Counter("ems_ws_messages_delivered_total", "Messages pushed to sockets")
+DELIVERED = Counter("ems_ws_messages_delivered_total", "Messages handed to sockets")
 DROPPED_SLOW = Counter("ems_ws_slow_clients_dropped_total", "Sockets closed for not reading")
 
 # Close codes (4xxx are ours; the web app logs out on 4401).
@@ -104,7 +104,6 @@ class Connection:
         try:
             waiting = coro.send(None)
         except StopIteration:
-            DELIVERED.inc()
             return
         except Exception:
             # The client is gone; its receive loop sees the disconnect and cleans up.
@@ -118,10 +117,8 @@ class Connection:
     async def _finish(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
         try:
             await _resume(coro, waiting)
-            DELIVERED.inc()
             while self.backlog:
                 await self._send(self.backlog.popleft())
-                DELIVERED.inc()
         except Exception:
             self.closed = True
         finally:
@@ -207,6 +204,8 @@ class Hub:
         for conn in list(self.targets(audience)):
             conn.push_text(text)
             count += 1
+        # Counted once per message, not per socket: a fan-out stays cheap.
+        DELIVERED.inc(count)
         return count
 
     def to_admins(self, text: str) -> None:

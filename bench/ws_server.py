@@ -1,0 +1,41 @@
+"""One realtime process for bench/ws.py: the real app, the chosen WebSocket implementation,
+tokens checked against the benchmark's own key (no auth service in the loop).
+
+    python bench/ws_server.py PORT IMPL PUBLIC_KEY_HEX KID
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ems.common.security import TokenVerifier
+from ems.realtime.app import create_app
+from ems.realtime.settings import RealtimeSettings
+
+
+def main() -> None:
+    port, impl, key_hex, kid = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex))
+
+    async def keys() -> dict[str, Ed25519PublicKey]:
+        return {kid: public}
+
+    settings = RealtimeSettings(ws_implementation=impl, log_json=False)  # type: ignore[arg-type]
+    verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
+    app = create_app(settings, token_verifier=verifier)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        **settings.uvicorn_options(),
+    )
+
+
+if __name__ == "__main__":
+    main()
