@@ -115,3 +115,29 @@ async def test_a_malformed_broker_message_does_not_stop_delivery(
     await publish_ws(broker, chat(dave.id, "still here"), Audience(user_ids=[dave.id]))
     await sock.wait_for("chat.message", text="still here")
     await sock.close()
+
+
+async def test_a_client_that_reconnects_gets_what_it_missed(
+    realtime: str, auth_server: AuthServer, broker: Broker
+) -> None:
+    """If this fails, an alert raised while the client's socket was reconnecting is only
+    found later in the history, never shown live."""
+    erin = await auth_server.client("erin")
+    before = datetime.now(UTC)
+    watcher = await connected(realtime, erin.access_token)
+    device = uuid.uuid4()
+    await publish_ws(broker, alert_for(device), Audience(user_ids=[erin.id]))
+    await watcher.wait_for("notify.overconsumption", device_id=str(device))
+    await watcher.close()  # the alert above was "missed" by the next socket
+
+    back = await connected(realtime, erin.access_token)
+    await back.send({"type": "resume", "since": before.isoformat()})
+    done = await back.wait_for("resume.done")
+    assert done["count"] == 1
+    assert back.of_type("notify.overconsumption")[0]["device_id"] == str(device)
+    await back.send({"type": "resume", "since": int(datetime.now(UTC).timestamp() * 1000)})
+    await back.wait_for("resume.done", count=0)
+    await back.send({"type": "resume", "since": "yesterday"})
+    error = await back.wait_for("error")
+    assert error["code"] == "bad_request"
+    await back.close()

@@ -35,6 +35,7 @@ async def handle_ws_message(ctx: RealtimeContext, message: AbstractIncomingMessa
         return
     text = json.dumps({**envelope.data, "type": envelope.type}, separators=(",", ":"))
     ctx.hub.deliver(envelope.audience, text)
+    ctx.replay.record(envelope.type, envelope.audience, text)
 
 
 async def handle_sync_event(ctx: RealtimeContext, message: AbstractIncomingMessage) -> None:

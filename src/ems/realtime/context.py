@@ -12,6 +12,7 @@ from ems.common.security import TokenVerifier
 from ems.contracts.ws import Audience, WsEnvelope
 from ems.realtime.connections import Connection, Hub
 from ems.realtime.presence import PRESENCE_TYPE, Member, Presence, presence_text
+from ems.realtime.replay import Replay
 from ems.realtime.settings import RealtimeSettings
 
 # A deleted user's token stays valid until it expires; remember them at least that long.
@@ -32,6 +33,7 @@ class RealtimeContext:
             interval=settings.presence_interval_seconds,
             flush=settings.presence_flush_seconds,
         )
+        self.replay = Replay(settings.replay_seconds, settings.replay_per_user)
         self._deleted: dict[uuid.UUID, float] = {}
 
     def _first_socket(self, conn: Connection) -> None:

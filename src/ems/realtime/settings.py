@@ -26,6 +26,9 @@ class RealtimeSettings(CommonSettings):
     # list every `interval`; an instance unheard of for 3 intervals is forgotten.
     presence_flush_seconds: float = 0.2
     presence_interval_seconds: float = 15.0
+    # Recent alerts and chat messages kept per user for `resume` after a reconnect.
+    replay_seconds: float = 600.0
+    replay_per_user: int = 50
     # Protocol-level heartbeat (WebSocket ping frames) sent by the server.
     ws_ping_interval_seconds: float = 20.0
     ws_ping_timeout_seconds: float = 20.0

@@ -5,8 +5,9 @@ message `{"type": "auth", "token": ...}` within `auth_timeout_seconds`. The toke
 verified here, whatever the gateway did. An open socket closes with 4401 when its token
 expires unless the client sent a fresh one (`{"type": "auth"}` again, same user).
 
-Client messages: `ping` (answered `pong`), `auth`, and `chat.typing` (`{"typing": bool}`;
-an admin adds the client's `user_id`), relayed to the other side of the conversation.
+Client messages: `ping` (answered `pong`), `auth`, `resume` (`{"since": ...}`: replay what
+arrived meanwhile, see replay.py) and `chat.typing` (`{"typing": bool}`; an admin adds the
+client's `user_id`), relayed to the other side of the conversation.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ems.realtime.connections import (
     Connection,
 )
 from ems.realtime.context import RealtimeContext
+from ems.realtime.replay import parse_since
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ class RealtimeSocket:
             await self._refresh(conn, data.get("token"))
         elif kind == "chat.typing":
             await self._typing(conn, data)
+        elif kind == "resume":
+            self._resume(conn, data.get("since"))
         else:
             conn.push_text(
                 json.dumps(
@@ -170,6 +174,18 @@ class RealtimeSocket:
         loop = asyncio.get_running_loop()
         delay = max(0.0, expires_at - time.time())
         conn.expiry = loop.call_later(delay, conn.close, CLOSE_BAD_TOKEN, "token expired")
+
+    def _resume(self, conn: Connection, since: object) -> None:
+        after = parse_since(since)
+        if after is None:
+            conn.push_text(
+                '{"type":"error","code":"bad_request","message":"since: ISO time or epoch ms"}'
+            )
+            return
+        texts = self.ctx.replay.since(conn.user_id, conn.is_admin, after)
+        for text in texts:
+            conn.push_text(text)
+        conn.push_text(json.dumps({"type": "resume.done", "count": len(texts)}))
 
     # --- typing ---------------------------------------------------------------------------
     async def _typing(self, conn: Connection, data: dict[str, Any]) -> None:
