@@ -5,7 +5,10 @@ share a vhost)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -16,13 +19,19 @@ from typing import Any
 
 import aio_pika
 import asyncpg
+import httpx
 import pytest
 
+from ems.auth.app import create_app as create_auth
+from ems.auth.bootstrap import ensure_admin
+from ems.auth.settings import AuthSettings
+from ems.auth.spec import SPEC as AUTH
 from ems.balancer.app import create_app as create_balancer
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
 from ems.common.bus import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
 from ems.common.migrations import migrate_service
+from ems.common.security import TokenVerifier, parse_jwks
 from ems.common.settings import to_libpq
 from ems.contracts.events import DeviceCreated, Envelope, EventBody
 from ems.contracts.readings import reading_routing_key
@@ -32,6 +41,10 @@ from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
 from tests.conftest import AMQP_HOST
 from tests.support.polling import eventually
+from tests.support.tcpproxy import free_port
+
+PASSWORD = "correct-horse-1"
+ADMIN = "root"
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -91,9 +104,11 @@ class Pipeline:
         intake: Intake = self.apps[instance].state.intake
         return intake
 
-    async def start_replica(self, instance: int, **overrides: Any) -> Any:
+    async def start_replica(
+        self, instance: int, verifier: TokenVerifier | None = None, **overrides: Any
+    ) -> Any:
         settings = self.settings.model_copy(update={"instance": instance, **overrides})
-        app = create_monitoring(settings)
+        app = create_monitoring(settings, verifier)
         await self.stack.enter_async_context(app.router.lifespan_context(app))
         self.apps[instance] = app
         await eventually(_ready(app), timeout=10)
@@ -206,3 +221,122 @@ async def purge(amqp_url: str, *queues: str) -> None:
             await queue.purge()
     finally:
         await connection.close()
+
+
+class ReplicaProcess:
+    """A monitoring replica as a real process (`ems serve monitoring`), to be SIGKILLed."""
+
+    def __init__(self, settings: MonitoringSettings, instance: int) -> None:
+        self.settings = settings
+        self.instance = instance
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        s = self.settings
+        env = {
+            **os.environ,
+            "EMS_PG_URL": s.pg_url,
+            "EMS_DB_PREFIX": s.db_prefix,
+            "EMS_AMQP_URL": s.amqp_url,
+            "EMS_ENVIRONMENT": "test",
+            "EMS_LOG_JSON": "false",
+            "EMS_LOG_LEVEL": "WARNING",
+            "EMS_INGEST_BATCH_MS": str(s.ingest_batch_ms),
+            "EMS_READINGS_RETENTION_DAYS": str(s.readings_retention_days),
+            "EMS_DEVICES_INTERNAL_URL": "",
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ems.cli",
+                "serve",
+                "monitoring",
+                "--port",
+                str(self.port),
+                "--instance",
+                str(self.instance),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"replica {self.instance} exited with {self.process.returncode}")
+        try:
+            async with httpx.AsyncClient(timeout=1.0) as client:
+                response = await client.get(f"http://127.0.0.1:{self.port}/health/ready")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@dataclass
+class Identity:
+    """auth in-process, with one admin and tokens on demand."""
+
+    client: httpx.AsyncClient
+    settings: AuthSettings
+
+    async def token(self, username: str, password: str = PASSWORD) -> str:
+        response = await self.client.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    async def new_client(self) -> tuple[uuid.UUID, str]:
+        """A registered client: their id and an access token."""
+        username = f"client{uuid.uuid4().hex[:8]}"
+        response = await self.client.post(
+            "/api/auth/register", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 201, response.text
+        return uuid.UUID(response.json()["id"]), await self.token(username)
+
+    def verifier(self) -> TokenVerifier:
+        """What monitoring checks tokens with: auth's published keys, fetched in-process."""
+
+        async def load_keys() -> dict[str, Any]:
+            return parse_jwks((await self.client.get("/api/auth/jwks.json")).json())
+
+        return TokenVerifier(load_keys, self.settings.jwt_issuer, self.settings.jwt_audience)
+
+
+@pytest.fixture(scope="module")
+async def identity(make_settings: Any, db_prefix: str) -> AsyncIterator[Identity]:
+    """The auth service in-process on a database of its own, cheap argon2, one admin."""
+    settings: AuthSettings = make_settings(
+        AuthSettings,
+        db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        admin_username=ADMIN,
+        admin_password=PASSWORD,
+    )
+    await migrate_service(AUTH, settings)
+    await ensure_admin(settings)
+    app = create_auth(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+            yield Identity(client, settings)

@@ -26,6 +26,8 @@ from ems.balancer.settings import BalancerSettings
 from ems.common.amqplink import AmqpLink, declare_exchanges, declare_queue_with_dlq
 from ems.common.bus import EXCHANGE_DATA
 from ems.contracts.ingest import (
+    ORIGINAL_EXCHANGE_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
     RAW_READINGS_BINDING,
     RAW_READINGS_QUEUE,
     device_key,
@@ -33,10 +35,6 @@ from ems.contracts.ingest import (
 )
 
 log = logging.getLogger(__name__)
-
-# The device a forwarded reading belongs to: a drained reading's routing key is its queue's
-# name, so the device travels in a header for a second routing decision.
-DEVICE_HEADER = "x-ems-device"
 
 FORWARDED = Counter("ems_balancer_forwarded_total", "Readings forwarded", ["replica"])
 REQUEUED = Counter("ems_balancer_requeued_total", "Readings put back after a failed forward")
@@ -116,11 +114,15 @@ class Balancer:
         slot = acks.add(message.delivery.delivery_tag)
         properties: spec.Basic.Properties = message.header.properties
         headers = properties.headers
-        key = headers.get(DEVICE_HEADER) if headers else None
-        if not isinstance(key, str):
-            key = device_key(message.delivery.routing_key or "")
-            properties.headers = {**(headers or {}), DEVICE_HEADER: key}
-        replica = self.strategy.pick(key)
+        original = headers.get(ORIGINAL_ROUTING_KEY_HEADER) if headers else None
+        if not isinstance(original, str):
+            original = message.delivery.routing_key or ""
+            properties.headers = {
+                **(headers or {}),
+                ORIGINAL_EXCHANGE_HEADER: message.delivery.exchange or "",
+                ORIGINAL_ROUTING_KEY_HEADER: original,
+            }
+        replica = self.strategy.pick(device_key(original))
         # Persistent whatever the publisher chose: the reading now waits in a durable queue.
         properties.delivery_mode = 2
         try:

@@ -11,6 +11,11 @@ from __future__ import annotations
 RAW_READINGS_QUEUE = "readings.raw"
 RAW_READINGS_BINDING = "device.*.reading"
 
+# Where a reading was first published: the balancer records it before forwarding (the
+# forward's own routing key is the ingest queue's name), for dead letters and re-routing.
+ORIGINAL_EXCHANGE_HEADER = "x-ems-original-exchange"
+ORIGINAL_ROUTING_KEY_HEADER = "x-ems-original-routing-key"
+
 # Optional header (epoch seconds as a float) a publisher may add: monitoring reports
 # publish-to-stored latency for the readings that carry it.
 SENT_AT_HEADER = "x-ems-sent-at"

@@ -22,7 +22,12 @@ from pamqp import commands as spec
 
 from ems.common.amqplink import AmqpLink, declare_exchanges, declare_queue_with_dlq
 from ems.common.bus import DEAD_LETTERED, EXCHANGE_DLX, REASON_HEADER
-from ems.contracts.ingest import SENT_AT_HEADER, ingest_queue
+from ems.contracts.ingest import (
+    ORIGINAL_EXCHANGE_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
+    SENT_AT_HEADER,
+    ingest_queue,
+)
 from ems.monitoring.metrics import ALERTS, BATCH_SIZE, FLUSH_SECONDS, READINGS, STORE_LATENCY
 from ems.monitoring.parsing import BadReading, ReadingParser, to_micro_kwh
 from ems.monitoring.settings import MonitoringSettings
@@ -208,8 +213,9 @@ class Intake:
         for message, reason in bad:
             headers = dict(message.header.properties.headers or {})
             headers[REASON_HEADER] = reason[:1000]
-            headers["x-ems-original-exchange"] = message.delivery.exchange or ""
-            headers["x-ems-original-routing-key"] = message.delivery.routing_key or ""
+            # Set by the balancer already (where the publisher sent it) unless it came direct.
+            headers.setdefault(ORIGINAL_EXCHANGE_HEADER, message.delivery.exchange or "")
+            headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.delivery.routing_key or "")
             publishes.append(
                 self._dead_letters.basic_publish(
                     message.body,

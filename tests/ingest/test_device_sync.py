@@ -1,0 +1,141 @@
+"""The synced copy of devices: limits, owners and deletions reach monitoring and are applied
+in revision order, whatever order the events arrive in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+
+from ems.common.bus import REASON_HEADER
+from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
+from ems.contracts.ingest import ingest_queue
+from tests.ingest.conftest import Pipeline
+from tests.support.polling import eventually
+
+
+async def _device(pipeline: Pipeline, device_id: uuid.UUID) -> dict[str, object] | None:
+    row = await pipeline.db.fetchrow(
+        "SELECT name, owner_id, max_hourly_micro_kwh, revision, deleted FROM devices WHERE id = $1",
+        device_id,
+    )
+    return dict(row) if row else None
+
+
+async def test_limit_changes_apply_in_revision_order(pipeline: Pipeline) -> None:
+    """If this fails, a device limit change never reaches monitoring, or a stale event
+    delivered late undoes a newer one (the seeds' 'limit changes never arrive' bug)."""
+    await pipeline.start_replica(0)
+    await pipeline.start_replica(1)
+    device = await pipeline.create_device(limit_kwh=5.0)
+    owner = uuid.uuid4()
+    await pipeline.wait_for_devices(device)
+    await pipeline.publish_event(
+        DeviceUpdated(id=device, name="meter", owner_id=owner, max_hourly_kwh=2.5, revision=3)
+    )
+    # Older than the one above: must change nothing, whenever it arrives.
+    await pipeline.publish_event(
+        DeviceUpdated(id=device, name="stale", owner_id=None, max_hourly_kwh=9.0, revision=2)
+    )
+
+    async def updated() -> bool:
+        state = await _device(pipeline, device)
+        return state is not None and state["revision"] == 3
+
+    await eventually(updated)
+    marker = await pipeline.create_device()
+    await pipeline.wait_for_devices(marker)  # the queue has moved past the stale event
+    state = await _device(pipeline, device)
+    assert state == {
+        "name": "meter",
+        "owner_id": owner,
+        "max_hourly_micro_kwh": 2_500_000,
+        "revision": 3,
+        "deleted": False,
+    }
+
+
+async def test_a_deleted_device_loses_its_data_and_later_readings_are_refused(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, a deleted device's consumption stays behind (or comes back), or its
+    meter's later readings are silently dropped without a reason."""
+    await pipeline.start_replica(0)
+    await pipeline.start_replica(1)
+    await pipeline.start_balancer(replicas=2)
+    device = await pipeline.create_device(limit_kwh=0.1)
+    await pipeline.wait_for_devices(device)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for minute in (0, 10, 20):
+        await pipeline.publish_reading(device, hour + timedelta(minutes=minute), 0.2)
+
+    async def stored() -> bool:
+        alerts = await pipeline.db.fetchval(
+            "SELECT count(*) FROM alerts WHERE device_id = $1", device
+        )
+        return await pipeline.readings_count(device) == 3 and alerts == 1
+
+    await eventually(stored, timeout=15)
+    await pipeline.publish_event(DeviceDeleted(id=device, revision=2))
+
+    async def dropped() -> bool:
+        state = await _device(pipeline, device)
+        return state is not None and bool(state["deleted"])
+
+    await eventually(dropped)
+    assert await pipeline.readings_count(device) == 0
+    assert await pipeline.hourly(device) == {}
+    assert (
+        await pipeline.db.fetchval("SELECT count(*) FROM alerts WHERE device_id = $1", device) == 0
+    )
+
+    # A late create/update does not bring it back; its meter's readings are refused.
+    await pipeline.publish_event(
+        DeviceCreated(id=device, name="ghost", max_hourly_kwh=1.0, revision=1)
+    )
+    await pipeline.publish_reading(device, hour + timedelta(minutes=30), 0.2)
+    connection = await aio_pika.connect(pipeline.settings.amqp_url)
+    channel = await connection.channel()
+    reasons: list[str] = []
+
+    async def refused() -> bool:
+        for replica in (0, 1):
+            dlq = await channel.declare_queue(f"{ingest_queue(replica)}.dlq", passive=True)
+            while (message := await dlq.get(no_ack=True, fail=False)) is not None:
+                reasons.append(str((message.headers or {})[REASON_HEADER]))
+        return bool(reasons)
+
+    await eventually(refused, timeout=15)
+    await connection.close()
+    assert reasons == ["device deleted"]
+    state = await _device(pipeline, device)
+    assert state is not None and state["deleted"] and state["revision"] == 2
+    assert await pipeline.readings_count(device) == 0
+
+
+async def test_a_deleted_user_takes_their_devices_data_along(pipeline: Pipeline) -> None:
+    """If this fails, a deleted client's consumption history outlives their account."""
+    await pipeline.start_replica(0)
+    await pipeline.start_balancer(replicas=1)
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    mine = [await pipeline.create_device(owner_id=owner) for _ in range(2)]
+    theirs = await pipeline.create_device(owner_id=other)
+    await pipeline.wait_for_devices(*mine, theirs)
+    moment = datetime.now(UTC) - timedelta(minutes=5)
+    for device in [*mine, theirs]:
+        await pipeline.publish_reading(device, moment, 1.0)
+
+    async def stored() -> bool:
+        counts = [await pipeline.readings_count(d) for d in [*mine, theirs]]
+        return counts == [1, 1, 1]
+
+    await eventually(stored, timeout=15)
+    await pipeline.publish_event(UserDeleted(id=owner, revision=2))
+
+    async def gone() -> bool:
+        return all([await pipeline.hourly(d) == {} for d in mine])
+
+    await eventually(gone)
+    assert await pipeline.readings_count(theirs) == 1
+    assert len(await pipeline.hourly(theirs)) == 1
