@@ -207,12 +207,12 @@ async def test_unknown_and_malformed_device_ids(platform: Platform) -> None:
 
 
 async def test_every_device_change_publishes_its_state_with_owner_and_limit(
-    platform: Platform, amqp_vhost: str
+    platform: Platform,
 ) -> None:
     """If this fails, monitoring never learns a device's owner or limit changed (the seeds'
     bug: alerts against a stale limit, or to the previous owner)."""
     owner, _ = await platform.client()
-    broker = Broker(amqp_vhost, "probe")
+    broker = Broker(platform.amqp_url, "probe")
     await broker.connect()
     try:
         queue = await broker.declare_queue(

@@ -93,6 +93,8 @@ class Platform:
     gateway: httpx.AsyncClient
     services: dict[str, Served]
     broker_proxy: TcpProxy
+    # The platform's vhost, straight (not through the proxy): for probes and replays.
+    amqp_url: str
     admin_token: str = ""
     _direct: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
@@ -165,13 +167,46 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def _rabbitmqctl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await process.wait() == 0, f"rabbitmqctl {args} failed"
+
+
+@contextlib.asynccontextmanager
+async def own_vhost(amqp_vhost: str) -> AsyncIterator[str]:
+    """An AMQP URL on a vhost of this platform's own.
+
+    Two platforms on one vhost would share the queues `users.sync`, `devices.sync`: each
+    would take (and misapply) half of the other's events.
+    """
+    base, _, run_vhost = amqp_vhost.rpartition("/")
+    vhost = f"{run_vhost}-{uuid.uuid4().hex[:6]}"
+    await _rabbitmqctl("add_vhost", vhost)
+    await _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"{base}/{vhost}"
+    finally:
+        await _rabbitmqctl("delete_vhost", vhost)
+
+
 @contextlib.asynccontextmanager
 async def running_platform(
     make_settings: Any, db_prefix: str, amqp_vhost: str
 ) -> AsyncIterator[Platform]:
-    proxy = TcpProxy(int(amqp_vhost.rsplit(":", 1)[1].split("/", 1)[0]))
+    async with (
+        own_vhost(amqp_vhost) as amqp_url,
+        _platform(make_settings, db_prefix, amqp_url) as platform,
+    ):
+        yield platform
+
+
+@contextlib.asynccontextmanager
+async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncIterator[Platform]:
+    proxy = TcpProxy(int(amqp_url.rsplit(":", 1)[1].split("/", 1)[0]))
     await proxy.start()
-    vhost = amqp_vhost.rsplit("/", 1)[1]
+    vhost = amqp_url.rsplit("/", 1)[1]
     common: dict[str, Any] = {
         "db_prefix": f"{db_prefix}{uuid.uuid4().hex[:4]}_",
         "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
@@ -217,7 +252,7 @@ async def running_platform(
         gateway_port = free_port()
         nginx = await _start_gateway(folder, gateway_port, served)
         gateway.base_url = httpx.URL(f"http://127.0.0.1:{gateway_port}")
-        platform = Platform(gateway, served, proxy)
+        platform = Platform(gateway, served, proxy, amqp_url)
         platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
         yield platform
         for client in platform._direct.values():

@@ -116,14 +116,14 @@ async def test_a_registered_user_appears_in_users_and_devices_within_a_second(
 
 
 async def test_deleting_a_user_removes_login_refresh_tokens_and_devices_within_a_second(
-    platform: Platform, amqp_vhost: str
+    platform: Platform,
 ) -> None:
     """If this fails, a deleted user can still log in or refresh, or their devices (and so
     their data in every later service) stay behind."""
     user, _ = await platform.client()
     tokens = await platform.login(user["username"])
     devices = [await platform.create_device(user["id"]) for _ in range(2)]
-    probe = Broker(amqp_vhost, "probe")
+    probe = Broker(platform.amqp_url, "probe")
     await probe.connect()
     try:
         queue = await probe.declare_queue(
@@ -279,9 +279,7 @@ async def test_changes_made_while_the_broker_is_down_reach_every_service_after_i
     assert profile.status_code == 200
 
 
-async def test_a_redelivered_or_late_event_changes_nothing(
-    platform: Platform, amqp_vhost: str
-) -> None:
+async def test_a_redelivered_or_late_event_changes_nothing(platform: Platform) -> None:
     """If this fails, a repeated `user.updated` (which RabbitMQ may always deliver) or one
     that arrives after a newer change or after the deletion undoes the copy's state."""
     user, _ = await platform.client()
@@ -302,7 +300,7 @@ async def test_a_redelivered_or_late_event_changes_nothing(
     current = Envelope.wrap(
         UserUpdated(id=user["id"], username=user["username"], role="ADMIN", revision=2)
     )
-    broker = Broker(amqp_vhost, "replayer")
+    broker = Broker(platform.amqp_url, "replayer")
     await broker.connect()
     try:
         for envelope in (current, current, stale, stale):

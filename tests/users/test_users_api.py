@@ -218,12 +218,12 @@ async def test_a_password_change_needs_the_old_password_and_ends_other_sessions(
 
 
 async def test_every_user_change_publishes_its_whole_state_with_id_type_time_and_version(
-    platform: Platform, amqp_vhost: str
+    platform: Platform,
 ) -> None:
     """If this fails, services that keep a copy of users (devices, monitoring, support,
     realtime) cannot tell events apart, order them, or learn of a change at all; or a
     password leaves auth."""
-    broker = Broker(amqp_vhost, "probe")
+    broker = Broker(platform.amqp_url, "probe")
     await broker.connect()
     try:
         queue = await broker.declare_queue(

@@ -11,7 +11,7 @@ from ems.common.db import Database
 from ems.common.outbox import OutboxRelay
 from ems.contracts.identity import DevicePage
 from ems.devices import service
-from ems.devices.deps import AdminDep, CallerDep
+from ems.devices.deps import AdminDep, CallerDep, SessionDep
 from ems.devices.models import Device
 from ems.devices.schemas import DeviceChange, DeviceCreate, DeviceList, DeviceRead
 
@@ -35,16 +35,15 @@ internal = APIRouter(prefix="/internal", include_in_schema=False)
 @router.get("", response_model=DeviceList)
 async def read_devices(
     caller: CallerDep,
-    deps: Deps,
+    session: SessionDep,
     page: Page = 1,
     size: Size = 20,
     q: Annotated[str | None, Query(max_length=100)] = None,
     owner_id: uuid.UUID | None = None,
 ) -> DeviceList:
     """Devices, paged and searchable: an admin's all (or one owner's), a client's own."""
-    async with deps.db.sessions() as session:
-        rows, total = await service.list_devices(session, caller, page, size, q, owner_id)
-        return _page(rows, total, page, size)
+    rows, total = await service.list_devices(session, caller, page, size, q, owner_id)
+    return _page(rows, total, page, size)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRead)
@@ -59,19 +58,17 @@ async def create_device(body: DeviceCreate, admin: AdminDep, deps: Deps) -> Devi
 
 @router.get("/user/{user_id}", response_model=DeviceList)
 async def read_user_devices(
-    user_id: uuid.UUID, admin: AdminDep, deps: Deps, page: Page = 1, size: Size = 20
+    user_id: uuid.UUID, admin: AdminDep, session: SessionDep, page: Page = 1, size: Size = 20
 ) -> DeviceList:
     """One user's devices (admin)."""
-    async with deps.db.sessions() as session:
-        rows, total = await service.devices_of(session, user_id, page, size)
-        return _page(rows, total, page, size)
+    rows, total = await service.devices_of(session, user_id, page, size)
+    return _page(rows, total, page, size)
 
 
 @router.get("/{device_id}", response_model=DeviceRead)
-async def read_device(device_id: uuid.UUID, caller: CallerDep, deps: Deps) -> DeviceRead:
+async def read_device(device_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> DeviceRead:
     """One device (admin: any; a client: only their own)."""
-    async with deps.db.sessions() as session:
-        return DeviceRead.model_validate(await service.read_device(session, caller, device_id))
+    return DeviceRead.model_validate(await service.read_device(session, caller, device_id))
 
 
 @router.put("/{device_id}", response_model=DeviceRead)

@@ -12,7 +12,7 @@ from ems.common.outbox import OutboxRelay
 from ems.contracts.identity import ProfilePage
 from ems.users import accounts, service
 from ems.users.auth_client import AuthClient
-from ems.users.deps import AdminDep, CallerDep
+from ems.users.deps import AdminDep, CallerDep, SessionDep
 from ems.users.schemas import ProfileChange, UserChange, UserCreate, UserPage, UserRead
 from ems.users.service import Caller
 
@@ -35,15 +35,14 @@ internal = APIRouter(prefix="/internal", include_in_schema=False)
 @router.get("", response_model=UserPage)
 async def read_users(
     admin: AdminDep,
-    deps: Deps,
+    session: SessionDep,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> UserPage:
     """Every user, paged, optionally matching `q` in username, name or email (admin)."""
-    async with deps.db.sessions() as session:
-        rows, total = await service.list_users(session, page, size, q)
-        items = [UserRead.model_validate(u) for u in rows]
+    rows, total = await service.list_users(session, page, size, q)
+    items = [UserRead.model_validate(u) for u in rows]
     return UserPage(items=items, total=total, page=page, size=size)
 
 
@@ -56,9 +55,9 @@ async def create_user(body: UserCreate, admin: AdminDep, deps: Deps) -> UserRead
 
 
 @router.get("/me", response_model=UserRead)
-async def read_me(caller: CallerDep, deps: Deps) -> UserRead:
+async def read_me(caller: CallerDep, session: SessionDep) -> UserRead:
     """The caller's own profile."""
-    return await _read(deps, caller, caller.user_id)
+    return UserRead.model_validate(await service.read_user(session, caller, caller.user_id))
 
 
 @router.put("/me", response_model=UserRead)
@@ -74,9 +73,9 @@ async def update_me(body: ProfileChange, caller: CallerDep, deps: Deps) -> UserR
 
 
 @router.get("/{user_id}", response_model=UserRead)
-async def read_user(user_id: uuid.UUID, caller: CallerDep, deps: Deps) -> UserRead:
+async def read_user(user_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> UserRead:
     """One user (admin: anyone; a client: only themselves)."""
-    return await _read(deps, caller, user_id)
+    return UserRead.model_validate(await service.read_user(session, caller, user_id))
 
 
 @router.put("/{user_id}", response_model=UserRead)
@@ -113,11 +112,6 @@ async def list_profiles(
     """Every profile, for services that keep a copy to catch up from at start."""
     async with deps.db.sessions() as session:
         return await service.profiles_page(session, after, limit)
-
-
-async def _read(deps: UsersDeps, caller: Caller, user_id: uuid.UUID) -> UserRead:
-    async with deps.db.sessions() as session:
-        return UserRead.model_validate(await service.read_user(session, caller, user_id))
 
 
 async def _change(

@@ -6,10 +6,12 @@ change (or a deletion) takes effect on the caller's next request, not at token e
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.db import Database
 from ems.common.errors import forbidden, unauthorized
@@ -18,12 +20,21 @@ from ems.users.models import DeletedUser, User
 from ems.users.service import Caller
 
 
-async def current_caller(principal: CurrentUser, request: Request) -> Caller:
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session for the caller's lookup and the route's reads: one pool checkout and
+    one transaction per request instead of two (writes open their own transaction)."""
     db: Database = request.app.state.runtime.db
     async with db.sessions() as session:
-        role = await session.scalar(select(User.role).where(User.id == principal.user_id))
-        if role is None and await session.get(DeletedUser, principal.user_id) is not None:
-            raise unauthorized("account no longer exists")
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
+
+
+async def current_caller(principal: CurrentUser, request: Request, session: SessionDep) -> Caller:
+    role = await session.scalar(select(User.role).where(User.id == principal.user_id))
+    if role is None and await session.get(DeletedUser, principal.user_id) is not None:
+        raise unauthorized("account no longer exists")
     # No profile yet: the registration event is still on its way; the fresh token's
     # role is the one auth gave the new login.
     return Caller(principal.user_id, role or principal.role, bearer_token(request) or "")

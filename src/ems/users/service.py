@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.errors import ApiError, conflict, forbidden, not_found
@@ -56,19 +57,24 @@ async def apply_registration(
             "registered email already taken; profile keeps none", extra={"id": str(event.id)}
         )
         email = None
-    created = await session.scalar(
-        insert(User)
-        .values(
-            id=event.id,
-            username=event.username.lower(),
-            email=email,
-            full_name=event.full_name or None,
-            role=event.role,
-            revision=1,
+    values = {
+        "id": event.id,
+        "username": event.username.lower(),
+        "email": email,
+        "full_name": event.full_name or None,
+        "role": event.role,
+        "revision": 1,
+    }
+    statement = insert(User).on_conflict_do_nothing(index_elements=[User.id]).returning(User.id)
+    try:
+        async with session.begin_nested():
+            created = await session.scalar(statement.values(**values))
+    except IntegrityError:
+        # A concurrent commit took the email between the check above and the insert.
+        log.warning(
+            "registered email already taken; profile keeps none", extra={"id": str(event.id)}
         )
-        .on_conflict_do_nothing(index_elements=[User.id])
-        .returning(User.id)
-    )
+        created = await session.scalar(statement.values(**{**values, "email": None}))
     user = await session.get(User, event.id)
     if created is not None and user is not None:
         await add_event(session, outbox, UserCreated(**_state(user)))
