@@ -1,0 +1,148 @@
+// Shared helpers of the browser tests: the browser, the API beside it, and polling.
+// playwright-core comes from web/node_modules (the web app's own dev dependency).
+
+import { createRequire } from 'node:module'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const REPO = path.resolve(here, '..', '..')
+const require = createRequire(path.join(REPO, 'web', 'package.json'))
+const { chromium } = require('playwright-core')
+
+export const BASE = (process.env.EMS_E2E_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
+export const ADMIN = {
+  username: process.env.EMS_E2E_ADMIN_USERNAME ?? 'admin',
+  password: process.env.EMS_E2E_ADMIN_PASSWORD ?? '',
+}
+export const DESKTOP = { width: 1366, height: 860 }
+export const PHONE = { width: 390, height: 844 }
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.EMS_E2E_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    env: { ...process.env, LANG: 'en_GB.UTF-8', LANGUAGE: 'en_GB' },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      // Date inputs follow the browser's language, not the page's.
+      '--lang=en-GB',
+    ],
+  })
+}
+
+/** A fresh browser context (its own storage: one person) with the page's errors collected. */
+export async function newPage(browser, viewport = DESKTOP) {
+  const context = await browser.newContext({
+    viewport,
+    deviceScaleFactor: viewport.width < 600 ? 2 : 1,
+    isMobile: viewport.width < 600,
+    hasTouch: viewport.width < 600,
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  })
+  const page = await context.newPage()
+  page.errors = []
+  page.on('pageerror', (error) => page.errors.push(String(error)))
+  // Nothing may come from the internet: every request must stay on the gateway.
+  page.outside = []
+  page.on('request', (request) => {
+    const url = request.url()
+    if (!url.startsWith(BASE) && !url.startsWith('data:') && !url.startsWith('blob:')) page.outside.push(url)
+  })
+  page.setDefaultTimeout(15_000)
+  return page
+}
+
+/** Poll until `probe()` returns something truthy (never a bare sleep). */
+export async function until(probe, { timeout = 15_000, interval = 150, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout
+  let last
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value) return value
+      last = value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeout} ms (last: ${last})`)
+    await new Promise((resolve) => setTimeout(resolve, interval))
+  }
+}
+
+/** The REST API through the gateway, as a script would use it. */
+export async function api(method, urlPath, { token, body, expect: expected } = {}) {
+  const response = await fetch(BASE + urlPath, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  })
+  const text = await response.text()
+  const data = text ? JSON.parse(text) : null
+  if (expected !== undefined && response.status !== expected) {
+    throw new Error(`${method} ${urlPath}: ${response.status} ${text}`)
+  }
+  return { status: response.status, data }
+}
+
+export async function apiLogin(username, password) {
+  return (await api('POST', '/api/auth/login', { body: { username, password }, expect: 200 })).data
+}
+
+/** Sign in through the login form and wait for the signed-in layout. */
+export async function signIn(page, username, password) {
+  await page.goto(BASE + '/login')
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#main h1').first().waitFor()
+  await until(() => page.evaluate(() => !location.pathname.startsWith('/login')), { what: 'leave the login page' })
+}
+
+/**
+ * Publish readings to `ems.data` with a plain AMQP client (the seeds' format), through the
+ * project's Python environment: `[{device_id, timestamp, measurement_value}]`.
+ */
+export async function publishReadings(readings) {
+  await run('uv', ['run', '--quiet', 'python', path.join(here, 'publish_readings.py')], JSON.stringify(readings))
+}
+
+function run(command, args, input) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: process.env })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${output}`))))
+    child.stdin.end(input)
+  })
+}
+
+export function uniqueName(prefix) {
+  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`
+}
+
+/** Steps with names, so a failure says which step broke. */
+export async function step(name, body) {
+  const started = Date.now()
+  try {
+    const result = await body()
+    console.log(`  ok   ${name} (${Date.now() - started} ms)`)
+    return result
+  } catch (error) {
+    console.log(`  FAIL ${name} (${Date.now() - started} ms)`)
+    throw error
+  }
+}

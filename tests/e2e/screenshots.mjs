@@ -1,0 +1,142 @@
+// Screenshots of every page, client and admin, at desktop and phone widths, into
+// docs/screenshots/. Seeds a small demo world first (idempotent), then drives the app.
+//
+//   EMS_E2E_URL=http://127.0.0.1:8080 EMS_E2E_ADMIN_USERNAME=... EMS_E2E_ADMIN_PASSWORD=... \
+//   EMS_AMQP_URL=amqp://... node tests/e2e/screenshots.mjs
+
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { ADMIN, BASE, DESKTOP, PHONE, REPO, api, apiLogin, launch, newPage, signIn, step, until } from './lib.mjs'
+import { PASSWORD, seedDemo } from './seed.mjs'
+
+const OUT = process.env.EMS_SCREENSHOTS_DIR ?? path.join(REPO, 'docs', 'screenshots')
+
+async function seedChat(world) {
+  const ana = await apiLogin('ana.popescu', PASSWORD)
+  const history = await api('GET', '/api/support/history', { token: ana.access_token, expect: 200 })
+  if (history.data.total > 0) return
+  const say = (token, text, mode) => api('POST', '/api/support/messages', { token, body: { text, mode }, expect: 200 })
+  await say(ana.access_token, 'Hello!', 'bot')
+  await say(ana.access_token, 'How do I see my consumption for last week?', 'bot')
+  await say(ana.access_token, 'My heat pump used more than usual last night. Could someone check it?', 'admin')
+  await api('POST', '/api/support/admin/reply', {
+    token: world.admin.access_token,
+    body: { user_id: world.ana.id, text: 'Hi Ana, I can see a peak around 19:00. It looks like the defrost cycle; I will keep an eye on it.' },
+    expect: 201,
+  })
+  await say(ana.access_token, 'Thank you, that helps!', 'admin')
+  const mihai = await apiLogin('mihai.ionescu', PASSWORD)
+  await say(mihai.access_token, 'Can I get a second meter for the workshop?', 'admin')
+}
+
+async function settle(page) {
+  await page.waitForFunction(() => !document.querySelector('.loading, [aria-busy="true"]'), null, { timeout: 15_000 })
+  await page.mouse.move(0, 0)
+  // Let transitions (bars growing, toasts sliding) finish.
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity))
+}
+
+async function shot(page, name, { fullPage = true } = {}) {
+  await settle(page)
+  const width = page.viewportSize().width < 600 ? 'phone' : 'desktop'
+  const file = path.join(OUT, `${name}-${width}.png`)
+  await page.screenshot({ path: file, fullPage })
+  console.log(`       ${path.relative(REPO, file)}`)
+}
+
+async function visit(page, route, heading) {
+  await page.goto(BASE + route)
+  if (heading) await page.getByRole('heading', { name: heading, exact: true }).first().waitFor()
+}
+
+async function openMenuIfPhone(page) {
+  if (page.viewportSize().width < 600) await page.getByRole('button', { name: 'Menu' }).click()
+}
+
+async function clientPages(browser, viewport, world) {
+  const page = await newPage(browser, viewport)
+  await visit(page, '/login', 'Sign in')
+  await shot(page, 'login')
+  await visit(page, '/register', 'Create your account')
+  await shot(page, 'register')
+  await signIn(page, 'ana.popescu', PASSWORD)
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
+  await visit(page, `/consumption?date=${yesterday}`, 'Consumption')
+  await until(() => page.locator('.chart-bar').count(), { what: 'bars' })
+  await shot(page, 'client-consumption-day')
+  await visit(page, `/consumption?device=${world.kitchen.id}&date=${yesterday}&chart=line`, 'Consumption')
+  await until(() => page.locator('.chart-line').count(), { what: 'line' })
+  await shot(page, 'client-consumption-line')
+  await visit(page, '/consumption?period=week', 'Consumption')
+  await shot(page, 'client-consumption-week')
+  await visit(page, '/consumption?period=month', 'Consumption')
+  await shot(page, 'client-consumption-month')
+  await visit(page, '/devices', 'My devices')
+  await shot(page, 'client-devices')
+  await visit(page, '/alerts', 'Alerts')
+  await shot(page, 'client-alerts')
+  await visit(page, '/support', 'Support')
+  await page.locator('.msg').first().waitFor()
+  await shot(page, 'client-support', { fullPage: false })
+  await visit(page, '/profile', 'Profile')
+  await shot(page, 'client-profile')
+  if (viewport.width < 600) {
+    await visit(page, '/consumption', 'Consumption')
+    await openMenuIfPhone(page)
+    await shot(page, 'client-menu', { fullPage: false })
+  }
+  await page.context().close()
+  return page
+}
+
+async function adminPages(browser, viewport, world) {
+  const page = await newPage(browser, viewport)
+  await signIn(page, ADMIN.username, ADMIN.password)
+  await visit(page, '/admin/users', 'Users')
+  await shot(page, 'admin-users')
+  await page.getByRole('button', { name: 'New user' }).click()
+  await page.getByRole('dialog').waitFor()
+  await page.getByRole('dialog').getByRole('button', { name: 'Create user' }).click()
+  await page.getByText('Username is required.').waitFor()
+  await shot(page, 'admin-user-dialog', { fullPage: false })
+  await page.keyboard.press('Escape')
+  await visit(page, '/admin/devices', 'Devices')
+  await shot(page, 'admin-devices')
+  await page.getByRole('button', { name: 'Edit Kitchen meter' }).click()
+  await page.getByRole('dialog').waitFor()
+  await shot(page, 'admin-device-dialog', { fullPage: false })
+  await page.keyboard.press('Escape')
+  await visit(page, `/admin/consumption?user=${world.ana.id}`, 'Consumption')
+  await until(() => page.locator('.chart-bar').count(), { what: 'bars' })
+  await shot(page, 'admin-consumption')
+  await visit(page, '/admin/inbox')
+  await page.locator('.conv').first().waitFor()
+  await shot(page, 'admin-inbox', { fullPage: false })
+  await visit(page, `/admin/inbox/${world.ana.id}`)
+  await page.locator('.msg').first().waitFor()
+  await shot(page, 'admin-inbox-thread', { fullPage: false })
+  await visit(page, '/alerts', 'Alerts')
+  await shot(page, 'admin-alerts')
+  await page.context().close()
+}
+
+async function main() {
+  await mkdir(OUT, { recursive: true })
+  const world = await step('seed the demo world', seedDemo)
+  await step('seed support conversations', () => seedChat(world))
+  const browser = await launch()
+  try {
+    for (const viewport of [DESKTOP, PHONE]) {
+      const label = viewport === DESKTOP ? 'desktop' : 'phone'
+      await step(`client pages (${label})`, () => clientPages(browser, viewport, world))
+      await step(`admin pages (${label})`, () => adminPages(browser, viewport, world))
+    }
+  } finally {
+    await browser.close()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

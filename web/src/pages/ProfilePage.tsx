@@ -1,0 +1,136 @@
+import { useEffect } from 'react'
+import { users } from '../api/endpoints'
+import { useApi, useUser } from '../auth/AuthProvider'
+import { Field } from '../components/Field'
+import { PageHeader } from '../components/Layout'
+import { ErrorState, FormError, Loading } from '../components/States'
+import { useToast } from '../components/Toasts'
+import { useAsync } from '../hooks/useAsync'
+import { useForm } from '../hooks/useForm'
+import { matches, maxLength, optionalEmail, optionalText, password, required } from '../lib/validation'
+
+export function ProfilePage() {
+  const api = useApi()
+  const me = useAsync(() => users.me(api), [api])
+  return (
+    <>
+      <PageHeader title="Profile" description="Your name, email and password." />
+      <div className="two-col">
+        <section className="card" aria-labelledby="profile-title">
+          <h2 id="profile-title" className="card-title">
+            Your details
+          </h2>
+          {me.error ? (
+            <ErrorState error={me.error} onRetry={me.reload} title="Couldn't load your profile" />
+          ) : !me.data ? (
+            <Loading />
+          ) : (
+            <ProfileForm full_name={me.data.full_name ?? ''} email={me.data.email ?? ''} onSaved={me.reload} />
+          )}
+        </section>
+        <section className="card" aria-labelledby="password-title">
+          <h2 id="password-title" className="card-title">
+            Change password
+          </h2>
+          <PasswordForm />
+        </section>
+      </div>
+    </>
+  )
+}
+
+function ProfileForm({ full_name, email, onSaved }: { full_name: string; email: string; onSaved: () => void }) {
+  const api = useApi()
+  const user = useUser()
+  const toast = useToast()
+  const form = useForm({ full_name, email }, 'profile')
+  useEffect(() => form.reset({ full_name, email }), [full_name, email]) // eslint-disable-line react-hooks/exhaustive-deps
+  const changed = form.values.full_name !== full_name || form.values.email !== email
+  return (
+    <form
+      noValidate
+      onSubmit={(event) => {
+        event.preventDefault()
+        void form
+          .submit({ full_name: [maxLength('Full name', 200)], email: [optionalEmail] }, async (values) => {
+            await users.update(api, user.id, {
+              full_name: optionalText(values.full_name),
+              email: optionalText(values.email),
+            })
+          })
+          .then((ok) => {
+            if (ok) {
+              toast({ tone: 'success', title: 'Profile saved' })
+              onSaved()
+            }
+          })
+      }}
+    >
+      <FormError message={form.formError} />
+      <div className="field">
+        <label htmlFor="profile-username">Username</label>
+        <input id="profile-username" value={user.username} readOnly disabled />
+      </div>
+      <Field id="profile-full_name" label="Full name" error={form.errors.full_name}>
+        <input {...form.field('full_name')} autoComplete="name" />
+      </Field>
+      <Field id="profile-email" label="Email" error={form.errors.email}>
+        <input {...form.field('email')} type="email" autoComplete="email" />
+      </Field>
+      <div className="form-actions">
+        <button type="submit" className="btn btn-primary" disabled={form.submitting || !changed}>
+          {form.submitting ? 'Saving…' : 'Save changes'}
+        </button>
+      </div>
+    </form>
+  )
+}
+
+function PasswordForm() {
+  const api = useApi()
+  const toast = useToast()
+  const form = useForm({ old_password: '', new_password: '', confirm: '' }, 'password')
+  return (
+    <form
+      noValidate
+      onSubmit={(event) => {
+        event.preventDefault()
+        void form
+          .submit(
+            {
+              old_password: [required('Current password')],
+              new_password: [password, (v) => (v === form.values.old_password ? 'Choose a password different from the current one.' : null)],
+              confirm: [matches(() => form.values.new_password, 'The passwords do not match.')],
+            },
+            async (values) => {
+              await users.changePassword(api, values.old_password, values.new_password)
+            },
+          )
+          .then((ok) => {
+            if (ok) {
+              form.reset()
+              toast({ tone: 'success', title: 'Password changed' })
+            }
+          })
+      }}
+    >
+      <FormError message={form.formError} />
+      {/* Lets password managers tie the new password to this account. */}
+      <input type="text" autoComplete="username" value={useUser().username} readOnly hidden />
+      <Field id="password-old_password" label="Current password" error={form.errors.old_password}>
+        <input {...form.field('old_password')} type="password" autoComplete="current-password" />
+      </Field>
+      <Field id="password-new_password" label="New password" error={form.errors.new_password} hint="At least 8 characters.">
+        <input {...form.field('new_password')} type="password" autoComplete="new-password" />
+      </Field>
+      <Field id="password-confirm" label="Repeat new password" error={form.errors.confirm}>
+        <input {...form.field('confirm')} type="password" autoComplete="new-password" />
+      </Field>
+      <div className="form-actions">
+        <button type="submit" className="btn btn-primary" disabled={form.submitting}>
+          {form.submitting ? 'Changing…' : 'Change password'}
+        </button>
+      </div>
+    </form>
+  )
+}

@@ -1,0 +1,81 @@
+import { Link } from 'react-router-dom'
+import { consumption, devices as devicesApi } from '../../api/endpoints'
+import type { Device } from '../../api/types'
+import { useApi } from '../../auth/AuthProvider'
+import { Icon } from '../../components/Icon'
+import { PageHeader } from '../../components/Layout'
+import { EmptyState, ErrorState, Loading } from '../../components/States'
+import { useAsync } from '../../hooks/useAsync'
+import { formatKwh } from '../../lib/chart'
+import { todayUtc } from '../../lib/dates'
+import { useRealtimeMessage } from '../../realtime/RealtimeProvider'
+
+export function DevicesPage() {
+  const api = useApi()
+  const list = useAsync((signal) => devicesApi.all(api, signal), [api])
+  return (
+    <>
+      <PageHeader title="My devices" description="The smart meters connected to your account." />
+      {list.error ? (
+        <div className="card">
+          <ErrorState error={list.error} onRetry={list.reload} title="Couldn't load your devices" />
+        </div>
+      ) : !list.data ? (
+        <Loading />
+      ) : list.data.length === 0 ? (
+        <div className="card">
+          <EmptyState icon="gauge" title="No meters on your account yet">
+            An administrator connects your smart meters to your account. Ask support if you expected one here.
+          </EmptyState>
+        </div>
+      ) : (
+        <ul className="device-grid">
+          {list.data.map((device) => (
+            <DeviceCard key={device.id} device={device} />
+          ))}
+        </ul>
+      )}
+    </>
+  )
+}
+
+function DeviceCard({ device }: { device: Device }) {
+  const api = useApi()
+  const today = todayUtc()
+  const day = useAsync((signal) => consumption.day(api, device.id, today, signal), [api, device.id, today])
+  useRealtimeMessage('consumption.updated', (message) => {
+    if (message.device_id === device.id) day.reload()
+  })
+  return (
+    <li className="card device-card">
+      <div className="device-card-head">
+        <span className="device-icon" aria-hidden="true">
+          <Icon name="gauge" />
+        </span>
+        <div>
+          <h2>{device.name}</h2>
+          {device.description && <p className="muted">{device.description}</p>}
+        </div>
+      </div>
+      <dl className="facts">
+        {device.address && (
+          <div>
+            <dt>Address</dt>
+            <dd>{device.address}</dd>
+          </div>
+        )}
+        <div>
+          <dt>Hourly limit</dt>
+          <dd>{formatKwh(device.max_hourly_kwh)}</dd>
+        </div>
+        <div>
+          <dt>Today so far</dt>
+          <dd>{day.data ? formatKwh(day.data.total_kwh) : day.error ? '—' : '…'}</dd>
+        </div>
+      </dl>
+      <Link className="btn btn-block" to={`/consumption?device=${device.id}`}>
+        <Icon name="chart" /> View consumption
+      </Link>
+    </li>
+  )
+}
