@@ -1,7 +1,143 @@
+"""`ems simulate`: play smart meters that publish readings to `ems.data`.
+
+ems simulate --device ID [--device ID ...]          live, a reading every 10 minutes
+ems simulate --devices-file meters.txt --backfill 7 the past week first, then live
+ems simulate --all --interval 60                    every device of the platform
+ems simulate --start 2026-11-01 --speed 360         November, an hour every 10 s
+ems simulate --replay readings.csv                  a recorded stream, as written
+ems simulate --generate 1000 --rate 5000 --duration 60   load mode (benchmarks)
+... --duplicates 0.05 --reorder 50 --late 0.01      fault injection
+"""
+
 from __future__ import annotations
 
+import argparse
+import asyncio
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from ems.simulator.devices import meters_from_file, platform_meters
+from ems.simulator.publisher import Progress, ReadingPublisher
+from ems.simulator.readings import Faults, Meter
+from ems.simulator.run import Plan, Simulation
+from ems.simulator.settings import SimulatorSettings
 
 
 def register_commands(sub: Any) -> None:
-    sub.add_parser("simulate", help="play smart meters (not ready yet)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "simulate",
+        help="play smart meters publishing readings",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_argument_group("which meters")
+    which.add_argument("--device", action="append", default=[], help="a device id (repeatable)")
+    which.add_argument("--devices-file", type=Path, help="one device id per line (`id,scale`)")
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every device of the platform (admin login from EMS_ADMIN_USERNAME/PASSWORD)",
+    )
+    which.add_argument("--generate", type=int, default=0, help="this many random device ids")
+    which.add_argument("--refresh", type=float, default=60.0, help="seconds between --all lists")
+
+    when = parser.add_argument_group("when")
+    when.add_argument("--interval", type=float, default=600.0, help="seconds between readings")
+    when.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
+    when.add_argument("--start", type=_moment, help="simulated clock start (ISO, UTC)")
+    when.add_argument("--backfill", type=float, default=0.0, metavar="DAYS")
+    when.add_argument("--no-follow", action="store_true", help="stop after the backfill")
+    when.add_argument("--replay", type=Path, metavar="FILE.csv")
+
+    load = parser.add_argument_group("load mode")
+    load.add_argument("--rate", type=float, help="readings per second")
+    load.add_argument("--count", type=int, help="this many readings, then stop")
+    load.add_argument("--duration", type=float, help="seconds, then stop")
+    load.add_argument("--window", type=int, default=1000, help="unconfirmed readings at most")
+
+    faults = parser.add_argument_group("faults")
+    faults.add_argument("--duplicates", type=float, default=0.0, metavar="P")
+    faults.add_argument("--reorder", type=int, default=0, metavar="WINDOW")
+    faults.add_argument("--late", type=float, default=0.0, metavar="P")
+    faults.add_argument("--late-by", type=int, default=500, metavar="READINGS")
+    faults.add_argument("--seed", type=int)
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.set_defaults(func=_simulate)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    settings = SimulatorSettings()
+    try:
+        return asyncio.run(_main(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except ValueError as exc:
+        print(f"ems simulate: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _main(args: argparse.Namespace, settings: SimulatorSettings) -> int:
+    plan = await build_plan(args, settings)
+    publisher = ReadingPublisher(settings.amqp_url, window=args.window)
+    await publisher.start()
+    progress = None if args.quiet else Progress(publisher)
+    if progress is not None:
+        progress.start()
+    try:
+        await Simulation(plan, publisher).run()
+    finally:
+        if progress is not None:
+            await progress.stop()
+        await publisher.close()
+    return 0
+
+
+async def build_plan(args: argparse.Namespace, settings: SimulatorSettings) -> Plan:
+    meters = [Meter(uuid.UUID(device)) for device in args.device]
+    if args.devices_file:
+        meters += meters_from_file(args.devices_file)
+    meters += [Meter(uuid.uuid4()) for _ in range(args.generate)]
+    refresh = None
+    if args.all:
+        if not settings.admin_username or not settings.admin_password:
+            raise ValueError("--all needs EMS_ADMIN_USERNAME and EMS_ADMIN_PASSWORD")
+        user, password, url = (
+            settings.admin_username,
+            settings.admin_password,
+            settings.simulator_api_url,
+        )
+
+        async def refresh() -> list[Meter]:
+            return await platform_meters(url, user, password)
+
+        meters += await refresh()
+    if not meters and args.replay is None and not args.all:
+        raise ValueError("no meters: give --device, --devices-file, --all or --generate")
+    if (args.count or args.duration) and not meters:
+        raise ValueError("the load mode needs meters: --generate N, --device or --devices-file")
+    if args.duration is not None and args.rate is None:
+        raise ValueError("--duration needs --rate")
+    return Plan(
+        meters=meters,
+        interval=timedelta(seconds=args.interval),
+        speed=args.speed,
+        start=args.start,
+        backfill_days=args.backfill,
+        follow=not args.no_follow,
+        replay=args.replay,
+        rate=args.rate,
+        count=args.count,
+        duration=args.duration,
+        faults=Faults(args.duplicates, args.reorder, args.late, args.late_by),
+        seed=args.seed,
+        refresh=refresh if args.all else None,
+        refresh_every=args.refresh,
+    )
