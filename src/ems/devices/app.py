@@ -17,6 +17,7 @@ from ems.common.web import Runtime, create_service_app
 from ems.contracts.identity import ProfilePage
 from ems.devices.api import internal, router
 from ems.devices.consumers import apply_snapshot, user_events_consumer
+from ems.devices.deps import read_sessions
 from ems.devices.models import outbox
 from ems.devices.settings import DevicesSettings
 
@@ -27,6 +28,7 @@ def create_app(settings: DevicesSettings) -> FastAPI:
         assert runtime.db is not None and runtime.broker is not None
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
         app.state.relay = relay
+        app.state.reads = read_sessions(runtime.db)
         relay.start()
         users = httpx.AsyncClient(
             base_url=settings.users_internal_url, timeout=settings.users_timeout_seconds

@@ -15,6 +15,7 @@ from ems.common.web import Runtime, create_service_app
 from ems.users.api import internal, router
 from ems.users.auth_client import AuthClient
 from ems.users.consumers import apply_snapshot, registration_consumer
+from ems.users.deps import read_sessions
 from ems.users.models import outbox
 from ems.users.settings import UsersSettings
 
@@ -26,6 +27,7 @@ def create_app(settings: UsersSettings) -> FastAPI:
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
         auth = AuthClient(settings.auth_internal_url, settings.auth_timeout_seconds)
         app.state.relay = relay
+        app.state.reads = read_sessions(runtime.db)
         app.state.auth_client = auth
         relay.start()
         # Consume first, then read the snapshot: every login is in one or the other.

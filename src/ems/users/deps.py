@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ems.common.db import Database
 from ems.common.errors import forbidden, unauthorized
@@ -20,11 +20,18 @@ from ems.users.models import DeletedUser, User
 from ems.users.service import Caller
 
 
+def read_sessions(db: Database) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads in autocommit: no BEGIN/ROLLBACK round trips (writes open a
+    transaction of their own with `Database.transaction`)."""
+    return async_sessionmaker(
+        db.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session for the caller's lookup and the route's reads: one pool checkout and
-    one transaction per request instead of two (writes open their own transaction)."""
-    db: Database = request.app.state.runtime.db
-    async with db.sessions() as session:
+    """One session per request for the caller's lookup and the route's reads."""
+    reads: async_sessionmaker[AsyncSession] = request.app.state.reads
+    async with reads() as session:
         yield session
 
 
