@@ -137,7 +137,14 @@ class Client(asyncio.Protocol):
 
 
 def client_process(
-    port: int, tokens: list[str], ready: Any, stop: Any, results: Any, batch: int
+    port: int,
+    tokens: list[str],
+    ready: Any,
+    stop: Any,
+    results: Any,
+    batch: int,
+    progress: Any,
+    slot: int,
 ) -> None:
     try:
         import uvloop
@@ -167,6 +174,7 @@ def client_process(
                 failures += isinstance(outcome, BaseException)
         ready.put((len(tokens) - failures, failures))
         while not stop.is_set():
+            progress[slot] = len(log)
             await asyncio.sleep(0.1)
         results.put(log)
         for transport in transports:
@@ -216,13 +224,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             baseline = rss_kib(server.pid)
             ctx = mp.get_context("fork")
             ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+            progress = ctx.Array("q", args.client_procs, lock=False)
             shares = [users[i :: args.client_procs] for i in range(args.client_procs)]
             procs = [
                 ctx.Process(
                     target=client_process,
-                    args=(port, [t for _, t in share], ready, stop, results, args.batch),
+                    args=(
+                        port,
+                        [t for _, t in share],
+                        ready,
+                        stop,
+                        results,
+                        args.batch,
+                        progress,
+                        slot,
+                    ),
                 )
-                for share in shares
+                for slot, share in enumerate(shares)
             ]
             started = time.monotonic()
             for p in procs:
@@ -236,7 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sent = asyncio.run(
                 publish_events(env["EMS_AMQP_URL"], [u for u, _ in users], args.events, args.gap)
             )
-            time.sleep(2.0)  # the last event's deliveries arrive
+            _wait_deliveries(progress, args.events * held)
             stop.set()
             logs = [results.get(timeout=120) for _ in procs]
             for p in procs:
@@ -280,6 +298,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _wait_deliveries(progress: Any, expected: int, quiet: float = 5.0) -> None:
+    """Until every delivery arrived, or none arrived for `quiet` seconds."""
+    last, last_change = -1, time.monotonic()
+    while True:
+        now_count = sum(progress)
+        if now_count >= expected:
+            return
+        if now_count != last:
+            last, last_change = now_count, time.monotonic()
+        elif time.monotonic() - last_change > quiet:
+            return
+        time.sleep(0.1)
+
+
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     import httpx
 
@@ -300,7 +332,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--gap", type=float, default=0.5, help="seconds between events")
+    parser.add_argument("--gap", type=float, default=2.0, help="seconds between events")
     parser.add_argument(
         "--impl",
         default="websockets-sansio",

@@ -6,7 +6,11 @@ tokens checked against the benchmark's own key (no auth service in the loop).
 
 from __future__ import annotations
 
+import cProfile
+import os
+import signal
 import sys
+from functools import partial
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,7 +30,8 @@ def main() -> None:
     settings = RealtimeSettings(ws_implementation=impl, log_json=False)  # type: ignore[arg-type]
     verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app = create_app(settings, token_verifier=verifier)
-    uvicorn.run(
+    run = partial(
+        uvicorn.run,
         app,
         host="127.0.0.1",
         port=int(port),
@@ -35,6 +40,14 @@ def main() -> None:
         backlog=4096,
         **settings.uvicorn_options(),
     )
+    profile = os.environ.get("BENCH_WS_PROFILE")
+    if profile:
+        # Where a fan-out's time goes, for tuning: `python -m pstats FILE`. uvicorn
+        # re-raises SIGTERM after its shutdown; exiting normally lets the profile be written.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        cProfile.runctx("run()", globals(), {"run": run}, profile)
+    else:
+        run()
 
 
 if __name__ == "__main__":
