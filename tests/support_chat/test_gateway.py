@@ -149,3 +149,14 @@ async def test_the_gateway_refuses_a_socket_without_a_valid_token(gateway: str) 
         with pytest.raises(InvalidStatus) as refused:
             await open_socket(gateway, token)
         assert refused.value.response.status_code == 401
+
+
+async def test_the_api_docs_are_public_and_the_api_is_not(gateway: str) -> None:
+    """If this fails, the OpenAPI docs need a token, or the support API answers without
+    one."""
+    async with httpx.AsyncClient(base_url=f"http://{gateway}") as http:
+        for service in ("support", "realtime"):
+            docs = await http.get(f"/api/{service}/openapi.json")
+            assert docs.status_code == 200 and docs.json()["info"]["title"]
+        assert (await http.get("/api/support/history")).status_code == 401
+        assert (await http.get("/api/realtime/presence")).status_code == 401

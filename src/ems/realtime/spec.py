@@ -7,6 +7,8 @@ SPEC = ServiceSpec(
     port=8150,
     routes=(
         Route("/ws", "authenticated", websocket=True),
+        Route("/api/realtime/docs", "public"),
+        Route("/api/realtime/openapi.json", "public"),
         Route("/api/realtime/", "authenticated"),
     ),
     # Each instance consumes ems.ws through its own queue and serves its own sockets.
