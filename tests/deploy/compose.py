@@ -1,0 +1,112 @@
+"""Reading deploy/compose.yaml as Docker Compose would: variables interpolated, YAML merge
+keys resolved, and each container's command split into the `ems` invocations it runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
+# The image's ENTRYPOINT (deploy/Dockerfile).
+IMAGE_ENTRYPOINT = ["ems"]
+
+# $$ is a literal $; ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}.
+_VARIABLE = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+)
+
+
+class MissingVariables(Exception):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__(f"required variables unset: {sorted(names)}")
+        self.names = names
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    missing: set[str] = set()
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
+        value = env.get(name)
+        unset_or_empty = value is None or (op is not None and op.startswith(":") and not value)
+        if op is None:
+            return value or ""
+        if op.endswith("-"):
+            return arg if unset_or_empty else str(value)
+        if unset_or_empty:
+            missing.add(name)
+            return ""
+        return str(value)
+
+    result = _VARIABLE.sub(substitute, text)
+    if missing:
+        raise MissingVariables(missing)
+    return result
+
+
+def load(env: dict[str, str]) -> dict[str, Any]:
+    """The compose model with `env` as the shell's environment."""
+    model: dict[str, Any] = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), env))
+    return model
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    config: dict[str, Any]
+
+    @property
+    def uses_ems_image(self) -> bool:
+        return str(self.config.get("image", "")).startswith("ems:")
+
+    @property
+    def argv(self) -> list[str]:
+        entrypoint = self.config.get("entrypoint", IMAGE_ENTRYPOINT)
+        command = self.config.get("command", [])
+        if isinstance(command, str):
+            command = shlex.split(command)
+        return [*entrypoint, *command]
+
+    @property
+    def environment(self) -> dict[str, str]:
+        env = self.config.get("environment", {})
+        return {key: "" if value is None else str(value) for key, value in env.items()}
+
+    def commands(self) -> list[list[str]]:
+        """Every simple command the container runs: its argv, or each one of a `sh -c` script."""
+        argv = self.argv
+        if argv[:2] != ["sh", "-c"]:
+            return [argv]
+        lexer = shlex.shlex(" ".join(argv[2:]), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        found: list[list[str]] = [[]]
+        for token in lexer:
+            if token in {"&&", "||", ";", "|", "&"}:
+                found.append([])
+            else:
+                found[-1].append(token)
+        return [words for words in found if words]
+
+    def ems_invocations(self) -> list[list[str]]:
+        """The arguments of every `ems` command the container runs."""
+        return [words[1:] for words in self.commands() if words[:1] == ["ems"]]
+
+    def python_snippets(self) -> list[str]:
+        """Code the container runs with `python -c`."""
+        return [
+            words[2]
+            for words in self.commands()
+            if words[:2] == ["python", "-c"] and len(words) > 2
+        ]
+
+
+def containers(model: dict[str, Any]) -> dict[str, Container]:
+    return {name: Container(name, config) for name, config in model["services"].items()}
