@@ -295,6 +295,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fanout_max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
         "all_sockets_p50_ms": round(percentile(all_in, 50) * 1000, 1),
         "all_sockets_max_ms": round(max(all_in, default=float("nan")) * 1000, 1),
+        "all_sockets_per_event_ms": [round((last[s] - sent[s]) * 1000) for s in sorted(last)],
     }
 
 

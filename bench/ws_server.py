@@ -40,6 +40,8 @@ def main() -> None:
         backlog=4096,
         **settings.uvicorn_options(),
     )
+    if os.environ.get("BENCH_WS_GC_LOG"):
+        _log_gc_pauses()
     profile = os.environ.get("BENCH_WS_PROFILE")
     if profile:
         # Where a fan-out's time goes, for tuning: `python -m pstats FILE`. uvicorn
@@ -48,6 +50,24 @@ def main() -> None:
         cProfile.runctx("run()", globals(), {"run": run}, profile)
     else:
         run()
+
+
+def _log_gc_pauses() -> None:
+    """Print every garbage-collector pause over 20 ms (to stderr): what explains the tail."""
+    import gc
+    import time
+
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        pause = (time.perf_counter() - started[0]) * 1000
+        if pause > 20:
+            print(f"gc gen{info['generation']} pause {pause:.0f} ms", file=sys.stderr)
+
+    gc.callbacks.append(callback)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ def realtime_settings(make_settings: Any, auth_server: AuthServer) -> RealtimeSe
         presence_interval_seconds=2.0,
         allowed_origins=["http://app.example"],
         max_message_bytes=2048,
+        # The test process is shared by many services; leave its collector alone.
+        gc_freeze_interval_seconds=0,
     )
     return settings
 

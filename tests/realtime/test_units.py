@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -143,3 +144,23 @@ def test_replay_keeps_recent_alerts_per_user_and_for_admins() -> None:
     assert parse_since("2026-01-01T00:00:00Z") == 1767225600.0
     assert parse_since(1767225600000) == 1767225600.0
     assert parse_since("2026-01-01T00:00:00") is None
+
+
+async def test_the_gc_policy_freezes_and_runs_full_collections() -> None:
+    """If this fails, long-lived sockets are walked by every collection again (pauses of
+    seconds at 10,000 sockets), or cyclic garbage is never collected."""
+    import gc
+
+    from ems.realtime.gcpolicy import keep_collections_short
+
+    gc.unfreeze()
+    task = asyncio.create_task(keep_collections_short(0.01, 0.02))
+
+    async def frozen() -> bool:
+        return gc.get_freeze_count() > 0
+
+    await eventually(frozen)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    gc.unfreeze()

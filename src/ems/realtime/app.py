@@ -17,6 +17,7 @@ from ems.realtime.api import router
 from ems.realtime.connections import CLOSE_RESTART
 from ems.realtime.consumers import handle_sync_event, handle_ws_message, sync_queue, ws_queue
 from ems.realtime.context import RealtimeContext
+from ems.realtime.gcpolicy import keep_collections_short
 from ems.realtime.settings import RealtimeSettings
 from ems.realtime.socket import RealtimeSocket
 
@@ -34,13 +35,19 @@ def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None 
             await runtime.broker.consume(
                 name, bindings, partial(handler, ctx), prefetch=500, durable=False
             )
-        presence = asyncio.create_task(ctx.presence.run(), name="presence")
+        tasks = [asyncio.create_task(ctx.presence.run(), name="presence")]
+        if settings.gc_freeze_interval_seconds > 0:
+            policy = keep_collections_short(
+                settings.gc_freeze_interval_seconds, settings.gc_full_interval_seconds
+            )
+            tasks.append(asyncio.create_task(policy, name="gc-policy"))
         try:
             yield
         finally:
-            presence.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await presence
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             ctx.hub.close_all(CLOSE_RESTART, "service restarting")
             await ctx.presence.say_goodbye()
 

@@ -29,6 +29,10 @@ class RealtimeSettings(CommonSettings):
     # Recent alerts and chat messages kept per user for `resume` after a reconnect.
     replay_seconds: float = 600.0
     replay_per_user: int = 50
+    # Objects older than this are hidden from the garbage collector (0 turns it off), and a
+    # full collection runs this often (see gcpolicy.py).
+    gc_freeze_interval_seconds: float = 5.0
+    gc_full_interval_seconds: float = 3600.0
     # Protocol-level heartbeat (WebSocket ping frames) sent by the server.
     ws_ping_interval_seconds: float = 20.0
     ws_ping_timeout_seconds: float = 20.0
