@@ -58,7 +58,27 @@ export async function newPage(browser, viewport = DESKTOP) {
     if (!url.startsWith(BASE) && !url.startsWith('data:') && !url.startsWith('blob:')) page.outside.push(url)
   })
   page.setDefaultTimeout(15_000)
+  openPages.push(page)
   return page
+}
+
+const openPages = []
+
+/** Screenshots of every page still open, for a failed run (EMS_E2E_ARTIFACTS or /tmp). */
+export async function captureFailure(label) {
+  const dir = process.env.EMS_E2E_ARTIFACTS ?? path.join('/tmp', 'ems-e2e-artifacts')
+  const { mkdir } = await import('node:fs/promises')
+  await mkdir(dir, { recursive: true })
+  for (const [i, page] of openPages.entries()) {
+    if (page.isClosed()) continue
+    const file = path.join(dir, `${label}-${i}.png`)
+    try {
+      await page.screenshot({ path: file, fullPage: true, timeout: 5000 })
+      console.log(`  screenshot of page ${i} (${page.url()}): ${file}`)
+    } catch {
+      // The browser may be gone already.
+    }
+  }
 }
 
 /** Poll until `probe()` returns something truthy (never a bare sleep). */

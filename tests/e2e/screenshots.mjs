@@ -12,6 +12,7 @@ import { PASSWORD, seedDemo } from './seed.mjs'
 const OUT = process.env.EMS_SCREENSHOTS_DIR ?? path.join(REPO, 'docs', 'screenshots')
 
 async function seedChat(world) {
+  // `world` was seeded just before; only its ids are used here.
   const ana = await apiLogin('ana.popescu', PASSWORD)
   const history = await api('GET', '/api/support/history', { token: ana.access_token, expect: 200 })
   if (history.data.total > 0) return
@@ -19,8 +20,10 @@ async function seedChat(world) {
   await say(ana.access_token, 'Hello!', 'bot')
   await say(ana.access_token, 'How do I see my consumption for last week?', 'bot')
   await say(ana.access_token, 'My heat pump used more than usual last night. Could someone check it?', 'admin')
+  // A fresh admin token: the seeding before may have outlived a short-lived one.
+  const admin = await apiLogin(ADMIN.username, ADMIN.password)
   await api('POST', '/api/support/admin/reply', {
-    token: world.admin.access_token,
+    token: admin.access_token,
     body: { user_id: world.ana.id, text: 'Hi Ana, I can see a peak around 19:00. It looks like the defrost cycle; I will keep an eye on it.' },
     expect: 201,
   })

@@ -94,7 +94,8 @@ export function useForm<V extends Values>(initial: V, idPrefix: string): FormSta
  * taken", "email already in use") on the field its message names.
  */
 export function serverFieldErrors(error: ApiError, fields: string[]): FieldErrors {
-  if (error.status === 422) return error.fieldErrors
+  // The service named the field itself (422 details, or `{"field": ...}` on a 409).
+  if (Object.keys(error.fieldErrors).length > 0) return error.fieldErrors
   if (error.status === 409) {
     const lower = error.message.toLowerCase()
     const named = fields.find((f) => lower.includes(f.replace('_', ' ')) || lower.includes(f))

@@ -52,6 +52,11 @@ describe('server errors on form fields', () => {
     expect(serverFieldErrors(email, ['username', 'email'])).toEqual({ email: 'Email already in use.' })
   })
 
+  it("uses the field the server names in a 409's details", () => {
+    const error = new ApiError(409, 'conflict', 'Email is already taken.', { field: 'email' })
+    expect(serverFieldErrors(error, ['username', 'email'])).toEqual({ email: 'Email is already taken.' })
+  })
+
   it('leaves other errors for the form as a whole', () => {
     expect(serverFieldErrors(new ApiError(500, 'x', 'boom'), ['username'])).toEqual({})
   })

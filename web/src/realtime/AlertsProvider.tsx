@@ -29,6 +29,8 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
   const [recent, setRecent] = useState<Alert[]>([])
   const [liveVersion, setLiveVersion] = useState(0)
   const loaded = useRef(false)
+  // A replayed alert (`resume` after a reconnect) is toasted once, not twice.
+  const toasted = useRef(new Set<string>())
 
   const loadRecent = useCallback(() => {
     consumption.alerts(api, { page: 1, size: 50 }).then(
@@ -54,6 +56,8 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
     if (!alert) return
     setRecent((current) => mergeAlerts(current, [alert]))
     setLiveVersion((v) => v + 1)
+    if (toasted.current.has(alert.id)) return
+    toasted.current.add(alert.id)
     const show = (name: string) => toast({ tone: 'alert', title: alertTitle(alert), body: alertSentence(alert, name) })
     if (alert.device_name) show(alert.device_name)
     else void names.resolve(alert.device_id).then(show)

@@ -96,6 +96,23 @@ describe('RealtimeSocket', () => {
     expect(FakeSocket.instances).toHaveLength(5)
   })
 
+  it('asks the server to replay what was missed while away', async () => {
+    const { socket, fire } = setup()
+    socket.start()
+    await flush()
+    FakeSocket.last().open()
+    const before = Date.now()
+    FakeSocket.last().receive({ type: 'welcome' })
+    FakeSocket.last().serverClose(1012)
+    await flush()
+    await fire()
+    FakeSocket.last().open()
+    const resume = JSON.parse(FakeSocket.last().sent[0])
+    expect(resume.type).toBe('resume')
+    expect(Date.parse(resume.since)).toBeLessThanOrEqual(before - 30_000 + 1000)
+    expect(Date.parse(resume.since)).toBeGreaterThan(before - 31_000)
+  })
+
   it('resets the backoff after a connection that stayed up', async () => {
     const { socket, fire, advance } = setup({ initialDelayMs: 1000, stableMs: 5000 })
     socket.start()

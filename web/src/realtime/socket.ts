@@ -60,6 +60,7 @@ export interface RealtimeOptions {
 }
 
 const OPEN = 1
+const RESUME_MARGIN_MS = 30_000
 
 export class RealtimeSocket {
   private readonly o: Required<Omit<RealtimeOptions, 'onStatus' | 'onResync'>> &
@@ -75,6 +76,8 @@ export class RealtimeSocket {
   private status: ConnectionStatus = 'stopped'
   private heartbeat: unknown = null
   private lastHeard = 0
+  /** Wall-clock time of the last message heard, for `resume` after a drop. */
+  private lastHeardAt: number | null = null
 
   constructor(options: RealtimeOptions) {
     this.o = {
@@ -155,11 +158,19 @@ export class RealtimeSocket {
       const resumed = this.everOpened
       this.everOpened = true
       this.setStatus('open')
-      if (resumed) this.o.onResync?.()
+      if (resumed) {
+        // Ask for what was pushed while we were away (the server keeps a few minutes of
+        // alerts and chat). The margin covers clock skew; repeats are dropped by id.
+        if (this.lastHeardAt !== null) {
+          this.send({ type: 'resume', since: new Date(this.lastHeardAt - RESUME_MARGIN_MS).toISOString() })
+        }
+        this.o.onResync?.()
+      }
     }
     socket.onmessage = (event) => {
       if (socket !== this.socket) return
       this.lastHeard = this.o.now()
+      this.lastHeardAt = Date.now()
       const message = parse(event.data)
       if (message) this.o.onMessage(message)
     }

@@ -1,0 +1,392 @@
+// End-to-end flows of SPEC §5 in Debian's Chromium, through the gateway of a running stack.
+// One flow per run: `node tests/e2e/flows.mjs <flow>`; exit code 0 when it passed.
+//
+//   EMS_E2E_URL, EMS_E2E_ADMIN_USERNAME, EMS_E2E_ADMIN_PASSWORD: the stack and its admin
+//   EMS_AMQP_URL: the broker the stack uses (readings are published there)
+//   EMS_E2E_TOKEN_TTL: the stack's access-token lifetime in seconds (the expiry flow waits it out)
+
+import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'
+import { readFile } from 'node:fs/promises'
+import { PASSWORD, monitoringKnows } from './seed.mjs'
+
+const TOKEN_TTL_S = Number(process.env.EMS_E2E_TOKEN_TTL ?? 30)
+
+/** Nothing broke in the page, and nothing was fetched from outside the gateway. */
+function assertClean(page) {
+  if (page.errors.length) throw new Error(`errors in the page: ${page.errors.join('; ')}`)
+  if (page.outside.length) throw new Error(`requests outside the gateway: ${page.outside.join(', ')}`)
+}
+
+/** Mark the document so that a reload (which would pass "updates" off as live) is detected. */
+async function markDocument(page) {
+  await page.evaluate(() => {
+    window.__emsNoReload = true
+  })
+}
+
+async function assertNoReload(page) {
+  if (!(await page.evaluate(() => window.__emsNoReload === true))) throw new Error('the page was reloaded')
+}
+
+async function statTotal(page) {
+  return (await page.getByTestId('stat-total').textContent())?.trim()
+}
+
+const flows = {
+  /** Self-registration makes a client who lands on their (empty) consumption page; sign out and in again. */
+  async 'register-and-login'(browser) {
+    const page = await newPage(browser, PHONE)
+    const username = uniqueName('reg')
+    await step('register through the form', async () => {
+      await page.goto(BASE + '/register')
+      await page.getByLabel('Username').fill(username)
+      await page.getByLabel('Full name').fill('Registered Person')
+      await page.getByLabel('Email').fill(`${username}@example.com`)
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
+      await page.getByLabel('Repeat password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Create account' }).click()
+      await page.getByRole('heading', { name: 'Consumption' }).waitFor()
+      await page.getByText('No meters on your account yet').waitFor()
+    })
+    await step('the new account is a client with its profile', async () => {
+      await page.goto(BASE + '/profile')
+      await until(async () => (await page.getByLabel('Full name').inputValue()) === 'Registered Person', { what: 'profile name' })
+      const token = await page.evaluate(() => JSON.parse(localStorage.getItem('ems.session')).accessToken)
+      const me = await api('GET', '/api/users/me', { token, expect: 200 })
+      if (me.data.role !== 'CLIENT') throw new Error(`registered as ${me.data.role}`)
+    })
+    await step('sign out, then sign in again', async () => {
+      await page.getByRole('button', { name: 'Menu' }).click()
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await page.goto(BASE + '/devices')
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await signIn(page, username, PASSWORD)
+      // Back to where the sign-in sent us from.
+      await page.getByRole('heading', { name: 'My devices' }).waitFor()
+    })
+    await step('a wrong password is refused with a message', async () => {
+      const other = await newPage(browser, DESKTOP)
+      await other.goto(BASE + '/login')
+      await other.getByLabel('Username').fill(username)
+      await other.getByLabel('Password').fill('not-the-password')
+      await other.getByRole('button', { name: 'Sign in' }).click()
+      await other.getByRole('alert').filter({ hasText: /invalid|incorrect|wrong/i }).waitFor()
+      assertClean(other)
+    })
+    assertClean(page)
+  },
+
+  /**
+   * An admin creates a client and a device in the UI and assigns it; readings published on
+   * the broker show up in the client's chart without a reload; going over the limit raises
+   * a toast and an unread alert.
+   */
+  async 'admin-device-live-chart-alert'(browser) {
+    const adminPage = await newPage(browser, DESKTOP)
+    const clientName = uniqueName('cli')
+    const deviceName = uniqueName('Meter ')
+    await signIn(adminPage, ADMIN.username, ADMIN.password)
+
+    await step('admin creates a client in the users table', async () => {
+      await adminPage.goto(BASE + '/admin/users')
+      await adminPage.getByRole('button', { name: 'New user' }).click()
+      const dialog = adminPage.getByRole('dialog')
+      await dialog.getByLabel('Username').fill(clientName)
+      await dialog.getByLabel('Initial password').fill(PASSWORD)
+      await dialog.getByLabel('Role').selectOption('CLIENT')
+      await dialog.getByLabel('Full name').fill('Live Chart Client')
+      await dialog.getByRole('button', { name: 'Create user' }).click()
+      await dialog.waitFor({ state: 'hidden' })
+      await adminPage.getByPlaceholder('Search by username, name or email').fill(clientName)
+      await adminPage.getByRole('cell', { name: clientName, exact: true }).waitFor()
+    })
+
+    await step('admin creates a device and assigns it to the client', async () => {
+      await adminPage.goto(BASE + '/admin/devices')
+      await adminPage.getByRole('button', { name: 'New device' }).click()
+      const dialog = adminPage.getByRole('dialog')
+      await dialog.getByLabel('Name').fill(deviceName)
+      await dialog.getByLabel('Hourly limit (kWh)').fill('1')
+      await dialog.getByRole('button', { name: 'Create device' }).click()
+      await dialog.waitFor({ state: 'hidden' })
+      await adminPage.getByPlaceholder('Search by name or address').fill(deviceName)
+      await adminPage.getByRole('button', { name: `Assign ${deviceName}` }).click()
+      const assign = adminPage.getByRole('dialog')
+      await assign.getByPlaceholder('Search clients by name, username or email').fill(clientName)
+      await assign.getByRole('button', { name: new RegExp(clientName) }).click()
+      await assign.getByRole('button', { name: 'Assign', exact: true }).click()
+      await assign.waitFor({ state: 'hidden' })
+      await adminPage.getByRole('row', { name: new RegExp(deviceName) }).getByText(clientName).waitFor()
+    })
+
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const device = (await api('GET', `/api/devices?q=${encodeURIComponent(deviceName)}`, { token: admin.access_token, expect: 200 })).data.items[0]
+
+    const clientPage = await newPage(browser, DESKTOP)
+    await step('the client sees the device and an empty chart for today', async () => {
+      await signIn(clientPage, clientName, PASSWORD)
+      await clientPage.getByRole('combobox').filter({ hasText: deviceName }).waitFor()
+      await until(async () => (await statTotal(clientPage)) === '0 kWh', { what: 'an empty day' })
+      await until(() => clientPage.getByText('Live', { exact: true }).isVisible(), { what: 'the live connection' })
+      await markDocument(clientPage)
+    })
+
+    const hourStart = new Date()
+    hourStart.setUTCMinutes(0, 0, 0)
+    const at = (minutes) => new Date(hourStart.getTime() + minutes * 60_000).toISOString()
+
+    await step('readings for the device appear in the chart without a reload', async () => {
+      await monitoringKnows(admin.access_token, device.id)
+      await publishReadings([
+        { device_id: device.id, timestamp: at(1), measurement_value: 0.25 },
+        { device_id: device.id, timestamp: at(2), measurement_value: 0.25 },
+      ])
+      await until(async () => (await statTotal(clientPage)) === '0.500 kWh', { timeout: 20_000, what: 'the chart shows 0.5 kWh' })
+      await assertNoReload(clientPage)
+    })
+
+    await step('going over the hourly limit shows a toast and an unread alert', async () => {
+      await publishReadings([{ device_id: device.id, timestamp: at(3), measurement_value: 0.75 }])
+      const toast = clientPage.locator('.toast-alert')
+      await toast.waitFor({ timeout: 20_000 })
+      const text = await toast.textContent()
+      if (!text.includes('Hourly limit exceeded') || !text.includes(deviceName)) throw new Error(`toast says: ${text}`)
+      await until(async () => (await statTotal(clientPage)) === '1.25 kWh', { what: 'the chart shows 1.25 kWh' })
+      await clientPage.getByRole('link', { name: /Alerts/ }).filter({ hasText: '1' }).first().waitFor()
+      await assertNoReload(clientPage)
+    })
+
+    await step("the CSV download holds the day's figures", async () => {
+      const [download] = await Promise.all([clientPage.waitForEvent('download'), clientPage.getByRole('button', { name: 'Download CSV' }).click()])
+      const csv = await readFile(await download.path(), 'utf8')
+      if (!csv.includes('kwh') || !csv.includes('1.25')) throw new Error(`CSV: ${csv.slice(0, 300)}`)
+    })
+
+    await step('the alert is in the alert list, and the admin sees the client consumption', async () => {
+      await clientPage.getByRole('link', { name: /Alerts/ }).first().click()
+      await clientPage.locator('.alert-row').filter({ hasText: deviceName }).waitFor()
+      await adminPage.goto(`${BASE}/admin/consumption?user=${device.owner_id}`)
+      await until(async () => (await statTotal(adminPage)) === '1.25 kWh', { what: "the admin's view of the client" })
+    })
+    assertClean(adminPage)
+    assertClean(clientPage)
+  },
+
+  /** The bot answers a client; in human mode the admin answers from the inbox and the client sees it live. */
+  async 'support-chat'(browser) {
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const clientName = uniqueName('chat')
+    await api('POST', '/api/auth/register', { body: { username: clientName, password: PASSWORD }, expect: 201 })
+    const clientPage = await newPage(browser, PHONE)
+    await signIn(clientPage, clientName, PASSWORD)
+
+    await step('the bot answers the client', async () => {
+      await clientPage.goto(BASE + '/support')
+      await clientPage.getByRole('button', { name: 'Assistant' }).click()
+      await clientPage.getByLabel('Message', { exact: true }).fill('Hello, how do I change my password?')
+      await clientPage.keyboard.press('Enter')
+      await clientPage.locator('.msg[data-sender="user"]').filter({ hasText: 'change my password' }).waitFor()
+      await clientPage.locator('.msg[data-sender="bot"], .msg[data-sender="ai"]').first().waitFor()
+      await markDocument(clientPage)
+    })
+
+    await step('a message to human support reaches the admin inbox live', async () => {
+      const adminPage = await newPage(browser, DESKTOP)
+      await signIn(adminPage, ADMIN.username, ADMIN.password)
+      await adminPage.goto(BASE + '/admin/inbox')
+      await adminPage.getByRole('heading', { name: 'Support inbox' }).waitFor()
+      await clientPage.getByRole('button', { name: 'Human support' }).click()
+      await clientPage.getByLabel('Message', { exact: true }).fill('Can a person look at my bill?')
+      await clientPage.getByRole('button', { name: 'Send message' }).click()
+      const row = adminPage.locator('.conv').filter({ hasText: clientName })
+      await row.filter({ hasText: 'Can a person look at my bill?' }).waitFor({ timeout: 20_000 })
+      await row.locator('.badge').waitFor()
+      // The client has the app open: the inbox shows them online.
+      await row.locator('.presence.on').waitFor({ timeout: 10_000 })
+      await row.click()
+      await adminPage.locator('.msg[data-sender="user"]').filter({ hasText: 'look at my bill' }).waitFor()
+      return adminPage
+    }).then(async (adminPage) => {
+      await step('the client sees the admin typing, then the reply, live', async () => {
+        await adminPage.getByLabel('Message', { exact: true }).pressSequentially('Sure, ', { delay: 30 })
+        await clientPage.getByText('Support team is typing…').waitFor({ timeout: 10_000 })
+        await adminPage.getByLabel('Message', { exact: true }).pressSequentially('I am looking at it now.', { delay: 5 })
+        await adminPage.keyboard.press('Enter')
+        await clientPage.locator('.msg[data-sender="admin"]').filter({ hasText: 'I am looking at it now.' }).waitFor({ timeout: 20_000 })
+        await assertNoReload(clientPage)
+      })
+      await step('the history survives a reload', async () => {
+        await clientPage.reload()
+        await clientPage.locator('.msg[data-sender="admin"]').filter({ hasText: 'I am looking at it now.' }).waitFor()
+        await clientPage.locator('.msg[data-sender="bot"], .msg[data-sender="ai"]').first().waitFor()
+      })
+      const history = await api('GET', `/api/support/history?user_id=${(await api('GET', `/api/users?q=${clientName}`, { token: admin.access_token })).data.items[0].id}`, { token: admin.access_token, expect: 200 })
+      if (history.data.total < 4) throw new Error(`history has ${history.data.total} messages`)
+      assertClean(adminPage)
+    })
+    assertClean(clientPage)
+  },
+
+  /**
+   * A client edits their profile and changes their password (a wrong current password is
+   * shown on its field); an admin changes a role and a device limit, and deletes both after
+   * confirming.
+   */
+  async 'profile-and-management'(browser) {
+    const clientName = uniqueName('prof')
+    await api('POST', '/api/auth/register', { body: { username: clientName, password: PASSWORD }, expect: 201 })
+    const page = await newPage(browser, DESKTOP)
+    await signIn(page, clientName, PASSWORD)
+    const newPassword = 'changed-pass-5678'
+
+    await step('the client edits name and email', async () => {
+      await page.goto(BASE + '/profile')
+      await page.getByLabel('Full name').fill('Profile Person')
+      await page.getByLabel('Email').fill(`${clientName}@example.com`)
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await page.locator('.toast-success').filter({ hasText: 'Profile saved' }).waitFor()
+      await page.reload()
+      await until(async () => (await page.getByLabel('Full name').inputValue()) === 'Profile Person', { what: 'saved name' })
+    })
+
+    await step('a wrong current password is shown on its field; the right one changes it', async () => {
+      await page.getByLabel('Current password').fill('not-my-password')
+      await page.getByLabel('New password', { exact: true }).fill(newPassword)
+      await page.getByLabel('Repeat new password').fill(newPassword)
+      await page.getByRole('button', { name: 'Change password' }).click()
+      await page.locator('#password-old_password-error').filter({ hasText: /wrong/i }).waitFor()
+      await page.getByLabel('Current password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Change password' }).click()
+      await page.locator('.toast-success').filter({ hasText: 'Password changed' }).waitFor()
+      // This session goes on with the tokens the change returned.
+      await page.getByRole('link', { name: 'My devices' }).click()
+      await page.getByRole('heading', { name: 'My devices' }).waitFor()
+      await apiLogin(clientName, newPassword)
+    })
+
+    const adminPage = await newPage(browser, DESKTOP)
+    await signIn(adminPage, ADMIN.username, ADMIN.password)
+    await step("the server's refusal of a taken username is shown on the field", async () => {
+      await adminPage.goto(BASE + '/admin/users')
+      await adminPage.getByRole('button', { name: 'New user' }).click()
+      const dialog = adminPage.getByRole('dialog')
+      await dialog.getByLabel('Username').fill(clientName)
+      await dialog.getByLabel('Initial password').fill(PASSWORD)
+      await dialog.getByRole('button', { name: 'Create user' }).click()
+      await dialog.locator('#user-username-error').filter({ hasText: /already taken/ }).waitFor()
+      await dialog.getByRole('button', { name: 'Cancel' }).click()
+      await dialog.waitFor({ state: 'hidden' })
+    })
+
+    await step('the admin edits the user and finds them by email', async () => {
+      await adminPage.getByPlaceholder('Search by username, name or email').fill(`${clientName}@example`)
+      await adminPage.getByRole('button', { name: `Edit ${clientName}` }).click()
+      const dialog = adminPage.getByRole('dialog')
+      await dialog.getByLabel('Email').fill('not an email')
+      await dialog.getByRole('button', { name: 'Save changes' }).click()
+      await dialog.getByText('Enter a valid email address.').waitFor()
+      await dialog.getByLabel('Email').fill(`${clientName}@example.org`)
+      await dialog.getByLabel('Full name').fill('Renamed By Admin')
+      await dialog.getByRole('button', { name: 'Save changes' }).click()
+      await dialog.waitFor({ state: 'hidden' })
+      await adminPage.getByPlaceholder('Search by username, name or email').fill(clientName)
+      await adminPage.getByRole('cell', { name: 'Renamed By Admin' }).waitFor()
+    })
+
+    await step('the admin changes a device limit, then deletes the device after confirming', async () => {
+      const deviceName = uniqueName('Limit ')
+      const admin = await apiLogin(ADMIN.username, ADMIN.password)
+      await api('POST', '/api/devices', { token: admin.access_token, body: { name: deviceName, max_hourly_kwh: 2 }, expect: 201 })
+      await adminPage.goto(BASE + '/admin/devices')
+      await adminPage.getByPlaceholder('Search by name or address').fill(deviceName)
+      await adminPage.getByRole('button', { name: `Edit ${deviceName}` }).click()
+      const dialog = adminPage.getByRole('dialog')
+      await dialog.getByLabel('Hourly limit (kWh)').fill('0')
+      await dialog.getByRole('button', { name: 'Save changes' }).click()
+      await dialog.getByText('Hourly limit must be greater than 0.').waitFor()
+      await dialog.getByLabel('Hourly limit (kWh)').fill('3.5')
+      await dialog.getByRole('button', { name: 'Save changes' }).click()
+      await dialog.waitFor({ state: 'hidden' })
+      await adminPage.getByRole('row', { name: new RegExp(deviceName) }).getByText('3.50 kWh').waitFor()
+      await adminPage.getByRole('button', { name: `Delete ${deviceName}` }).click()
+      await adminPage.getByRole('dialog').getByRole('button', { name: 'Delete device' }).click()
+      await adminPage.getByText(`No device matches “${deviceName}”`).waitFor()
+    })
+
+    await step('the admin deletes the user after confirming; their session ends', async () => {
+      await adminPage.goto(BASE + '/admin/users')
+      await adminPage.getByPlaceholder('Search by username, name or email').fill(clientName)
+      await adminPage.getByRole('button', { name: `Delete ${clientName}` }).click()
+      const confirm = adminPage.getByRole('dialog')
+      await confirm.getByText('This cannot be undone.').waitFor()
+      await confirm.getByRole('button', { name: 'Delete user' }).click()
+      await adminPage.getByText(`No user matches “${clientName}”`).waitFor()
+      // The deleted client's open app is sent to the sign-in page (socket closed with 4403).
+      await page.getByTestId('session-notice').waitFor({ timeout: 20_000 })
+    })
+    assertClean(page)
+    assertClean(adminPage)
+  },
+
+  /**
+   * Tokens are refreshed silently while the session lasts; once the server ends it (the
+   * refresh token is revoked) the next expiry logs the user out with a notice.
+   */
+  async 'session-expiry'(browser) {
+    const clientName = uniqueName('exp')
+    await api('POST', '/api/auth/register', { body: { username: clientName, password: PASSWORD }, expect: 201 })
+    const page = await newPage(browser, DESKTOP)
+    await signIn(page, clientName, PASSWORD)
+    const session = () => page.evaluate(() => JSON.parse(localStorage.getItem('ems.session') ?? 'null'))
+    const first = await session()
+
+    await step('the access token is renewed silently before it expires', async () => {
+      await until(async () => (await session())?.accessToken !== first.accessToken, {
+        timeout: TOKEN_TTL_S * 1000 + 10_000,
+        what: 'a rotated token',
+      })
+      // Past the first token's expiry, the app still works without a new sign-in.
+      await until(() => Date.now() > first.expiresAt + 1000, { timeout: TOKEN_TTL_S * 1000 + 5000, interval: 250, what: 'the first token to expire' })
+      await page.getByRole('link', { name: 'My devices' }).click()
+      await page.getByRole('heading', { name: 'My devices' }).waitFor()
+      await page.getByText('No meters on your account yet').waitFor()
+      await until(() => page.getByText('Live updates on').isVisible(), { what: 'the socket is still up' })
+    })
+
+    await step('when the server ends the session, the app logs out at the next expiry', async () => {
+      const current = await session()
+      await api('POST', '/api/auth/logout', { body: { refresh_token: current.refreshToken }, expect: 204 })
+      await page.getByTestId('session-notice').waitFor({ timeout: TOKEN_TTL_S * 1000 + 15_000 })
+      const notice = await page.getByTestId('session-notice').textContent()
+      if (!/expired/.test(notice)) throw new Error(`notice says: ${notice}`)
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      if ((await session()) !== null) throw new Error('the session is still stored')
+    })
+    assertClean(page)
+  },
+}
+
+async function main() {
+  const name = process.argv[2]
+  const flow = flows[name]
+  if (!flow) {
+    console.error(`usage: node flows.mjs <${Object.keys(flows).join('|')}>`)
+    process.exit(2)
+  }
+  console.log(`flow ${name}`)
+  const browser = await launch()
+  try {
+    await flow(browser)
+  } catch (error) {
+    await captureFailure(name)
+    throw error
+  } finally {
+    await browser.close()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,88 @@
+"""The web app end to end: Debian's Chromium, driven by playwright-core, through the gateway.
+
+The screenshots run first, so the pictures show the demo world and not the flows' users.
+
+Each test runs one Node script (`flows.mjs <flow>` or `screenshots.mjs`) against the stack
+of `conftest.py` and fails with the script's own step log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import REPO, BrowserStack
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_node(node: str, stack: BrowserStack, *args: str, timeout: float = 240) -> None:
+    env = stack.node_env()
+    env["EMS_E2E_ARTIFACTS"] = os.environ.get("EMS_E2E_ARTIFACTS", "/tmp/ems-e2e-artifacts")
+    result = subprocess.run(
+        [node, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    print(result.stdout)
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}\n"
+        f"stack log ({stack.log}) tail is in the captured output above"
+    )
+
+
+@pytest.mark.timeout(400)
+def test_screenshots_of_every_page(node: str, browser_stack: BrowserStack) -> None:
+    """Every page, client and admin, at desktop and phone widths, is rendered and saved to
+    docs/screenshots/. If this fails, a page no longer renders (or the README's pictures
+    would be stale)."""
+    run_node(node, browser_stack, str(HERE / "screenshots.mjs"), timeout=380)
+
+
+@pytest.mark.timeout(300)
+def test_register_and_log_in(node: str, browser_stack: BrowserStack) -> None:
+    """Self-registration through the form makes a signed-in client; sign-out and sign-in
+    work; a wrong password is shown. If this fails, nobody can get into the app."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "register-and-login")
+
+
+@pytest.mark.timeout(300)
+def test_admin_assigns_a_device_and_the_client_sees_live_readings_and_alerts(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """An admin creates a client and a device in the UI and assigns it; readings published
+    on the broker reach the client's chart without a reload, and going over the limit shows
+    a toast. If this fails, the live path from meter to screen is broken somewhere."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "admin-device-live-chart-alert")
+
+
+@pytest.mark.timeout(300)
+def test_support_chat_bot_and_admin_reply_live(node: str, browser_stack: BrowserStack) -> None:
+    """The bot answers a client; a human-mode message reaches the admin inbox, the admin's
+    typing and reply reach the client live, and the history survives a reload. If this
+    fails, clients cannot get help."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "support-chat")
+
+
+@pytest.mark.timeout(300)
+def test_profile_password_and_admin_management(node: str, browser_stack: BrowserStack) -> None:
+    """A client edits their profile and password (server errors shown on fields); an admin
+    edits and deletes a user and a device after confirming, and the deleted user's open app
+    signs out. If this fails, day-to-day account and device management is broken."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "profile-and-management")
+
+
+@pytest.mark.timeout(300)
+def test_tokens_refresh_silently_and_an_ended_session_logs_out(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """Access tokens are rotated before they expire without the user noticing; when the
+    server ends the session, the next expiry sends the user to the sign-in page with a
+    notice. If this fails, users are either logged out at random or never."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "session-expiry")
