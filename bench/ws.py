@@ -255,6 +255,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 publish_events(env["EMS_AMQP_URL"], [u for u, _ in users], args.events, args.gap)
             )
             _wait_deliveries(progress, args.events * held)
+            hand_off = _hand_off_seconds(port)
             stop.set()
             logs = [results.get(timeout=120) for _ in procs]
             for p in procs:
@@ -295,8 +296,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "fanout_max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
         "all_sockets_p50_ms": round(percentile(all_in, 50) * 1000, 1),
         "all_sockets_max_ms": round(max(all_in, default=float("nan")) * 1000, 1),
+        "server_hand_off_mean_ms": round(hand_off * 1000, 1),
         "all_sockets_per_event_ms": [round((last[s] - sent[s]) * 1000) for s in sorted(last)],
     }
+
+
+def _hand_off_seconds(port: int) -> float:
+    """Mean time the server took to hand one fan-out message to all its sockets."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("ems_ws_fanout_seconds_sum", "ems_ws_fanout_seconds_count")):
+            name, value = line.split()
+            values[name] = float(value)
+    count = values.get("ems_ws_fanout_seconds_count", 0.0)
+    return values.get("ems_ws_fanout_seconds_sum", 0.0) / count if count else float("nan")
 
 
 def _wait_deliveries(progress: Any, expected: int, quiet: float = 5.0) -> None:

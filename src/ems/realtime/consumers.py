@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from aio_pika.abc import AbstractIncomingMessage
+from prometheus_client import Histogram
 
 from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, PoisonMessage
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
@@ -15,6 +17,12 @@ from ems.realtime.context import RealtimeContext
 from ems.realtime.presence import PRESENCE_TYPE
 
 log = logging.getLogger(__name__)
+
+HAND_OFF = Histogram(
+    "ems_ws_fanout_seconds",
+    "Time to hand one message to every target socket of this instance",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 
 
 def ws_queue(ctx: RealtimeContext) -> tuple[str, list[tuple[str, str]]]:
@@ -33,8 +41,10 @@ async def handle_ws_message(ctx: RealtimeContext, message: AbstractIncomingMessa
     if envelope.type == PRESENCE_TYPE:
         ctx.presence.apply(envelope.data)
         return
+    started = time.perf_counter()
     text = json.dumps({**envelope.data, "type": envelope.type}, separators=(",", ":"))
     ctx.hub.deliver(envelope.audience, text)
+    HAND_OFF.observe(time.perf_counter() - started)
     ctx.replay.record(envelope.type, envelope.audience, text)
 
 
