@@ -36,25 +36,20 @@ WEBSOCKET_TIMEOUT = "1h"
 
 # Errors nginx itself produces, answered in the platform's one error shape.
 _ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "The request is malformed."),
-    401: ("unauthorized", "A valid access token is required."),
-    403: ("forbidden", "This token does not allow the request."),
-    404: ("not_found", "No such resource."),
-    405: ("method_not_allowed", "This method is not allowed here."),
-    413: ("payload_too_large", "The request body is too large."),
-    500: ("internal_error", "The gateway failed to handle the request."),
-    502: ("bad_gateway", "The service behind this path is not reachable."),
-    503: ("service_unavailable", "The service behind this path is not available."),
-    504: ("gateway_timeout", "The service behind this path did not answer in time."),
+    400: ("bad_request", "the request is malformed"),
+    401: ("unauthorized", "a valid access token is required"),
+    403: ("forbidden", "this token does not allow the request"),
+    404: ("not_found", "no such resource"),
+    405: ("method_not_allowed", "this method is not allowed here"),
+    413: ("payload_too_large", "the request body is too large"),
+    500: ("internal_error", "the gateway failed to handle the request"),
+    502: ("bad_gateway", "the service behind this path is not reachable"),
+    503: ("service_unavailable", "the service behind this path is not available"),
+    504: ("gateway_timeout", "the service behind this path did not answer in time"),
 }
 # auth_request turns any unexpected answer from auth (it is down, say) into a 500; in
 # protected locations that means the check could not be made, which the client should see.
-_AUTH_UNAVAILABLE = ("auth_unavailable", "The request could not be authenticated right now.")
-
-_RESPONSE_HEADERS = (
-    "add_header X-Request-Id $ems_request_id always;",
-    "add_header X-Content-Type-Options nosniff always;",
-)
+_AUTH_UNAVAILABLE = ("auth_unavailable", "the request could not be authenticated right now")
 
 
 @dataclass(frozen=True)
@@ -112,11 +107,10 @@ def render(config: GatewayConfig) -> str:
         "listen": f"{config.listen_host}:{config.listen_port}",
         "static_root": str(config.static_root),
         "upstreams": "\n".join(_upstream(s, config.upstream_host) for s in config.services),
-        "response_headers": _indent(_RESPONSE_HEADERS, 8),
         "error_pages": _indent(_error_pages(protected=False), 8),
-        "auth_upstream": auth.upstream_name if auth else "ems_no_auth_service",
+        "auth_upstream": auth.upstream_name,
         "verify_path": VERIFY_PATH,
-        "locations": "\n".join(_locations(config.services, auth)),
+        "locations": "\n".join(_locations(config.services)),
         "error_locations": "\n".join(_error_locations()),
     }
     template = files("ems.gateway").joinpath("nginx.conf.template").read_text()
@@ -124,40 +118,44 @@ def render(config: GatewayConfig) -> str:
     return rendered
 
 
-def _auth_upstream(services: Sequence[Upstream]) -> Upstream | None:
+def _auth_upstream(services: Sequence[Upstream]) -> Upstream:
+    # Even with no protected route of its own, /ws stays behind auth.
     auth = next((s for s in services if s.name == AUTH_SERVICE), None)
-    needs_auth = any(r.access == "authenticated" or r.websocket for s in services for r in s.routes)
-    if auth is None and needs_auth:
-        raise ValueError(f"protected routes need the {AUTH_SERVICE!r} service to verify tokens")
+    if auth is None:
+        raise ValueError(f"the gateway needs the {AUTH_SERVICE!r} service to verify tokens")
     return auth
 
 
 def _upstream(service: Upstream, host: str) -> str:
     # A short fail_timeout lets a restarted replica take traffic again within seconds.
-    servers = [f"        server {host}:{port} max_fails=1 fail_timeout=2s;" for port in service.ports]
+    servers = [
+        f"        server {host}:{port} max_fails=1 fail_timeout=2s;" for port in service.ports
+    ]
     return "\n".join(
         [f"    upstream {service.upstream_name} {{", *servers, "        keepalive 32;", "    }"]
     )
 
 
-def _locations(services: Sequence[Upstream], auth: Upstream | None) -> list[str]:
+def _locations(services: Sequence[Upstream]) -> list[str]:
     blocks: dict[str, str] = {}
 
-    def add(matcher: str, body: Sequence[str], owner: str) -> None:
-        if matcher in blocks:
-            raise ValueError(f"two routes claim `location {matcher}` (the second from {owner})")
-        blocks[matcher] = _block(matcher, body)
-
-    routes = [(r, s) for s in services for r in s.routes]
-    # Longest first only for the reader: nginx itself picks the longest matching prefix.
-    for route, service in sorted(routes, key=lambda rs: -len(rs[0].prefix)):
+    # In the services' order, for the reader: nginx picks the longest matching prefix.
+    for route, service in [(r, s) for s in services for r in s.routes]:
         body = _not_found() if route.access == "internal" else _proxy(route, service)
+        kind = route.access + (", websocket" if route.websocket else "")
+        comment = f"        # {service.name}: {route.prefix} ({kind})\n"
         for matcher in _matchers(route.prefix):
-            add(matcher, body, service.name)
+            if matcher in blocks:
+                raise ValueError(f"two routes claim `location {matcher}`, one of {service.name}")
+            blocks[matcher] = comment + _block(matcher, body)
+            comment = ""
 
     # What no service claims in the reserved namespaces: a 404, never the web app.
-    unclaimed = {API_PREFIX: _not_found(), INTERNAL_PREFIX: _not_found()}
-    unclaimed[WEBSOCKET_PREFIX] = _verified_not_found() if auth else _not_found()
+    unclaimed = {
+        API_PREFIX: _not_found(),
+        INTERNAL_PREFIX: _not_found(),
+        WEBSOCKET_PREFIX: _verified_not_found(),
+    }
     for prefix, body in unclaimed.items():
         for matcher in _matchers(prefix):
             blocks.setdefault(matcher, _block(matcher, body))
@@ -181,14 +179,11 @@ def _proxy(route: Route, service: Upstream) -> list[str]:
     protected = route.access == "authenticated" or route.websocket
     lines = [
         f"proxy_pass http://{service.upstream_name};",
-        "proxy_http_version 1.1;",
         "proxy_set_header Host $http_host;",
         # The gateway is the edge: what a client claims about its own address is dropped.
         "proxy_set_header X-Forwarded-For $remote_addr;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-Id $ems_request_id;",
-        # The gateway adds its own X-Request-Id to every response.
-        "proxy_hide_header X-Request-Id;",
     ]
     if route.websocket:
         lines += [
@@ -232,31 +227,27 @@ def _error_pages(*, protected: bool) -> list[str]:
     lines = []
     for status in _ERRORS:
         target = "@ems_auth_unavailable" if protected and status == 500 else f"@ems_{status}"
-        lines.append(f"error_page {status} {target};")
+        # `=`: the status is the one the named location returns (503 for auth_unavailable).
+        lines.append(f"error_page {status} = {target};")
     return lines
 
 
 def _error_locations() -> list[str]:
     blocks = []
-    for status, (code, message) in _ERRORS.items():
-        extra = ['add_header WWW-Authenticate "Bearer" always;'] if status == 401 else []
-        blocks.append(_error_block(f"@ems_{status}", status, code, message, extra))
+    # A 401 keeps the WWW-Authenticate header auth_request copies from auth's answer.
+    blocks = [
+        _error_block(f"@ems_{status}", status, code, message)
+        for status, (code, message) in _ERRORS.items()
+    ]
     code, message = _AUTH_UNAVAILABLE
-    blocks.append(_error_block("@ems_auth_unavailable", 503, code, message, []))
+    blocks.append(_error_block("@ems_auth_unavailable", 503, code, message))
     return blocks
 
 
-def _error_block(
-    name: str, status: int, code: str, message: str, extra_headers: list[str]
-) -> str:
+def _error_block(name: str, status: int, code: str, message: str) -> str:
     body = json.dumps({"error": {"code": code, "message": message, "details": None}})
     assert "'" not in body, "the body is written inside single quotes"
-    lines = ["default_type application/json;"]
-    if extra_headers:
-        # add_header in a location drops the server's own, so they are repeated here.
-        lines += [*_RESPONSE_HEADERS, *extra_headers]
-    lines.append(f"return {status} '{body}';")
-    return _block(name, lines)
+    return _block(name, ["default_type application/json;", f"return {status} '{body}';"])
 
 
 def _block(matcher: str, body: Sequence[str]) -> str:

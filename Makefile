@@ -1,0 +1,70 @@
+# The two commands of the README: `make run` starts the whole platform, `make test` runs
+# every check. Both first install what is missing, so they work on a fresh Debian/Ubuntu.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# What `ems up` runs: the gateway, and a database and broker when none answers.
+DEBIAN_PACKAGES := nginx postgresql rabbitmq-server
+# uv from PATH, else the one `pip install uv` just added (its scripts folder may not be on
+# PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
+.PHONY: help run test lint setup system-packages uv venv web
+
+help:
+	@echo "make run    start the whole platform (gateway at http://localhost:8080)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make lint   ruff and mypy only"
+
+run: setup
+	$(UV) run ems up
+
+test: setup
+	$(UV) run ruff check src tests
+	$(UV) run mypy
+	$(UV) run pytest
+
+lint: venv
+	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests
+	$(UV) run mypy
+
+setup: system-packages venv web
+
+# Installs missing Debian packages when root; otherwise prints the command to run, and goes
+# on: `ems up` uses a PostgreSQL and a RabbitMQ that already answer, whatever is installed.
+system-packages:
+	@command -v dpkg-query >/dev/null || { echo "not Debian: install $(DEBIAN_PACKAGES) yourself"; exit 0; }; \
+	missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "missing Debian packages:$$missing; install them with:"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	fi
+
+uv:
+	@command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --quiet uv || \
+	  python3 -m pip install --quiet --user --break-system-packages uv
+
+venv: uv
+	$(UV) sync --frozen
+
+web:
+	@if [ ! -f web/package.json ]; then \
+	  echo "no web app yet: the gateway serves a placeholder page"; exit 0; \
+	fi; \
+	command -v npm >/dev/null || { echo "the web app needs Node.js: apt-get install nodejs npm"; exit 1; }; \
+	cd web; \
+	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	  npm ci --no-audit --no-fund; \
+	fi; \
+	npm run build

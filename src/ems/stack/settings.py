@@ -1,0 +1,27 @@
+"""Settings of the local runner (`ems up`), from `EMS_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ems.common.settings import CommonSettings
+
+
+class StackSettings(CommonSettings):
+    """Where the gateway listens and how the runner lays out ports and waits."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Added to every service port: a second stack (a test run's) can run beside a
+    # developer's without a clash. Service replica i listens on spec.port + i + offset.
+    port_offset: int = 0
+    # The web app's build output; the gateway serves a placeholder page until it exists.
+    web_dist: Path = Path("web/dist")
+    # Preferred ports of the PostgreSQL and RabbitMQ the runner starts itself when none
+    # answers; a free port is taken when these are busy.
+    private_pg_port: int = 55432
+    private_amqp_port: int = 55672
+    # How long a service (or the database, the broker, the gateway) may take to get ready.
+    ready_timeout: float = 90.0
+    # How long a child may take to stop after SIGTERM before it is killed.
+    stop_timeout: float = 10.0
