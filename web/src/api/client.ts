@@ -277,11 +277,12 @@ export class ApiClient {
     this.emitSession(session)
   }
 
+  // Iterate over a copy: a listener may unsubscribe while being called.
   private emitSession(session: Session | null): void {
-    for (const listener of [...this.sessionListeners]) listener(session)
+    for (const listener of Array.from(this.sessionListeners)) listener(session)
   }
 
   private emit(reason: LogoutReason): void {
-    for (const listener of [...this.listeners]) listener(reason)
+    for (const listener of Array.from(this.listeners)) listener(reason)
   }
 }

@@ -43,7 +43,7 @@ describe('Chart', () => {
   })
 
   it('says so when there is no consumption', () => {
-    render(<Chart values={new Array(24).fill(0)} labels={labels} titles={titles} kind="bar" ariaLabel="Today" emptyText="No readings for this day yet." />)
+    render(<Chart values={Array.from({ length: 24 }, () => 0)} labels={labels} titles={titles} kind="bar" ariaLabel="Today" emptyText="No readings for this day yet." />)
     expect(screen.getByText('No readings for this day yet.')).toBeInTheDocument()
   })
 })

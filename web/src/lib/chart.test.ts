@@ -39,7 +39,7 @@ describe('summarize', () => {
   })
 
   it('averages only over the buckets that have started', () => {
-    const today = [1, 2, 3, ...new Array(21).fill(0)]
+    const today = [1, 2, 3, ...Array.from({ length: 21 }, () => 0)]
     expect(summarize(today, 3).average).toBe(2)
   })
 

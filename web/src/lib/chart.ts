@@ -48,7 +48,7 @@ export function summarize(values: readonly number[], countedBuckets = values.len
 
 /** Element-wise sum of several equally long series (the "all my devices" view). */
 export function sumSeries(series: readonly (readonly number[])[], length: number): number[] {
-  const total = new Array<number>(length).fill(0)
+  const total = Array.from({ length }, () => 0)
   for (const values of series) {
     for (let i = 0; i < length; i++) total[i] += values[i] ?? 0
   }

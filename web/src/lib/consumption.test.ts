@@ -72,7 +72,7 @@ describe('live updates', () => {
     period: 'day',
     range: { start: '2026-11-25', end: '2026-11-25' },
     starts: hoursOf('2026-11-25'),
-    perDevice: { d1: new Array(24).fill(0), d2: new Array(24).fill(1) },
+    perDevice: { d1: Array.from({ length: 24 }, () => 0), d2: Array.from({ length: 24 }, () => 1) },
   }
 
   it('sets the hour to its new total in a day view', () => {

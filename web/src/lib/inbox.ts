@@ -39,7 +39,7 @@ export function markReadLocally(list: readonly Conversation[], userId: string): 
 }
 
 /** The inbox's preview line. */
-export function previewOf(c: Conversation): { text: string; at: string | null; fromSupport: boolean } {
-  if (!c.last_message) return { text: 'No messages yet', at: null, fromSupport: false }
-  return { text: c.last_message, at: c.last_message_at ?? null, fromSupport: c.last_sender === 'admin' }
+export function previewOf(c: Conversation): { text: string; at: string | null } {
+  if (!c.last_message) return { text: 'No messages yet', at: null }
+  return { text: c.last_message, at: c.last_message_at ?? null }
 }
