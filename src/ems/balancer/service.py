@@ -23,10 +23,14 @@ from ems.balancer.acks import InOrderAcks
 from ems.balancer.liveness import ReplicaWatch
 from ems.balancer.ring import make_strategy
 from ems.balancer.settings import BalancerSettings
-from ems.common.amqplink import AmqpLink, declare_exchanges, declare_queue_with_dlq
+from ems.common.amqplink import (
+    AmqpLink,
+    BatchPublisher,
+    declare_exchanges,
+    declare_queue_with_dlq,
+)
 from ems.common.bus import EXCHANGE_DATA
 from ems.contracts.ingest import (
-    ORIGINAL_EXCHANGE_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
     RAW_READINGS_BINDING,
     RAW_READINGS_QUEUE,
@@ -90,7 +94,7 @@ class Balancer:
             await declare_queue_with_dlq(control, queue)
         self._connection = connection
         self._control = control
-        self._publisher = await connection.channel(publisher_confirms=True)
+        self._publisher = BatchPublisher(await connection.channel(publisher_confirms=True))
         await self._consume(RAW_READINGS_QUEUE)
         for replica in self.watch.gone():
             await self._start_drain(replica)
@@ -117,16 +121,13 @@ class Balancer:
         original = headers.get(ORIGINAL_ROUTING_KEY_HEADER) if headers else None
         if not isinstance(original, str):
             original = message.delivery.routing_key or ""
-            properties.headers = {
-                **(headers or {}),
-                ORIGINAL_EXCHANGE_HEADER: message.delivery.exchange or "",
-                ORIGINAL_ROUTING_KEY_HEADER: original,
-            }
+            # The exchange is always ems.data (the raw queue's one binding): not repeated.
+            properties.headers = {**(headers or {}), ORIGINAL_ROUTING_KEY_HEADER: original}
         replica = self.strategy.pick(device_key(original))
         # Persistent whatever the publisher chose: the reading now waits in a durable queue.
         properties.delivery_mode = 2
         try:
-            await self._publisher.basic_publish(
+            await self._publisher.publish(
                 message.body,
                 exchange="",
                 routing_key=self.queues[replica],

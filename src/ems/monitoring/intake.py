@@ -21,7 +21,7 @@ import asyncpg
 from pamqp import commands as spec
 
 from ems.common.amqplink import AmqpLink, declare_exchanges, declare_queue_with_dlq
-from ems.common.bus import DEAD_LETTERED, EXCHANGE_DLX, REASON_HEADER
+from ems.common.bus import DEAD_LETTERED, EXCHANGE_DATA, EXCHANGE_DLX, REASON_HEADER
 from ems.contracts.ingest import (
     ORIGINAL_EXCHANGE_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
@@ -213,9 +213,12 @@ class Intake:
         for message, reason in bad:
             headers = dict(message.header.properties.headers or {})
             headers[REASON_HEADER] = reason[:1000]
-            # Set by the balancer already (where the publisher sent it) unless it came direct.
-            headers.setdefault(ORIGINAL_EXCHANGE_HEADER, message.delivery.exchange or "")
-            headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, message.delivery.routing_key or "")
+            # Where the publisher sent it: recorded by the balancer (always on ems.data).
+            if ORIGINAL_ROUTING_KEY_HEADER in headers:
+                headers.setdefault(ORIGINAL_EXCHANGE_HEADER, EXCHANGE_DATA)
+            else:
+                headers[ORIGINAL_EXCHANGE_HEADER] = message.delivery.exchange or ""
+                headers[ORIGINAL_ROUTING_KEY_HEADER] = message.delivery.routing_key or ""
             publishes.append(
                 self._dead_letters.basic_publish(
                     message.body,

@@ -16,7 +16,12 @@ from typing import Any, TextIO
 
 from pamqp import commands as spec
 
-from ems.common.amqplink import AmqpLink, declare_exchanges, declare_queue_with_dlq
+from ems.common.amqplink import (
+    AmqpLink,
+    BatchPublisher,
+    declare_exchanges,
+    declare_queue_with_dlq,
+)
 from ems.common.bus import EXCHANGE_DATA
 from ems.contracts.ingest import RAW_READINGS_BINDING, RAW_READINGS_QUEUE, SENT_AT_HEADER
 from ems.contracts.readings import reading_routing_key
@@ -27,9 +32,11 @@ class ReadingPublisher:
     def __init__(self, amqp_url: str, *, window: int = 1000, name: str = "simulator") -> None:
         self.window = window
         self.link = AmqpLink(amqp_url, name, self._on_connect)
-        self._channel: Any = None
+        self._batch: BatchPublisher | None = None
         self._slots = asyncio.Semaphore(window)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsettled = 0
+        self._settled = asyncio.Event()
+        self._retries: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.confirmed = 0
         self.retried = 0
@@ -42,7 +49,7 @@ class ReadingPublisher:
         await declare_queue_with_dlq(
             channel, RAW_READINGS_QUEUE, [(EXCHANGE_DATA, RAW_READINGS_BINDING)]
         )
-        self._channel = channel
+        self._batch = BatchPublisher(channel)
 
     async def start(self, timeout: float = 30.0) -> None:
         self.link.start()
@@ -52,45 +59,58 @@ class ReadingPublisher:
         """Hand one reading over; returns as soon as there is room in the window."""
         await self._slots.acquire()
         self.sent += 1
-        task = asyncio.create_task(self._until_confirmed(reading))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._unsettled += 1
+        self._settled.clear()
+        self._send(reading.body(), reading_routing_key(reading.device_id), 0.1)
 
-    async def _until_confirmed(self, reading: OutgoingReading) -> None:
-        body = reading.body()
-        routing_key = reading_routing_key(reading.device_id)
-        pause = 0.1
-        try:
-            while True:
-                await self.link.ready.wait()
-                try:
-                    await self._channel.basic_publish(
-                        body,
-                        exchange=EXCHANGE_DATA,
-                        routing_key=routing_key,
-                        properties=spec.Basic.Properties(
-                            content_type="application/json",
-                            delivery_mode=2,
-                            headers={SENT_AT_HEADER: time.time()},
-                        ),
-                    )
-                except Exception:
-                    self.retried += 1
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 2.0)
-                    continue
-                self.confirmed += 1
-                return
-        finally:
-            self._slots.release()
+    def _send(self, body: bytes, routing_key: str, pause: float) -> None:
+        if self._batch is None or not self.link.is_connected():
+            self._retry_later(body, routing_key, pause)
+            return
+        confirmation = self._batch.publish(
+            body,
+            exchange=EXCHANGE_DATA,
+            routing_key=routing_key,
+            properties=spec.Basic.Properties(
+                content_type="application/json",
+                delivery_mode=2,
+                headers={SENT_AT_HEADER: time.time()},
+            ),
+        )
+        confirmation.add_done_callback(
+            lambda done: self._on_confirm(done, body, routing_key, pause)
+        )
+
+    def _on_confirm(
+        self, done: asyncio.Future[Any], body: bytes, routing_key: str, pause: float
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            self.retried += 1
+            self._retry_later(body, routing_key, pause)
+            return
+        self.confirmed += 1
+        self._slots.release()
+        self._unsettled -= 1
+        if self._unsettled == 0:
+            self._settled.set()
+
+    def _retry_later(self, body: bytes, routing_key: str, pause: float) -> None:
+        async def retry() -> None:
+            await asyncio.sleep(pause)
+            await self.link.ready.wait()
+            self._send(body, routing_key, min(pause * 2, 2.0))
+
+        task = asyncio.create_task(retry())
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def drain(self) -> None:
         """Wait until every reading handed over is confirmed."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks))
+        if self._unsettled:
+            await self._settled.wait()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._retries):
             task.cancel()
         await self.link.stop()
 
