@@ -1,0 +1,182 @@
+"""Every service behind the nginx gateway, served in the test's event loop (the pattern of
+tests/users/platform.py, extended to monitoring, support and realtime), with every log line
+any of them writes captured for the secrets check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ems.auth.bootstrap import ensure_admin
+from ems.auth.settings import AuthSettings
+from ems.common.logs import JsonFormatter
+from ems.common.migrations import migrate_service
+from ems.common.registry import service_spec
+from ems.common.settings import CommonSettings
+from ems.devices.settings import DevicesSettings
+from ems.monitoring.settings import MonitoringSettings
+from ems.realtime.settings import RealtimeSettings
+from ems.support.settings import SupportSettings
+from ems.users.settings import UsersSettings
+from tests.support.tcpproxy import free_port
+from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway, own_vhost
+
+SERVICES = ("auth", "users", "devices", "monitoring", "support", "realtime")
+# Failed logins allowed per account and per address within the window (small and short so
+# the throttling test is quick and leaves the address free again for the other tests).
+ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS = 4, 12, 3
+
+
+class CapturedLogs(logging.Handler):
+    """Every record, formatted as the services write it in production (JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(JsonFormatter("security-test"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@dataclass
+class SecurePlatform:
+    gateway: httpx.AsyncClient
+    gateway_url: str
+    services: dict[str, Served]
+    folder: Path
+    logs: CapturedLogs
+    admin_token: str = ""
+    # Every secret the tests handle: none may ever appear in a log.
+    secrets: set[str] = field(default_factory=set)
+    _direct: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    def direct(self, name: str) -> httpx.AsyncClient:
+        if name not in self._direct:
+            url = self.services[name].url
+            self._direct[name] = httpx.AsyncClient(base_url=url, timeout=10)
+        return self._direct[name]
+
+    async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.gateway.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        self.secrets |= {password, body["access_token"], body["refresh_token"]}
+        return body
+
+    async def new_client(self) -> tuple[dict[str, Any], str]:
+        """A registered client known to users and devices, and their access token."""
+        username = f"client{uuid.uuid4().hex[:8]}"
+        response = await self.gateway.post(
+            "/api/auth/register", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 201, response.text
+        user: dict[str, Any] = response.json()
+        token = (await self.login(username))["access_token"]
+        admin = {"Authorization": f"Bearer {self.admin_token}"}
+        for _ in range(100):
+            known = await self.gateway.get(f"/api/devices/user/{user['id']}", headers=admin)
+            if known.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        return user, token
+
+    def access_log(self) -> str:
+        path = self.folder / "logs" / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+async def secure_platform(
+    make_settings: Any, db_prefix: str, amqp_vhost: str
+) -> AsyncIterator[SecurePlatform]:
+    logs = CapturedLogs()
+    root = logging.getLogger()
+    previous_level = root.level
+    root.addHandler(logs)
+    root.setLevel(logging.INFO)
+    # Noise, and monitoring's partition log line names a reserved LogRecord field (reported).
+    for quiet in ("aiormq", "aio_pika", "asyncio", "ems.monitoring.partitions"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
+    folder = Path(tempfile.mkdtemp(prefix="ems-sec-"))
+    served: dict[str, Served] = {}
+    started: list[Served] = []
+    nginx = None
+    gateway = httpx.AsyncClient(timeout=10)
+    async with own_vhost(amqp_vhost) as amqp_url:
+        try:
+            ports = {name: free_port() for name in SERVICES}
+            auth_url = f"http://127.0.0.1:{ports['auth']}"
+            common: dict[str, Any] = {
+                "db_prefix": f"{db_prefix}sec{uuid.uuid4().hex[:4]}_",
+                "amqp_url": amqp_url,
+                "auth_internal_url": auth_url,
+            }
+            settings: dict[str, CommonSettings] = {
+                "auth": make_settings(
+                    AuthSettings,
+                    **common,
+                    argon2_memory_kib=1024,
+                    argon2_time_cost=1,
+                    admin_username=ADMIN,
+                    admin_password=ADMIN_PASSWORD,
+                    login_max_failures_per_account=ACCOUNT_LIMIT,
+                    login_max_failures_per_address=ADDRESS_LIMIT,
+                    login_window_seconds=WINDOW_SECONDS,
+                ),
+                "users": make_settings(UsersSettings, **common),
+                "devices": make_settings(
+                    DevicesSettings,
+                    **common,
+                    users_internal_url=f"http://127.0.0.1:{ports['users']}",
+                ),
+                "monitoring": make_settings(
+                    MonitoringSettings,
+                    **common,
+                    devices_internal_url=f"http://127.0.0.1:{ports['devices']}",
+                ),
+                "support": make_settings(SupportSettings, **common),
+                "realtime": make_settings(RealtimeSettings, **common),
+            }
+            served = {n: Served(service_spec(n), settings[n], ports[n]) for n in SERVICES}
+            for service in served.values():
+                if service.spec.migrations:
+                    await migrate_service(service.spec, service.settings)
+            auth_settings = settings["auth"]
+            assert isinstance(auth_settings, AuthSettings)
+            await ensure_admin(auth_settings)
+            for name in SERVICES:
+                await served[name].start()
+                started.append(served[name])
+            port = free_port()
+            nginx = await _start_gateway(folder, port, served)
+            url = f"http://127.0.0.1:{port}"
+            gateway.base_url = httpx.URL(url)
+            platform = SecurePlatform(gateway, url, served, folder, logs)
+            platform.secrets.add(ADMIN_PASSWORD)
+            platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
+            yield platform
+            for client in platform._direct.values():
+                await client.aclose()
+        finally:
+            await gateway.aclose()
+            if nginx is not None and nginx.returncode is None:
+                nginx.terminate()
+                await nginx.wait()
+            for service in reversed(started):
+                await service.stop()
+            root.removeHandler(logs)
+            root.setLevel(previous_level)
+            shutil.rmtree(folder, ignore_errors=True)
