@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.errors import ApiError, not_found
@@ -59,11 +59,7 @@ async def list_devices(
                 Device.address.ilike(pattern, escape="\\"),
             )
         )
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Device.name, Device.id).offset((page - 1) * size).limit(size)
-    )
-    return list(rows), int(total or 0)
+    return await _page_of(session, query, page, size)
 
 
 async def devices_of(
@@ -72,8 +68,17 @@ async def devices_of(
     """A user's devices (admin); 404 for a user this service does not know."""
     if await _live_owner(session, user_id, lock=False) is None:
         raise not_found("user")
-    admin = Caller(user_id=user_id, role="ADMIN")
-    return await list_devices(session, admin, page, size, owner_id=user_id)
+    return await _page_of(session, select(Device).where(Device.owner_id == user_id), page, size)
+
+
+async def _page_of(
+    session: AsyncSession, query: Select[Device], page: int, size: int
+) -> tuple[list[Device], int]:
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(Device.name, Device.id).offset((page - 1) * size).limit(size)
+    )
+    return list(rows), int(total or 0)
 
 
 async def read_device(session: AsyncSession, caller: Caller, device_id: uuid.UUID) -> Device:
