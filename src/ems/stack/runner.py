@@ -20,6 +20,7 @@ from ems.auth.settings import AuthSettings
 from ems.common.migrations import migrate_service
 from ems.common.registry import ServiceSpec, service_specs
 from ems.gateway.nginx import AUTH_SERVICE, placeholder_root, upstreams_from_specs
+from ems.stack import demo as demo_seed
 from ems.stack import gateway, postgres, rabbitmq
 from ems.stack.probes import (
     StackError,
@@ -87,6 +88,7 @@ class Stack:
         self._layers: list[list[Child]] = []
         self._http = httpx.AsyncClient(timeout=2.0)
         self._started_at = time.monotonic()
+        self.demo: demo_seed.DemoLogin | None = None
         # Every prefix as wide as the longest name, from the first line on.
         for spec in self.specs:
             output.reserve(f"{spec.name}-{spec.replicas - 1}")
@@ -108,9 +110,9 @@ class Stack:
         await self._migrate(endpoints)
         admin = await self._ensure_admin(endpoints)
         await self._start_services(endpoints)
-        if demo:
-            self._start_demo()
         await self._start_gateway(conf)
+        if demo:
+            await self._start_demo(endpoints, admin)
         return admin
 
     async def start_infrastructure(self) -> Endpoints:
@@ -136,6 +138,8 @@ class Stack:
         ]
         if admin is not None:
             lines.append(_admin_line(admin))
+        if self.demo is not None:
+            lines.append(demo_seed.demo_line(self.demo))
         lines += ["Ctrl-C stops everything.", ""]
         for line in lines:
             self._say(line)
@@ -243,10 +247,22 @@ class Stack:
         await self._ready(lambda: http_ok(self._http, url), f"{name} ({url})")
         self._say(f"{name} is ready on port {port} ({self._elapsed()})")
 
-    def _start_demo(self) -> None:
-        # The demo is the simulator, which does not exist yet; once it registers itself,
-        # its processes start here.
-        self._say("demo: no simulator is registered yet, so there is nothing to start")
+    async def _start_demo(self, endpoints: Endpoints, admin: AdminLogin | None) -> None:
+        s = self.settings
+        if admin is None:
+            return
+        password = demo_seed.admin_password(admin, s.admin_password, self.data_dir)
+        if password is None:
+            self._say("demo skipped: the admin password is unknown (set EMS_ADMIN_PASSWORD)")
+            return
+        api_url = f"http://127.0.0.1:{s.http_port}"
+        try:
+            self.demo = await demo_seed.seed_demo(api_url, admin.username, password, self.data_dir)
+        except httpx.HTTPError as exc:
+            self._say(f"demo skipped: could not create the demo data ({exc})")
+            return
+        env = {**os.environ, **self._environment(endpoints), "PYTHONUNBUFFERED": "1"}
+        await self._start_layer(demo_seed.simulator_child(env, api_url, admin.username, password))
 
     async def _configure_gateway(self) -> Path:
         s = self.settings

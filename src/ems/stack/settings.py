@@ -25,3 +25,5 @@ class StackSettings(CommonSettings):
     ready_timeout: float = 90.0
     # How long a child may take to stop after SIGTERM before it is killed.
     stop_timeout: float = 10.0
+    # The first admin's password, when set (the demo logs in with it to create its data).
+    admin_password: str | None = None
