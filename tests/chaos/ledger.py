@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import aio_pika
 import asyncpg
 
+from ems.common.bus import EXCHANGE_DATA
+from ems.contracts.readings import reading_routing_key
 from ems.simulator.profile import reading_kwh
-from ems.simulator.publisher import Pacer, ReadingPublisher
+from ems.simulator.publisher import Pacer
 from ems.simulator.readings import OutgoingReading, iso
 
 Key = tuple[str, datetime]
@@ -28,19 +31,80 @@ def micro(value: str) -> int:
     return int(Decimal(value).scaleb(6))
 
 
-class LedgerPublisher(ReadingPublisher):
-    """Records every reading whose publish the broker confirmed."""
+class LedgerPublisher:
+    """Publishes readings as any meter would (plain AMQP, persistent, publisher confirms),
+    re-sends each one until the broker confirms it, and records what was confirmed.
 
-    def __init__(self, amqp_url: str, **kwargs: Any) -> None:
-        super().__init__(amqp_url, **kwargs)
+    Its own code rather than the simulator's publisher: the checker must know exactly which
+    reading the broker confirmed, whatever the simulator's internals become."""
+
+    def __init__(self, amqp_url: str, *, window: int = 500, name: str = "ledger") -> None:
+        self.url = amqp_url
+        self.name = name
         self.handed_over: dict[Key, str] = {}
         self.confirmed_keys: dict[Key, str] = {}
+        self.sent = self.confirmed = self.retried = 0
+        self._slots = asyncio.Semaphore(window)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connection: Any = None
+        self._exchange: Any = None
 
-    async def _until_confirmed(self, reading: OutgoingReading) -> None:
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self.url, client_properties={"connection_name": self.name}
+        )
+        channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await channel.declare_exchange(
+            EXCHANGE_DATA, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    def connected(self) -> bool:
+        return self._connection is not None and self._connection.connected.is_set()
+
+    async def publish(self, reading: OutgoingReading) -> None:
+        """Hand one reading over; returns as soon as there is room in the window."""
+        await self._slots.acquire()
+        self.sent += 1
         key = (reading.device_id, _parse(reading.timestamp))
         self.handed_over[key] = reading.value
-        await super()._until_confirmed(reading)
-        self.confirmed_keys[key] = reading.value
+        task = asyncio.create_task(self._until_confirmed(key, reading))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _until_confirmed(self, key: Key, reading: OutgoingReading) -> None:
+        message = aio_pika.Message(
+            reading.body(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        pause = 0.1
+        try:
+            while True:
+                try:
+                    await self._exchange.publish(
+                        message, reading_routing_key(reading.device_id), timeout=10
+                    )
+                except Exception:  # refused, connection lost, timed out: send it again
+                    self.retried += 1
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 2.0)
+                    continue
+                self.confirmed += 1
+                self.confirmed_keys[key] = reading.value
+                return
+        finally:
+            self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait until every reading handed over is confirmed."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks))
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._connection is not None:
+            await self._connection.close()
 
 
 def _parse(stamp: str | int) -> datetime:

@@ -102,7 +102,14 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
     async def warmed_up() -> bool:
         return len(publisher.confirmed_keys) > 1000
 
-    await _eventually(warmed_up, 60, "the load is flowing")
+    try:
+        await _eventually(warmed_up, 60, "the load is flowing")
+    except AssertionError:
+        p = publisher
+        raise AssertionError(
+            f"the load does not flow: sent {p.sent}, confirmed {p.confirmed}, "
+            f"re-sent {p.retried}, connected {p.connected()}"
+        ) from None
 
     changes = 0
 

@@ -99,7 +99,7 @@ def _walk(routes: Any, prefix: str) -> Any:
         if included is not None:
             yield from _walk(included.included_router.routes, prefix + included.prefix)
         elif isinstance(route, APIRoute):
-            yield "HTTP", prefix + route.path, set(route.methods)
+            yield "HTTP", prefix + route.path, set(route.methods or ())
         elif isinstance(route, APIWebSocketRoute):
             yield "WS", prefix + route.path, set()
 
@@ -132,7 +132,7 @@ async def _call(
 ) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     headers.update(extra.pop("headers", {}))
-    body = {} if method in {"POST", "PUT", "PATCH"} else None
+    body: dict[str, Any] | None = {} if method in {"POST", "PUT", "PATCH"} else None
     response = await client.request(
         method, _concrete(path), json=body, params=_query(path), headers=headers
     )
