@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ems.common.db import Database
 from ems.common.security import CurrentUser
 from ems.monitoring import service
 from ems.monitoring.schemas import AlertPage, Bucket, DayConsumption, RangeConsumption
 
 
-def database(request: Request) -> Database:
-    db: Database = request.app.state.runtime.db
-    return db
+async def connection(request: Request) -> AsyncIterator[Any]:
+    """A connection of the replica's read pool for the length of the request."""
+    pool: asyncpg.Pool = request.app.state.read_pool
+    async with pool.acquire() as conn:
+        yield conn
 
 
-Db = Annotated[Database, Depends(database)]
+Db = Annotated[Any, Depends(connection)]
 DeviceId = Annotated[
     uuid.UUID | None, Query(description="one device; omitted: all devices the caller may see")
 ]
@@ -35,8 +38,7 @@ async def read_day(
     device_id: DeviceId = None,
 ) -> DayConsumption:
     """A day's 24 UTC hours of kWh (zero where there is no data) and the day's total."""
-    async with db.sessions() as session:
-        return await service.day_consumption(session, caller, device_id, day)
+    return await service.day_consumption(db, caller, device_id, day)
 
 
 @router.get("/range", response_model=RangeConsumption)
@@ -49,8 +51,7 @@ async def read_range(
     device_id: DeviceId = None,
 ) -> RangeConsumption:
     """kWh per hour or per UTC day from `start` to `end` (inclusive), zero-filled."""
-    async with db.sessions() as session:
-        return await service.range_consumption(session, caller, device_id, start, end, bucket)
+    return await service.range_consumption(db, caller, device_id, start, end, bucket)
 
 
 @router.get("/export.csv", response_class=Response)
@@ -63,8 +64,7 @@ async def export_csv(
     device_id: DeviceId = None,
 ) -> Response:
     """The same figures as `/range`, as a CSV download."""
-    async with db.sessions() as session:
-        figures = await service.range_consumption(session, caller, device_id, start, end, bucket)
+    figures = await service.range_consumption(db, caller, device_id, start, end, bucket)
     name = f"consumption-{device_id or 'all'}-{start}-{end}.csv"
     return Response(
         service.consumption_csv(figures),
@@ -82,5 +82,4 @@ async def read_alerts(
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> AlertPage:
     """Overconsumption alerts, newest first, paged."""
-    async with db.sessions() as session:
-        return await service.alert_page(session, caller, device_id, page, size)
+    return await service.alert_page(db, caller, device_id, page, size)

@@ -40,6 +40,10 @@ def create_app(
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.db is not None and runtime.broker is not None
         pool = await asyncpg.create_pool(to_libpq(settings.dsn()), min_size=1, max_size=2)
+        # The API's reads: plain SQL, a pool of their own so ingest never waits on them.
+        app.state.read_pool = await asyncpg.create_pool(
+            to_libpq(settings.dsn()), min_size=1, max_size=settings.db_pool_size
+        )
         await maintain(pool, settings)
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
         relay.start()
@@ -75,6 +79,7 @@ def create_app(
             await live.stop()
             await relay.stop()
             await pool.close()
+            await app.state.read_pool.close()
 
     return create_service_app(
         name="monitoring",
