@@ -10,7 +10,7 @@ export function ConsumptionPage() {
   const devices = useAsync((signal) => devicesApi.all(api, signal), [api])
   return (
     <>
-      <PageHeader title="Consumption" description="Energy used by your meters, hour by hour (UTC)." />
+      <PageHeader title="Consumption" description="Energy used by your meters. Hours and days are in UTC." />
       {devices.error ? (
         <div className="card">
           <ErrorState error={devices.error} onRetry={devices.reload} title="Couldn't load your devices" />

@@ -70,7 +70,7 @@ function DeviceCard({ device }: { device: Device }) {
         </div>
         <div>
           <dt>Today so far</dt>
-          <dd>{day.data ? formatKwh(day.data.total_kwh) : day.error ? '—' : '…'}</dd>
+          <dd aria-busy={!day.data && !day.error}>{day.data ? formatKwh(day.data.total_kwh) : day.error ? '—' : '…'}</dd>
         </div>
       </dl>
       <Link className="btn btn-block" to={`/consumption?device=${device.id}`}>
