@@ -80,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         lifespan="on",
         # A service may tune its server (realtime: the WebSocket implementation, limits).
         **getattr(settings, "uvicorn_options", dict)(),

@@ -158,7 +158,7 @@ async def test_no_password_or_token_ever_reaches_a_log(secure_platform: SecurePl
             pass
     await asyncio.sleep(1.5)  # nginx flushes its access log every second
 
-    logs = "\n".join(line for line in secure_platform.logs.lines if not _known_websocket_leak(line))
+    logs = "\n".join(secure_platform.logs.lines)
     logs += "\n" + secure_platform.access_log()
     assert secure_platform.logs.lines, "no service log was captured"
     assert secure_platform.access_log(), "the gateway wrote no access log"
@@ -185,16 +185,6 @@ def _redacted(line: str, secrets: set[str]) -> str:
     return line
 
 
-def _known_websocket_leak(line: str) -> bool:
-    """uvicorn's own handshake line (see the xfail test below)."""
-    return '"uvicorn.error"' in line and "WebSocket /ws?token=" in line
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn logs `WebSocket /ws?token=<JWT> [accepted]` on uvicorn.error at INFO, "
-    "which `ems serve` keeps; needs a redacting log filter in ems.common.logs (reported)",
-)
 async def test_websocket_handshake_lines_do_not_carry_the_token(
     secure_platform: SecurePlatform,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -18,6 +19,14 @@ correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=No
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+# Tokens travel in URLs (`/ws?token=...`) and servers log URLs: never let them reach a log.
+_SECRET_IN_URL = re.compile(r"((?:access_|refresh_)?token=)[^&\s\"']+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    return _SECRET_IN_URL.sub(r"\1[redacted]", text)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -29,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         cid = correlation_id.get()
         if cid:
@@ -46,7 +55,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         cid = correlation_id.get()
         prefix = f"[{cid[:8]}] " if cid else ""
-        line = f"{record.levelname:<7} {record.name}: {prefix}{record.getMessage()}"
+        line = f"{record.levelname:<7} {record.name}: {prefix}{redact(record.getMessage())}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

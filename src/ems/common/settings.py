@@ -49,6 +49,9 @@ class CommonSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 0
+    # Addresses whose X-Forwarded-For is believed (the gateway's): the client address behind
+    # it is what login throttling counts. Comma-separated; "*" trusts every peer.
+    forwarded_allow_ips: str = "127.0.0.1"
     # Which replica of the service this process is (0-based); set by the runner.
     instance: int = 0
 

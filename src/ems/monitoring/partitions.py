@@ -58,7 +58,10 @@ async def maintain_partitions(
                 await conn.execute(f"DROP TABLE IF EXISTS {name}")
                 dropped.append(name)
     if created or dropped:
-        log.info("readings partitions", extra={"created": created, "dropped": dropped})
+        log.info(
+            "readings partitions",
+            extra={"partitions_created": created, "partitions_dropped": dropped},
+        )
     return created, dropped
 
 
