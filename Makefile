@@ -6,17 +6,19 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 # What `ems up` runs: the gateway, and a database and broker when none answers.
-DEBIAN_PACKAGES := nginx postgresql rabbitmq-server
+# chromium drives the browser tests; docker-compose only validates deploy/compose.yaml.
+DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 # uv from PATH, else the one `pip install uv` just added (its scripts folder may not be on
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help run test lint setup system-packages uv venv web
+.PHONY: help run test lint setup system-packages uv venv web chaos diagrams
 
 help:
 	@echo "make run    start the whole platform (gateway at http://localhost:8080)"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make lint   ruff and mypy only"
+	@echo "make chaos  kill the broker, a replica, the balancer, the database under load; multi-host"
 
 run: setup
 	$(UV) run ems up
@@ -24,7 +26,17 @@ run: setup
 test: setup
 	$(UV) run ruff check src tests
 	$(UV) run mypy
+	cd web && npm test
 	$(UV) run pytest
+
+# Failure tests: private PostgreSQL/RabbitMQ, SIGKILLs, network namespaces (root); ~4 min.
+# Their last results are kept in docs/results/.
+chaos: setup
+	EMS_CHAOS=1 EMS_MULTIHOST=1 EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/chaos tests/multihost -q -s
+
+diagrams:
+	dot -Tsvg docs/diagrams/deployment.dot -o docs/diagrams/deployment.svg
+	dot -Tpng -Gdpi=110 docs/diagrams/deployment.dot -o docs/diagrams/deployment.png
 
 lint: venv
 	$(UV) run ruff check src tests
