@@ -9,7 +9,7 @@ reading is a repeat), and the medians are reported.
 
 - rate: readings stored (pipeline) or received (baseline) per second, from the first to
   the last one of the round, with the publisher sending as fast as its confirm window lets;
-- latency: publish (the `x-ems-sent-at` header) to commit, at half the rate just measured:
+- latency: publish (the `x-ems-sent-at-us` header) to commit, at half the rate just measured:
   the replicas' histogram for the pipeline, exact percentiles for the baseline;
 - CPU seconds of each process, to name what limits the rate.
 

@@ -105,8 +105,8 @@ async def sink(url: str, queue: str, expect: int, batch: int, window_ms: int) ->
             received += 1
             last = now
             sent = (message.header.properties.headers or {}).get(SENT_AT_HEADER)
-            if isinstance(sent, float):
-                latencies.append(now - sent)
+            if isinstance(sent, int):
+                latencies.append(now - sent / 1_000_000)
             pending.append(message)
             if len(pending) >= batch:
                 await flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -127,7 +128,9 @@ async def test_simulate_publishes_confirmed_readings_to_the_raw_queue(
     while (message := await queue.get(no_ack=True, fail=False)) is not None:
         body = json.loads(message.body)
         assert message.routing_key == f"device.{body['device_id']}.reading"
-        assert isinstance((message.headers or {})[SENT_AT_HEADER], float)
+        sent_at = (message.headers or {})[SENT_AT_HEADER]
+        assert isinstance(sent_at, int)
+        assert abs(sent_at / 1e6 - time.time()) < 120, "not a microsecond timestamp"
         seen[(body["device_id"], body["timestamp"])] += 1
     assert len(seen) == 3 * 144
     assert sum(seen.values()) == publisher.sent

@@ -17,9 +17,10 @@ RAW_READINGS_BINDING = "device.*.reading"
 ORIGINAL_EXCHANGE_HEADER = "x-ems-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ems-original-routing-key"
 
-# Optional header (epoch seconds as a float) a publisher may add: monitoring reports
-# publish-to-stored latency for the readings that carry it.
-SENT_AT_HEADER = "x-ems-sent-at"
+# Optional header a publisher may add: when it sent the reading, in integer microseconds
+# since the epoch (an AMQP float is single precision: useless for a timestamp). Monitoring
+# reports publish-to-stored latency for the readings that carry it.
+SENT_AT_HEADER = "x-ems-sent-at-us"
 
 
 def ingest_queue(instance: int) -> str:

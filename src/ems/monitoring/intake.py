@@ -120,8 +120,9 @@ class Intake:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Not acked: the broker redelivers the batch when the channel goes.
                 log.exception("batch failed; its readings will be delivered again")
+                await asyncio.sleep(1.0)
+                await self._settle(batch, requeue=True)
 
     async def flush(self, messages: list[Any]) -> None:
         started = time.perf_counter()
@@ -153,7 +154,7 @@ class Intake:
             for r in result.of_deleted_devices
         ]
         await self._dead_letter(bad)
-        await self._ack(messages)
+        await self._settle(messages)
         self._count(result, len(messages), len(rows), bad)
         self._observe_latency(messages)
         self.on_committed(result)
@@ -239,17 +240,22 @@ class Intake:
             extra={"queue": self.queue, "count": len(bad), "first_reason": bad[0][1][:200]},
         )
 
-    async def _ack(self, messages: list[Any]) -> None:
-        # Batches are written in delivery order, so every earlier delivery of the channel
-        # is settled already: one `multiple` ack per channel.
+    async def _settle(self, messages: list[Any], *, requeue: bool = False) -> None:
+        """Ack the batch (or give it back to the queue).
+
+        Batches are written in delivery order, so every earlier delivery of a channel is
+        settled already: one `multiple` ack (or nack) per channel covers the batch."""
         last: dict[int, Any] = {}
         for message in messages:
             last[id(message.channel)] = message
         for message in last.values():
+            tag = message.delivery.delivery_tag
+            # A closed channel's deliveries are back in the queue already.
             with contextlib.suppress(Exception):
-                await message.channel.basic_ack(
-                    message.delivery.delivery_tag, multiple=True, wait=False
-                )
+                if requeue:
+                    await message.channel.basic_nack(tag, multiple=True, requeue=True, wait=False)
+                else:
+                    await message.channel.basic_ack(tag, multiple=True, wait=False)
 
     def _count(
         self, result: StoreResult, received: int, distinct: int, bad: list[tuple[Any, str]]
@@ -265,10 +271,10 @@ class Intake:
             ALERTS.labels(kind).inc()
 
     def _observe_latency(self, messages: list[Any]) -> None:
-        now = time.time()
+        now_us = time.time_ns() // 1000
         for message in messages:
             headers = message.header.properties.headers
             if headers:
                 sent_at = headers.get(SENT_AT_HEADER)
-                if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool):
-                    STORE_LATENCY.observe(max(0.0, now - sent_at))
+                if isinstance(sent_at, int) and not isinstance(sent_at, bool):
+                    STORE_LATENCY.observe(max(0, now_us - sent_at) / 1_000_000)

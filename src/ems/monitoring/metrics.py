@@ -26,6 +26,6 @@ FLUSH_SECONDS = Histogram(
 )
 STORE_LATENCY = Histogram(
     "ems_monitoring_store_latency_seconds",
-    "From a reading's publish (its x-ems-sent-at header) to the commit that stored it",
+    "From a reading's publish (its x-ems-sent-at-us header) to the commit that stored it",
     buckets=_LATENCY_BUCKETS,
 )

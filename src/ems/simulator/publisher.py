@@ -74,7 +74,7 @@ class ReadingPublisher:
             properties=spec.Basic.Properties(
                 content_type="application/json",
                 delivery_mode=2,
-                headers={SENT_AT_HEADER: time.time()},
+                headers={SENT_AT_HEADER: time.time_ns() // 1000},
             ),
         )
         confirmation.add_done_callback(
