@@ -97,6 +97,7 @@ class Platform:
     amqp_url: str
     admin_token: str = ""
     _direct: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    _databases: dict[str, Database] = field(default_factory=dict)
 
     def direct(self, name: str) -> httpx.AsyncClient:
         """A client talking to one service straight, not through the gateway."""
@@ -105,7 +106,10 @@ class Platform:
         return self._direct[name]
 
     def database(self, name: str) -> Database:
-        return Database(self.services[name].settings.dsn(), pool_size=1)
+        """A connection pool on one service's database, for reading its tables straight."""
+        if name not in self._databases:
+            self._databases[name] = Database(self.services[name].settings.dsn(), pool_size=1)
+        return self._databases[name]
 
     async def login(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
         response = await self.gateway.post(
@@ -209,6 +213,8 @@ async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncI
     vhost = amqp_url.rsplit("/", 1)[1]
     common: dict[str, Any] = {
         "db_prefix": f"{db_prefix}{uuid.uuid4().hex[:4]}_",
+        # The PostgreSQL server is shared with every other test run (100 connections).
+        "db_pool_size": 3,
         "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
     }
     ports = {name: free_port() for name in SERVICES}
@@ -257,6 +263,8 @@ async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncI
         yield platform
         for client in platform._direct.values():
             await client.aclose()
+        for database in platform._databases.values():
+            await database.dispose()
     finally:
         await gateway.aclose()
         if nginx is not None and nginx.returncode is None:

@@ -22,36 +22,28 @@ SECOND = 1.0
 
 async def copy_in_devices(platform: Platform, user_id: str) -> dict[str, Any] | None:
     """The devices service's synced row for a user, read from its database."""
-    db = platform.database("devices")
-    try:
-        async with db.sessions() as session:
-            row = (
-                await session.execute(
-                    text("SELECT username, role, revision, deleted FROM users WHERE id = :id"),
-                    {"id": uuid.UUID(user_id)},
-                )
-            ).first()
-    finally:
-        await db.dispose()
+    async with platform.database("devices").sessions() as session:
+        row = (
+            await session.execute(
+                text("SELECT username, role, revision, deleted FROM users WHERE id = :id"),
+                {"id": uuid.UUID(user_id)},
+            )
+        ).first()
     return dict(row._mapping) if row is not None else None
 
 
 async def credential_in_auth(platform: Platform, user_id: str) -> dict[str, Any] | None:
-    db = platform.database("auth")
-    try:
-        async with db.sessions() as session:
-            row = (
-                await session.execute(
-                    text(
-                        "SELECT role, email, profile_revision,"
-                        " (SELECT count(*) FROM refresh_tokens WHERE user_id = c.id) AS tokens"
-                        " FROM credentials c WHERE id = :id"
-                    ),
-                    {"id": uuid.UUID(user_id)},
-                )
-            ).first()
-    finally:
-        await db.dispose()
+    async with platform.database("auth").sessions() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT role, email, profile_revision,"
+                    " (SELECT count(*) FROM refresh_tokens WHERE user_id = c.id) AS tokens"
+                    " FROM credentials c WHERE id = :id"
+                ),
+                {"id": uuid.UUID(user_id)},
+            )
+        ).first()
     return dict(row._mapping) if row is not None else None
 
 
