@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from _support import free_port, isolated_env, machine, migrate, service, summary
+from _support import free_port, isolated_env, machine, migrate, percentile, service, summary
 from websockets.asyncio.client import connect
 
 from ems.common.bus import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
@@ -128,6 +128,9 @@ async def run(
         )
     await asyncio.sleep(2.0)  # monitoring applies the device events
     received: dict[str, float] = {}
+    # Wall clock: when monitoring stored the alert, and when the socket had it.
+    stored_at: dict[str, float] = {}
+    wall_received: dict[str, float] = {}
     ws_url = urls["realtime"].replace("http://", "ws://") + f"/ws?token={token}"
     async with connect(ws_url, compression=None, max_size=None, ping_interval=None) as ws:
 
@@ -136,6 +139,9 @@ async def run(
                 message = json.loads(raw)
                 if message.get("type") == "notify.overconsumption":
                     received.setdefault(message["hour"], time.monotonic())
+                    wall_received.setdefault(message["hour"], time.time())
+                    created = datetime.fromisoformat(message["created_at"].replace("Z", "+00:00"))
+                    stored_at.setdefault(message["hour"], created.timestamp())
 
         listener = asyncio.create_task(listen())
         ctx = mp.get_context("spawn")
@@ -171,6 +177,7 @@ async def run(
         sent_during = counts[0]
         listener.cancel()
     await broker.close()
+    after_store = [wall_received[h] - stored_at[h] for h in wall_received if h in stored_at]
     latencies = []
     for hour, at in received.items():
         key = _normal(hour)
@@ -187,6 +194,9 @@ async def run(
         "alerts_received": len(latencies),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in summary(latencies).items()},
         "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
+        # From monitoring storing the alert to the socket: outbox relay, broker, realtime.
+        "after_store_p50_ms": round(percentile(after_store, 50) * 1000, 1),
+        "after_store_p99_ms": round(percentile(after_store, 99) * 1000, 1),
     }
 
 
