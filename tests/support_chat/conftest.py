@@ -43,7 +43,8 @@ class Support:
 @pytest.fixture(scope="session")
 async def llm_server() -> AsyncIterator[LlmServer]:
     requests: list[dict[str, Any]] = []
-    async with serve(llm_app(requests)) as address:
+    # A request left hanging on purpose must not hold up the shutdown.
+    async with serve(llm_app(requests), timeout_graceful_shutdown=1) as address:
         yield LlmServer(f"http://{address}/v1", requests)
 
 
