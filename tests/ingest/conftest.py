@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -231,6 +232,8 @@ class ReplicaProcess:
         self.instance = instance
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # Its output, shown if it dies at start.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
 
     def start(self) -> None:
         s = self.settings
@@ -259,14 +262,16 @@ class ReplicaProcess:
                 str(self.instance),
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     async def ready(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"replica {self.instance} exited with {self.process.returncode}")
+            self.log.seek(0)
+            output = self.log.read().decode(errors="replace")[-2000:]
+            raise AssertionError(f"replica {self.instance} exited:\n{output}")
         try:
             async with httpx.AsyncClient(timeout=1.0) as client:
                 response = await client.get(f"http://127.0.0.1:{self.port}/health/ready")
@@ -287,6 +292,7 @@ class ReplicaProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self.log.close()
 
 
 @dataclass

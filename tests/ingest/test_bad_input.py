@@ -88,7 +88,11 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
     assert "finite" in reasons[bad["nan"]]
     assert "future" in reasons[bad["far future"]]
     assert "retention" in reasons[bad["too old"]]
-    assert all(m.headers["x-ems-original-routing-key"] == f"device.{device}.reading" for m in dead)
+    assert all(m.headers["x-ems-original-exchange"] == "ems.data" for m in dead)
+    published_as = {m.body: m.headers["x-ems-original-routing-key"] for m in dead}
+    assert published_as[bad["negative"]] == f"device.{device}.reading"
+    assert published_as[bad["bad device id"]] == "device.meter-7.reading"
+    assert published_as[bad["not json"]] == "device.?.reading"
     assert _invalid_total() - before == len(bad)
     assert (await pipeline.hourly(device)) == {
         now.replace(minute=0, second=0, microsecond=0): 250_000

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any
@@ -31,7 +32,6 @@ from ems.common.amqplink import (
 )
 from ems.common.bus import EXCHANGE_DATA
 from ems.contracts.ingest import (
-    ORIGINAL_ROUTING_KEY_HEADER,
     RAW_READINGS_BINDING,
     RAW_READINGS_QUEUE,
     device_key,
@@ -117,13 +117,13 @@ class Balancer:
     async def _forward(self, message: Any, acks: InOrderAcks) -> None:
         slot = acks.add(message.delivery.delivery_tag)
         properties: spec.Basic.Properties = message.header.properties
-        headers = properties.headers
-        original = headers.get(ORIGINAL_ROUTING_KEY_HEADER) if headers else None
-        if not isinstance(original, str):
-            original = message.delivery.routing_key or ""
-            # The exchange is always ems.data (the raw queue's one binding): not repeated.
-            properties.headers = {**(headers or {}), ORIGINAL_ROUTING_KEY_HEADER: original}
-        replica = self.strategy.pick(device_key(original))
+        routing_key: str = message.delivery.routing_key or ""
+        if routing_key.startswith("device."):
+            replica = self.strategy.pick(device_key(routing_key))
+        else:
+            # A reading drained from a gone replica's queue: its routing key is the queue's
+            # name, so the device comes from the body (rare; the hot path never parses).
+            replica = self.strategy.pick(device_in_body(message.body))
         # Persistent whatever the publisher chose: the reading now waits in a durable queue.
         properties.delivery_mode = 2
         try:
@@ -209,6 +209,14 @@ class Balancer:
         asyncio.get_running_loop().call_later(
             10.0, lambda: asyncio.ensure_future(_close_quietly(channel))
         )
+
+
+def device_in_body(body: bytes) -> str:
+    try:
+        device = json.loads(body).get("device_id")
+    except (ValueError, AttributeError):
+        return ""
+    return device if isinstance(device, str) else ""
 
 
 async def _close_quietly(channel: Any) -> None:

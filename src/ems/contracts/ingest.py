@@ -11,9 +11,7 @@ from __future__ import annotations
 RAW_READINGS_QUEUE = "readings.raw"
 RAW_READINGS_BINDING = "device.*.reading"
 
-# Where a reading was first published: the balancer records the routing key before
-# forwarding (the forward's own routing key is the ingest queue's name), for re-routing and
-# for dead letters, which also carry the exchange (the header names match ems.common.bus).
+# On a dead letter: where the reading was first published (names as in ems.common.bus).
 ORIGINAL_EXCHANGE_HEADER = "x-ems-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ems-original-routing-key"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from ems.contracts.ingest import (
     SENT_AT_HEADER,
     ingest_queue,
 )
+from ems.contracts.readings import reading_routing_key
 from ems.monitoring.metrics import ALERTS, BATCH_SIZE, FLUSH_SECONDS, READINGS, STORE_LATENCY
 from ems.monitoring.parsing import BadReading, ReadingParser, to_micro_kwh
 from ems.monitoring.settings import MonitoringSettings
@@ -214,12 +216,9 @@ class Intake:
         for message, reason in bad:
             headers = dict(message.header.properties.headers or {})
             headers[REASON_HEADER] = reason[:1000]
-            # Where the publisher sent it: recorded by the balancer (always on ems.data).
-            if ORIGINAL_ROUTING_KEY_HEADER in headers:
-                headers.setdefault(ORIGINAL_EXCHANGE_HEADER, EXCHANGE_DATA)
-            else:
-                headers[ORIGINAL_EXCHANGE_HEADER] = message.delivery.exchange or ""
-                headers[ORIGINAL_ROUTING_KEY_HEADER] = message.delivery.routing_key or ""
+            exchange, routing_key = _published_as(message)
+            headers.setdefault(ORIGINAL_EXCHANGE_HEADER, exchange)
+            headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, routing_key)
             publishes.append(
                 self._dead_letters.basic_publish(
                     message.body,
@@ -278,3 +277,21 @@ class Intake:
                 sent_at = headers.get(SENT_AT_HEADER)
                 if isinstance(sent_at, int) and not isinstance(sent_at, bool):
                     STORE_LATENCY.observe(max(0, now_us - sent_at) / 1_000_000)
+
+
+def _published_as(message: Any) -> tuple[str, str]:
+    """Where a refused reading was first published, for whoever reads the dead letters.
+
+    The balancer forwards readings unchanged (adding nothing to the hot path): a reading
+    that came through it was published to ems.data as `device.<id>.reading`, and the id
+    is recovered from the body when it can be."""
+    exchange, routing_key = message.delivery.exchange or "", message.delivery.routing_key or ""
+    if exchange or not routing_key.startswith("monitoring.ingest."):
+        return exchange, routing_key
+    try:
+        device = json.loads(message.body).get("device_id")
+    except (ValueError, AttributeError):
+        device = None
+    if isinstance(device, str):
+        return EXCHANGE_DATA, reading_routing_key(device)
+    return EXCHANGE_DATA, "device.?.reading"

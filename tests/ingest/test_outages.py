@@ -1,0 +1,57 @@
+"""PostgreSQL going away under a replica in the middle of a stream of readings."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from ems.common.settings import with_database
+from tests.ingest.conftest import Pipeline
+from tests.support.polling import eventually
+from tests.support.tcpproxy import TcpProxy
+
+
+async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, readings a replica took while its database was unreachable are acked
+    without being stored (lost), or stored twice once the database is back."""
+    settings = pipeline.settings
+    pg = urlsplit(settings.pg_url)
+    proxy = TcpProxy(pg.port or 5432, pg.hostname or "127.0.0.1")
+    await proxy.start()
+    through_proxy = with_database(
+        f"postgresql://{pg.username or 'postgres'}@127.0.0.1:{proxy.port}",
+        settings.full_database_name(),
+    )
+    try:
+        await pipeline.start_replica(0, database_url=through_proxy)
+        await pipeline.start_balancer(replicas=1)
+        device = await pipeline.create_device()
+        await pipeline.wait_for_devices(device)
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+        for minute in range(0, 30):
+            await pipeline.publish_reading(device, hour + timedelta(minutes=minute), 0.01)
+
+        async def first_half() -> bool:
+            return await pipeline.readings_count(device) == 30
+
+        await eventually(first_half, timeout=15)
+        await proxy.cut()
+        for minute in range(30, 60):
+            await pipeline.publish_reading(device, hour + timedelta(minutes=minute), 0.01)
+        # Repeats of readings stored before the outage, arriving during it.
+        for minute in range(0, 10):
+            await pipeline.publish_reading(device, hour + timedelta(minutes=minute), 0.01)
+        await asyncio.sleep(1.0)  # the replica is retrying its batch now, unacked
+        assert await pipeline.readings_count(device) == 30
+        await proxy.restore()
+
+        async def all_stored() -> bool:
+            return (await pipeline.hourly(device)).get(hour) == 600_000
+
+        await eventually(all_stored, timeout=30)
+        assert await pipeline.readings_count(device) == 60
+    finally:
+        await proxy.stop()
