@@ -17,6 +17,11 @@ import pytest
 
 from ems.common.settings import CommonSettings, to_libpq, with_database
 
+# A test session runs several whole platforms side by side (the gateway's, the browser's,
+# the security suite's), each of a dozen processes: small pools keep them all within
+# PostgreSQL's default 100 connections. Child processes inherit it.
+os.environ.setdefault("EMS_DB_POOL_SIZE", "2")
+
 PG_URL = os.environ.get("EMS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 AMQP_HOST = os.environ.get("EMS_TEST_AMQP_HOST", "127.0.0.1:5672")
 

@@ -34,7 +34,8 @@ class CommonSettings(BaseSettings):
     db_prefix: str = ""
     # Overrides pg_url + db_prefix + database_name for this service when set.
     database_url: str | None = None
-    db_pool_size: int = 10
+    # Per process (plus as many again in bursts): ten services x replicas share one server.
+    db_pool_size: int = 5
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
 
