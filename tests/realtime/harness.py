@@ -127,7 +127,7 @@ class Socket:
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.received if m.get("type") == kind]
 
-    async def wait_for(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    async def wait_for(self, kind: str, timeout: float = 20.0, **fields: Any) -> dict[str, Any]:
         async def found() -> dict[str, Any] | None:
             for message in self.of_type(kind):
                 if all(message.get(k) == v for k, v in fields.items()):
@@ -136,7 +136,7 @@ class Socket:
 
         return await eventually(found, timeout=timeout)
 
-    async def wait_closed(self, timeout: float = 10.0) -> int:
+    async def wait_closed(self, timeout: float = 20.0) -> int:
         async def closed() -> int | None:
             return self.close_code
 

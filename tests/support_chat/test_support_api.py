@@ -7,11 +7,14 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from ems.common.bus import Broker
+from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.bot import HANDOFF_ANSWER
 from ems.support.llm import LlmClient
+from ems.support.throttle import MessageThrottle
 from tests.realtime.harness import AuthServer, Login, publish_event
 from tests.support.polling import eventually
 from tests.support_chat.conftest import LlmServer, Support
@@ -317,3 +320,37 @@ async def test_a_hanging_llm_gives_the_handoff_within_the_timeout(
     reply, elapsed = await _ask_with_llm(support, client, llm_server, "hang", timeout=1.0)
     assert reply["sender"] == "bot" and reply["text"] == HANDOFF_ANSWER
     assert elapsed < 2.5
+
+
+async def test_a_client_flooding_the_chat_is_slowed_down(
+    support: Support, auth_server: AuthServer
+) -> None:
+    """If this fails, one client can flood the admins' inbox or run up the LLM bill."""
+    client, other = await auth_server.client(), await auth_server.client()
+    statuses = []
+    for i in range(support.settings.support_messages_burst + 1):
+        response = await support.http.post(
+            "/api/support/messages",
+            json={"text": f"hello {i}", "mode": "admin"},
+            headers=support.as_(client),
+        )
+        statuses.append(response.status_code)
+    assert statuses[:-1] == [200] * support.settings.support_messages_burst
+    assert statuses[-1] == 429 and int(response.headers["Retry-After"]) >= 1
+    assert response.json()["error"]["code"] == "too_many_messages"
+    unaffected = await support.http.post(
+        "/api/support/messages", json={"text": "hi", "mode": "bot"}, headers=support.as_(other)
+    )
+    assert unaffected.status_code == 200
+
+
+def test_the_message_bucket_refills_over_time() -> None:
+    """If this fails, a throttled client stays locked out, or the limit never applies."""
+    throttle, user = MessageThrottle(per_minute=60, burst=2), uuid.uuid4()
+    throttle.check(user, now=0.0)
+    throttle.check(user, now=0.0)
+    with pytest.raises(ApiError) as refused:
+        throttle.check(user, now=0.5)
+    assert refused.value.status == 429
+    throttle.check(user, now=1.6)  # one message per second came back
+    MessageThrottle(per_minute=0, burst=0).check(user)  # 0 turns it off

@@ -19,6 +19,7 @@ from ems.support.llm import LlmClient
 from ems.support.models import outbox, processed
 from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings
+from ems.support.throttle import MessageThrottle
 
 SYNC_QUEUE = "support.sync"
 
@@ -38,7 +39,12 @@ def create_app(settings: SupportSettings, token_verifier: TokenVerifier | None =
             ],
         )
         async with httpx.AsyncClient() as http:
-            app.state.support = SupportContext(runtime.db, relay, LlmClient(settings, http))
+            throttle = MessageThrottle(
+                settings.support_messages_per_minute, settings.support_messages_burst
+            )
+            app.state.support = SupportContext(
+                runtime.db, relay, LlmClient(settings, http), throttle
+            )
             relay.start()
             await consumer.start(runtime.broker)
             try:

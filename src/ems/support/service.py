@@ -29,6 +29,7 @@ from ems.support.schemas import (
     MessagePage,
     MessageRead,
 )
+from ems.support.throttle import MessageThrottle
 
 PREVIEW_CHARS = 200
 
@@ -38,6 +39,7 @@ class SupportContext:
     db: Database
     relay: OutboxRelay
     llm: LlmClient
+    throttle: MessageThrottle
 
 
 async def post_client_message(
@@ -46,6 +48,7 @@ async def post_client_message(
     """Store the client's message; in bot mode answer it (rule, else LLM, else handoff)."""
     if client.is_admin:
         raise forbidden("admins answer clients with POST /api/support/admin/reply")
+    ctx.throttle.check(client.user_id)
     to_admins = body.mode == "admin"
     async with ctx.db.transaction() as session:
         conversation = await _open_conversation(session, client)

@@ -15,3 +15,7 @@ class SupportSettings(CommonSettings):
     support_llm_api_key: str | None = None
     support_llm_timeout_seconds: float = 8.0
     support_llm_max_tokens: int = 300
+
+    # Messages a client may send: a burst, then this many per minute (0 turns it off).
+    support_messages_per_minute: int = 20
+    support_messages_burst: int = 10
