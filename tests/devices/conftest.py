@@ -8,7 +8,7 @@ import pytest
 from tests.users.platform import Platform, running_platform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def platform(make_settings: Any, db_prefix: str, amqp_vhost: str) -> AsyncIterator[Platform]:
     """auth, users and devices behind the gateway, for every test of tests/devices."""
     async with running_platform(make_settings, db_prefix, amqp_vhost) as running:

@@ -8,8 +8,8 @@ import pytest
 from tests.users.platform import Platform, running_platform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def platform(make_settings: Any, db_prefix: str, amqp_vhost: str) -> AsyncIterator[Platform]:
-    """auth, users and devices behind the gateway, for every test of tests/users."""
+    """auth, users and devices behind the gateway, for every test of tests/users (torn down after them)."""
     async with running_platform(make_settings, db_prefix, amqp_vhost) as running:
         yield running
