@@ -151,15 +151,25 @@ class Round:
 class CpuWatch:
     def __init__(self, processes: dict[str, list[int]]) -> None:
         self.processes = processes
-        self.before = self._sample()
+        self.before: dict[str, dict[int, float]] = self._sample()
         self.busy_before = machine_busy()
 
-    def _sample(self) -> dict[str, float]:
-        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self.processes.items()}
+    def _sample(self) -> dict[str, dict[int, float]]:
+        return {name: {p: cpu_seconds(p) for p in pids} for name, pids in self.processes.items()}
 
     def stop(self, round_: Round) -> None:
         after = self._sample()
-        round_.cpu = {name: after[name] - self.before[name] for name in after}
+        # A process that came or went during the round (another user's broker, say) counts
+        # for nothing rather than spoiling the sum.
+        round_.cpu = {
+            name: sum(
+                after[name][p] - self.before[name][p]
+                for p in after[name]
+                if not math.isnan(after[name][p])
+                and not math.isnan(self.before[name].get(p, math.nan))
+            )
+            for name in after
+        }
         busy, total = machine_busy()
         round_.machine_busy = (busy - self.busy_before[0]) / max(1, total - self.busy_before[1])
 
