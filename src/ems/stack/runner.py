@@ -308,9 +308,11 @@ class Stack:
             "db_prefix": self.settings.db_prefix,
             "data_dir": self.data_dir,
         }
-        auth = next((spec for spec in self.specs if spec.name == AUTH_SERVICE), None)
-        if auth is not None:
-            overrides["auth_internal_url"] = f"http://127.0.0.1:{self.port_of(auth, 0)}"
+        # Every service's loopback address under the name `<service>_internal_url`, the
+        # convention services use to reach each other (auth's, users', devices' snapshots):
+        # with a port offset the defaults would point at another stack, or nowhere.
+        for spec in self.specs:
+            overrides[f"{spec.name}_internal_url"] = f"http://127.0.0.1:{self.port_of(spec, 0)}"
         return overrides
 
     def _environment(self, endpoints: Endpoints) -> dict[str, str]:
