@@ -1,11 +1,12 @@
 """The balancer: consumes the raw readings queue and forwards each reading, unchanged, to the
 ingest queue of one monitoring replica; acks it only after the broker confirmed the forward.
 
-Replicas are fixed in number (`EMS_MONITORING_REPLICAS`); whether one is alive is read from
-its ingest queue's consumer count (a passive declare) every check interval. When a replica
-has had no consumer for `replica_gone_after_seconds`, it leaves the routing set: its devices
-move to the survivors, and the balancer drains what was already waiting in its queue to them.
-When a consumer appears on its queue again, it rejoins and its devices move back.
+Replicas are fixed in number (`EMS_MONITORING_REPLICAS`, by default the monitoring spec's
+`replicas`); whether one is alive is read from its ingest queue's consumer count (a passive
+declare) every check interval. When a replica has had no consumer for
+`replica_gone_after_seconds`, it leaves the routing set: its devices move to the survivors,
+and the balancer drains what was already waiting in its queue to them. When a consumer
+appears on its queue again, it rejoins and its devices move back.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ REBALANCES = Counter("ems_balancer_rebalances_total", "Changes of the set of liv
 class Balancer:
     def __init__(self, settings: BalancerSettings) -> None:
         self.settings = settings
-        count = settings.monitoring_replicas
+        count = settings.replica_count()
         self.queues = [ingest_queue(i) for i in range(count)]
         self.watch = ReplicaWatch(count, settings.replica_gone_after_seconds, time.monotonic())
         self.strategy = make_strategy(
