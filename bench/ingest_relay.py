@@ -37,7 +37,7 @@ async def relay(url: str, sinks: int, prefetch: int) -> None:
     targets = itertools.cycle([sink_queue(i) for i in range(sinks)])
 
     async def on_connect(connection: Any) -> None:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=False)
         await declare_exchanges(channel)
         await declare_queue_with_dlq(
             channel, RAW_READINGS_QUEUE, [(EXCHANGE_DATA, RAW_READINGS_BINDING)]
@@ -93,7 +93,7 @@ async def sink(url: str, queue: str, expect: int, batch: int, window_ms: int) ->
             )
 
     async def on_connect(connection: Any) -> None:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=False)
         await declare_queue_with_dlq(channel, queue)
         await channel.basic_qos(prefetch_count=3000)
 

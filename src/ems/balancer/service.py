@@ -86,7 +86,7 @@ class Balancer:
         return self.watch.routable()
 
     async def _on_connect(self, connection: Any) -> None:
-        control = await connection.channel()
+        control = await connection.channel(publisher_confirms=False)
         await declare_exchanges(control)
         await declare_queue_with_dlq(
             control, RAW_READINGS_QUEUE, [(EXCHANGE_DATA, RAW_READINGS_BINDING)]
@@ -105,7 +105,7 @@ class Balancer:
         self._drains.clear()
 
     async def _consume(self, queue: str) -> tuple[Any, str]:
-        channel = await self._connection.channel()
+        channel = await self._connection.channel(publisher_confirms=False)
         await channel.basic_qos(prefetch_count=self.settings.balancer_prefetch)
         acks = InOrderAcks(channel)
 
@@ -176,7 +176,7 @@ class Balancer:
             ok = await self._control.queue_declare(queue, passive=True)
         except Exception:
             # A passive declare of a missing queue closes the channel: declare it again.
-            self._control = await self._connection.channel()
+            self._control = await self._connection.channel(publisher_confirms=False)
             await declare_queue_with_dlq(self._control, queue)
             return 0
         return int(ok.consumer_count)

@@ -91,7 +91,7 @@ class Intake:
                 await self._flusher
 
     async def _on_connect(self, connection: Any) -> None:
-        channel = await connection.channel()
+        channel = await connection.channel(publisher_confirms=False)
         await declare_exchanges(channel)
         await declare_queue_with_dlq(channel, self.queue)
         await channel.basic_qos(prefetch_count=self.settings.ingest_prefetch)

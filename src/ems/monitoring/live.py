@@ -68,7 +68,9 @@ class LiveUpdates:
         if connection is None or not self.link.is_connected():
             return
         if self._publisher is None or self._publisher.channel.is_closed:
-            self._publisher = BatchPublisher(await connection.channel())
+            # No confirms: aiormq opens channels in confirm mode unless told otherwise, and
+            # would log every ack of a message it did not publish itself as unexpected.
+            self._publisher = BatchPublisher(await connection.channel(publisher_confirms=False))
         for figure in figures:
             self._publisher.publish_unconfirmed(
                 envelope_json(figure),
