@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from prometheus_client import Counter
+from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,9 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.common.db import Database
 from ems.contracts.events import Envelope, EventBody
+from ems.contracts.ws import Audience, WsBody, WsEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +57,35 @@ async def add_event(
 ) -> Envelope:
     """Record an event in the caller's transaction; it is published after commit."""
     envelope = Envelope.wrap(body)
+    await _add_row(session, table, envelope.event_id, exchange, envelope.type, envelope)
+    return envelope
+
+
+async def add_ws_message(
+    session: AsyncSession, table: Table, body: WsBody, audience: Audience
+) -> WsEnvelope:
+    """Record a message for connected users (`ems.ws`) in the caller's transaction."""
+    envelope = WsEnvelope.wrap(body, audience)
+    await _add_row(session, table, uuid.uuid4(), EXCHANGE_WS, envelope.type, envelope)
+    return envelope
+
+
+async def _add_row(
+    session: AsyncSession,
+    table: Table,
+    event_id: uuid.UUID,
+    exchange: str,
+    routing_key: str,
+    message: BaseModel,
+) -> None:
     await session.execute(
         insert(table).values(
-            event_id=envelope.event_id,
+            event_id=event_id,
             exchange=exchange,
-            routing_key=envelope.type,
-            body=envelope.model_dump_json().encode(),
+            routing_key=routing_key,
+            body=message.model_dump_json().encode(),
         )
     )
-    return envelope
 
 
 class OutboxRelay:

@@ -3,26 +3,15 @@ chat message, so a message is never stored without being announced (or the rever
 
 from __future__ import annotations
 
-import uuid
-
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.bus import EXCHANGE_WS
-from ems.contracts.ws import Audience, ChatMessage, WsBody, WsEnvelope
+from ems.common.outbox import add_ws_message as outbox_ws_message
+from ems.contracts.ws import Audience, ChatMessage, WsBody
 from ems.support.models import Message, outbox
 
 
 async def add_ws_message(session: AsyncSession, body: WsBody, audience: Audience) -> None:
-    envelope = WsEnvelope.wrap(body, audience)
-    await session.execute(
-        insert(outbox).values(
-            event_id=uuid.uuid4(),
-            exchange=EXCHANGE_WS,
-            routing_key=envelope.type,
-            body=envelope.model_dump_json().encode(),
-        )
-    )
+    await outbox_ws_message(session, outbox, body, audience)
 
 
 async def announce(session: AsyncSession, message: Message, audience: Audience) -> None:
