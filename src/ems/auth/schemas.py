@@ -5,15 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-Username = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"
-    ),
-]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+# The same rules for a login whether its owner registers or an admin creates it.
+from ems.contracts.identity import Password, Username
 
 
 class RegisterRequest(BaseModel):
