@@ -12,12 +12,13 @@ DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help run test lint setup system-packages uv venv web chaos diagrams
+.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types
 
 help:
 	@echo "make run    start the whole platform (gateway at http://localhost:8080)"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make lint   ruff and mypy only"
+	@echo "make api-types  regenerate web/src/api/generated from the services' OpenAPI"
 	@echo "make chaos  kill the broker, a replica, the balancer, the database under load; multi-host"
 
 run: setup
@@ -26,8 +27,16 @@ run: setup
 test: setup
 	$(UV) run ruff check src tests
 	$(UV) run mypy
-	cd web && npm test
+	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs --check $(API_TYPES)
+	cd web && npm run lint && npm test
 	$(UV) run pytest
+
+# The web app's API types, generated from the services' OpenAPI (built in-process, nothing
+# started): run after changing a schema, and commit the result; `make test` fails until then.
+API_TYPES := web/src/api/generated
+API_TYPES_TOOL := web/scripts/api-types
+api-types: venv web
+	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs $(API_TYPES)
 
 # Failure tests: private PostgreSQL/RabbitMQ, SIGKILLs, network namespaces (root); ~4 min.
 # Their last results are kept in docs/results/.
@@ -78,5 +87,9 @@ web:
 	cd web; \
 	if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
 	  npm ci --no-audit --no-fund; \
+	fi; \
+	tool=scripts/api-types; \
+	if [ ! -d $$tool/node_modules ] || [ $$tool/package-lock.json -nt $$tool/node_modules ]; then \
+	  npm ci --prefix $$tool --no-audit --no-fund; \
 	fi; \
 	npm run build

@@ -87,14 +87,14 @@ describe('ApiClient', () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
     const { api, calls } = client({
-      'GET /api/a': [() => json(401, {}), () => json(200, 'a')],
-      'GET /api/b': [() => json(401, {}), () => json(200, 'b')],
+      'GET /api/users/me': [() => json(401, {}), () => json(200, 'a')],
+      'GET /api/devices': [() => json(401, {}), () => json(200, 'b')],
       'POST /api/auth/refresh': async () => {
         await gate
         return json(200, tokens('A2', 'R2'))
       },
     })
-    const both = Promise.all([api.get('/api/a'), api.get('/api/b')])
+    const both = Promise.all([api.get('/api/users/me'), api.get('/api/devices')])
     await vi.waitFor(() => expect(calls.filter((c) => c.url === '/api/auth/refresh')).toHaveLength(1))
     release()
     await expect(both).resolves.toEqual(['a', 'b'])
@@ -222,8 +222,8 @@ describe('errors', () => {
   })
 
   it('never shows a server error body to the user', async () => {
-    const { api } = client({ 'GET /api/x': () => new Response('<html>Bad Gateway</html>', { status: 502 }) })
-    const error = (await api.get('/api/x').catch((e: unknown) => e)) as ApiError
+    const { api } = client({ 'GET /api/users/me': () => new Response('<html>Bad Gateway</html>', { status: 502 }) })
+    const error = (await api.get('/api/users/me').catch((e: unknown) => e)) as ApiError
     expect(error.message).toBe('Something went wrong on our side. Please try again.')
   })
 })

@@ -4,7 +4,7 @@
 
 import { ApiError, errorFromResponse, networkError } from './errors'
 import { sessionFromTokens, type Session, type SessionStore } from './session'
-import type { TokenResponse, UserRef } from './types'
+import type { ApiUrl, RegisterRequest, TokenResponse, UserRef } from './types'
 
 export type LogoutReason = 'expired' | 'removed' | 'signed-out'
 
@@ -90,12 +90,7 @@ export class ApiClient {
     return session
   }
 
-  register(body: {
-    username: string
-    password: string
-    full_name?: string | null
-    email?: string | null
-  }): Promise<UserRef> {
+  register(body: RegisterRequest): Promise<UserRef> {
     return this.request<UserRef>('POST', '/api/auth/register', { body, auth: false })
   }
 
@@ -188,7 +183,7 @@ export class ApiClient {
     return 'failed'
   }
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  async request<T>(method: string, path: ApiUrl, options: RequestOptions = {}): Promise<T> {
     const auth = options.auth ?? true
     let token: string | null = null
     if (auth) {
@@ -213,27 +208,27 @@ export class ApiClient {
     return (await this.read(response, options.accept ?? 'json')) as T
   }
 
-  get<T>(path: string, query?: RequestOptions['query'], signal?: AbortSignal): Promise<T> {
+  get<T>(path: ApiUrl, query?: RequestOptions['query'], signal?: AbortSignal): Promise<T> {
     return this.request<T>('GET', path, { query, signal })
   }
 
-  post<T>(path: string, body?: unknown): Promise<T> {
+  post<T>(path: ApiUrl, body?: unknown): Promise<T> {
     return this.request<T>('POST', path, { body })
   }
 
-  patch<T>(path: string, body: unknown): Promise<T> {
+  patch<T>(path: ApiUrl, body: unknown): Promise<T> {
     return this.request<T>('PATCH', path, { body })
   }
 
-  put<T>(path: string, body: unknown): Promise<T> {
+  put<T>(path: ApiUrl, body: unknown): Promise<T> {
     return this.request<T>('PUT', path, { body })
   }
 
-  delete(path: string): Promise<void> {
+  delete(path: ApiUrl): Promise<void> {
     return this.request<void>('DELETE', path)
   }
 
-  url(path: string, query?: RequestOptions['query']): string {
+  url(path: ApiUrl, query?: RequestOptions['query']): string {
     const params = new URLSearchParams()
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== null && value !== undefined && value !== '') params.set(key, String(value))
@@ -244,7 +239,7 @@ export class ApiClient {
 
   private async send(
     method: string,
-    path: string,
+    path: ApiUrl,
     options: RequestOptions,
     token: string | null,
   ): Promise<Response> {

@@ -1,111 +1,70 @@
-// The REST shapes of SPEC §3, as the server sends them (snake_case).
+// Friendly names for the REST shapes. The shapes themselves are generated from the services'
+// OpenAPI into ./generated (`make api-types`): a schema changed on the server changes them, and
+// `make test` fails until they are regenerated, so nothing here is written by hand.
 
-export type Role = 'ADMIN' | 'CLIENT'
+import type { components as AuthApi, paths as AuthPaths } from './generated/auth'
+import type { components as DevicesApi, paths as DevicesPaths } from './generated/devices'
+import type { components as MonitoringApi, paths as MonitoringPaths } from './generated/monitoring'
+import type { components as RealtimeApi, paths as RealtimePaths } from './generated/realtime'
+import type { components as SupportApi, paths as SupportPaths } from './generated/support'
+import type { components as UsersApi, paths as UsersPaths } from './generated/users'
 
-export interface UserRef {
-  id: string
-  username: string
-  role: Role
-}
+type Auth = AuthApi['schemas']
+type Users = UsersApi['schemas']
+type Devices = DevicesApi['schemas']
+type Monitoring = MonitoringApi['schemas']
+type Support = SupportApi['schemas']
+type Realtime = RealtimeApi['schemas']
 
-export interface TokenResponse {
-  access_token: string
-  token_type: 'bearer'
-  expires_in: number
-  refresh_token: string
-  user: UserRef
-}
+type Paths = AuthPaths & UsersPaths & DevicesPaths & MonitoringPaths & SupportPaths & RealtimePaths
 
-export interface User extends UserRef {
-  full_name: string | null
-  email: string | null
-  created_at?: string
-  updated_at?: string
-}
+/** Every path the services document, e.g. `/api/users/{user_id}`. */
+export type ApiPath = keyof Paths
 
-export interface Page<T> {
-  items: T[]
-  total: number
-  page: number
-  size: number
-}
+/** A URL of a documented path with its `{parameters}` filled: `/api/users/${string}`. */
+export type ApiUrl = Filled<ApiPath>
+type Filled<P extends string> = P extends `${infer Head}{${string}}${infer Tail}` ? `${Head}${string}${Filled<Tail>}` : P
 
-export interface Device {
-  id: string
-  name: string
-  description: string | null
-  address: string | null
-  max_hourly_kwh: number
-  owner_id: string | null
-  status?: string
-  created_at?: string
-  updated_at?: string
-}
+/** The query parameters a documented GET takes, e.g. `ApiQuery<'/api/users'>`. */
+export type ApiQuery<P extends ApiPath> = Paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never
 
-export interface DeviceInput {
-  name: string
-  description: string | null
-  address: string | null
-  max_hourly_kwh: number
-  owner_id: string | null
-}
+// --- auth
+export type UserRef = Auth['UserRef']
+export type Role = UserRef['role']
+export type TokenResponse = Auth['TokenResponse']
+export type RegisterRequest = Auth['RegisterRequest']
 
-export interface HourValue {
-  hour: string
-  kwh: number
-}
+// --- users
+export type User = Users['UserRead']
+export type UserPage = Users['UserPage']
+export type UserCreate = Users['UserCreate']
+export type UserChange = Users['UserChange']
+export type ProfileChange = Users['ProfileChange']
 
-export interface DayConsumption {
-  device_id: string
-  date: string
-  unit: 'kWh'
-  hours: HourValue[]
-  total_kwh: number
-}
+// --- devices
+export type Device = Devices['DeviceRead']
+export type DevicePage = Devices['DeviceList']
+export type DeviceCreate = Devices['DeviceCreate']
+export type DeviceChange = Devices['DeviceChange']
 
+// --- consumption and alerts
+export type DayConsumption = Monitoring['DayConsumption']
+export type HourValue = Monitoring['HourValue']
+export type RangeConsumption = Monitoring['RangeConsumption']
 /** One bucket of a range: its start (a day or an hour, ISO) and its kWh. */
-export interface Bucket {
-  start: string
-  kwh: number
-}
+export type Bucket = Monitoring['RangePoint']
+export type Alert = Monitoring['AlertRead']
+export type AlertPage = Monitoring['AlertPage']
 
-export interface Alert {
-  id: string
-  device_id: string
-  device_name?: string | null
-  kind: 'hourly' | 'reading'
-  hour: string
-  kwh: number
-  limit_kwh: number
-  created_at: string
-}
+// --- support chat
+export type ChatMessage = Support['MessageRead']
+export type MessagePage = Support['MessagePage']
+export type Sender = ChatMessage['sender']
+export type ChatMode = NonNullable<Support['MessageCreate']['mode']>
+export type SendResult = Support['ExchangeRead']
+/** A conversation: its last message (text, sender, time) and the unread counts of both sides. */
+export type Conversation = Support['ConversationRead']
+export type ConversationPage = Support['ConversationPage']
 
-export type Sender = 'user' | 'bot' | 'ai' | 'admin'
-
-export interface ChatMessage {
-  id: string
-  user_id: string
-  sender: Sender
-  text: string
-  created_at: string
-}
-
-export type ChatMode = 'bot' | 'admin'
-
-export interface SendResult {
-  message: ChatMessage
-  reply: ChatMessage | null
-}
-
-export interface Conversation {
-  user_id: string
-  username: string
-  /** The last message's text, who sent it and when. */
-  last_message: string
-  last_sender: Sender
-  last_message_at: string
-  /** Client messages no admin has read. */
-  unread_count: number
-  /** Support messages the client has not read. */
-  unread_for_user: number
-}
+// --- presence
+export type OnlineUser = Realtime['OnlineUser']

@@ -29,7 +29,7 @@ export function UserPicker({
   const results = useAsync(
     async (signal) =>
       searching
-        ? (await users.list(api, { page: 1, size: 8, q: q || undefined, role: 'CLIENT' }, signal)).items.filter((u) => u.role === 'CLIENT')
+        ? (await users.list(api, { page: 1, size: 8, q: q || undefined }, signal)).items.filter((u) => u.role === 'CLIENT')
         : [],
     [api, q, searching],
   )
