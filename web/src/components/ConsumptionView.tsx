@@ -101,14 +101,20 @@ export function ConsumptionView({
   useRealtimeMessage('consumption.updated', (message) => {
     const data = series.data
     if (!data || typeof message.device_id !== 'string' || typeof message.hour !== 'string') return
-    const result = applyUpdate(data, { device_id: message.device_id, hour: message.hour, kwh: Number(message.kwh) } as ConsumptionUpdate)
+    const change = { device_id: message.device_id, hour: message.hour, kwh: Number(message.kwh) } as ConsumptionUpdate
+    const result = applyUpdate(data, change)
     if (result === null) return
     if (result === 'refetch') {
       if (refetchTimer.current) clearTimeout(refetchTimer.current)
       refetchTimer.current = setTimeout(series.reload, 800)
       return
     }
-    series.setData(result)
+    // Several updates can arrive before React renders again: each patches the latest data,
+    // not this render's, or the last one would undo the others.
+    series.setData((current) => {
+      const latest = current ? applyUpdate(current, change) : null
+      return latest && latest !== 'refetch' ? latest : (current ?? result)
+    })
     const index = result.starts.findIndex((s) => Date.parse(s) === Date.parse(message.hour as string))
     setFlash(index)
   })

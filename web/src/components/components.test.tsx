@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { ChatMessage } from '../api/types'
+import type { ChatMessage, Device } from '../api/types'
 import { FakeSocket, json } from '../test/fakes'
 import { renderApp, signedIn } from '../test/render'
 import { RealtimeProvider } from '../realtime/RealtimeProvider'
@@ -97,10 +97,18 @@ describe('ConsumptionView', () => {
   afterEach(() => vi.unstubAllGlobals())
 
   const today = todayUtc()
-  const devices = [
-    { id: 'd1', name: 'Kitchen', description: null, address: null, max_hourly_kwh: 2, owner_id: 'client-1' },
-    { id: 'd2', name: 'Garage', description: null, address: null, max_hourly_kwh: 5, owner_id: 'client-1' },
-  ]
+  const device = (id: string, name: string, max_hourly_kwh: number): Device => ({
+    id,
+    name,
+    description: null,
+    address: null,
+    max_hourly_kwh,
+    owner_id: 'client-1',
+    status: 'active',
+    created_at: '2026-11-01T00:00:00Z',
+    updated_at: '2026-11-01T00:00:00Z',
+  })
+  const devices = [device('d1', 'Kitchen', 2), device('d2', 'Garage', 5)]
   const dayOf = (id: string, kwh: number) => ({
     device_id: id,
     date: today,
@@ -135,9 +143,13 @@ describe('ConsumptionView', () => {
     ws.open()
     ws.receive({ type: 'consumption.updated', device_id: 'd2', hour: hoursOf(today)[0].replace('.000Z', '+00:00'), kwh: 2.5 })
     await waitFor(() => expect(screen.getByTestId('stat-total')).toHaveTextContent('3.50 kWh'))
-    // An update for a device that is not shown changes nothing.
+    // An update for a device that is not shown changes nothing, and updates arriving together
+    // all count: the two after it are the barrier (messages are handled in order), so once they
+    // show, the first was handled too.
     ws.receive({ type: 'consumption.updated', device_id: 'other', hour: hoursOf(today)[0], kwh: 100 })
-    expect(screen.getByTestId('stat-total')).toHaveTextContent('3.50 kWh')
+    ws.receive({ type: 'consumption.updated', device_id: 'd1', hour: hoursOf(today)[1], kwh: 2 })
+    ws.receive({ type: 'consumption.updated', device_id: 'd2', hour: hoursOf(today)[0], kwh: 3 })
+    await waitFor(() => expect(screen.getByTestId('stat-total')).toHaveTextContent('6.00 kWh'))
     expect(container.querySelectorAll('.chart-bar')).toHaveLength(24)
   })
 

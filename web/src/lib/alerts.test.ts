@@ -5,6 +5,7 @@ import { alertSentence, asAlert, countUnread, mergeAlerts } from './alerts'
 const alert = (id: string, created_at: string): Alert => ({
   id,
   device_id: 'd1',
+  device_name: null,
   kind: 'hourly',
   hour: '2026-11-25T18:00:00Z',
   kwh: 3.2,
