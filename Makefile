@@ -33,7 +33,7 @@ test: setup
 
 # The web app's API types, generated from the services' OpenAPI (built in-process, nothing
 # started): run after changing a schema, and commit the result; `make test` fails until then.
-API_TYPES := web/src/api/generated
+API_TYPES := web/src/api/generated/api.ts
 API_TYPES_TOOL := web/scripts/api-types
 api-types: venv web
 	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs $(API_TYPES)

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react'
 import { Icon } from './Icon'
+import { Form } from './Field'
 
 /**
  * A modal on the native <dialog>: the browser traps focus, Esc closes it, and focus returns
@@ -107,6 +108,69 @@ export function ConfirmDialog({
           {error}
         </p>
       )}
+    </Dialog>
+  )
+}
+
+/** Cancel, and the primary button that says when it is saving; `form` makes it that form's submit. */
+export function DialogButtons({
+  label,
+  busy,
+  disabled,
+  form,
+  onConfirm,
+  onClose,
+}: {
+  label: string
+  busy: boolean
+  disabled?: boolean
+  form?: string
+  onConfirm?: () => void
+  onClose: () => void
+}) {
+  return (
+    <>
+      <button type="button" className="btn" onClick={onClose}>
+        Cancel
+      </button>
+      <button
+        type={form ? 'submit' : 'button'}
+        form={form}
+        className="btn btn-primary"
+        onClick={onConfirm}
+        disabled={busy || disabled}
+      >
+        {busy ? 'Saving…' : label}
+      </button>
+    </>
+  )
+}
+
+/** A dialog around one form: its error on top, submitted by the footer's button or Enter. */
+export function FormDialog({
+  id,
+  title,
+  submitLabel,
+  submitting,
+  error,
+  onSubmit,
+  onClose,
+  children,
+}: {
+  id: string
+  title: string
+  submitLabel: string
+  submitting: boolean
+  error: string | null
+  onSubmit: () => void
+  onClose: () => void
+  children: ReactNode
+}) {
+  return (
+    <Dialog open title={title} onClose={onClose} footer={<DialogButtons label={submitLabel} busy={submitting} form={id} onClose={onClose} />}>
+      <Form id={id} error={error} onSubmit={onSubmit}>
+        {children}
+      </Form>
     </Dialog>
   )
 }

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react'
 import { describeError } from '../api/errors'
+import type { AsyncState } from '../hooks/useAsync'
 import { Icon, type IconName } from './Icon'
 
 export function Loading({ label = 'Loading…', inline = false }: { label?: string; inline?: boolean }) {
@@ -59,4 +60,29 @@ export function FormError({ message }: { message: string | null }) {
       <span>{message}</span>
     </div>
   )
+}
+
+/**
+ * What an async load holds, given to `children` once it is there: a spinner before, and
+ * instead an error with a retry (`framed`: in a card of its own, where the page has none).
+ */
+export function Loaded<T>({
+  state,
+  errorTitle,
+  loadingLabel,
+  framed,
+  children,
+}: {
+  state: AsyncState<T>
+  errorTitle: string
+  loadingLabel?: string
+  framed?: boolean
+  children: (data: T) => ReactNode
+}) {
+  if (state.error) {
+    const error = <ErrorState error={state.error} onRetry={state.reload} title={errorTitle} />
+    return framed ? <div className="card">{error}</div> : error
+  }
+  if (state.data === undefined) return <Loading label={loadingLabel} />
+  return <>{children(state.data)}</>
 }

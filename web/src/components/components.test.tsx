@@ -116,9 +116,9 @@ describe('ConsumptionView', () => {
     hours: hoursOf(today).map((hour, h) => ({ hour, kwh: h === 0 ? kwh : 0 })),
     total_kwh: kwh,
   })
-
-  it('sums all devices and follows live updates without a reload', async () => {
-    const { container } = renderApp(
+  /** The view over both devices at `path`, each day's consumption from `day`. */
+  const renderView = (path: string, day: (deviceId: string) => number) =>
+    renderApp(
       <RealtimeProvider>
         <DeviceNamesProvider>
           <ConsumptionView devices={devices} noDevices={null} />
@@ -126,16 +126,19 @@ describe('ConsumptionView', () => {
       </RealtimeProvider>,
       {
         session: signedIn('CLIENT'),
-        path: '/consumption',
+        path,
         routes: {
           'GET /api/auth/me': () => json(200, { id: 'client-1', username: 'ann', role: 'CLIENT' }),
           'GET /api/consumption/day': (call) => {
             const id = new URL(call.url, 'http://x').searchParams.get('device_id')!
-            return json(200, dayOf(id, id === 'd1' ? 1 : 0.5))
+            return json(200, dayOf(id, day(id)))
           },
         },
       },
     )
+
+  it('sums all devices and follows live updates without a reload', async () => {
+    const { container } = renderView('/consumption', (id) => (id === 'd1' ? 1 : 0.5))
     await waitFor(() => expect(screen.getByTestId('stat-total')).toHaveTextContent('1.50 kWh'))
     expect(screen.getByRole('combobox')).toHaveDisplayValue('All my devices')
     await waitFor(() => expect(FakeSocket.instances.length).toBeGreaterThan(0))
@@ -154,21 +157,7 @@ describe('ConsumptionView', () => {
   })
 
   it('shows the limit for one device and offers the previous day', async () => {
-    renderApp(
-      <RealtimeProvider>
-        <DeviceNamesProvider>
-          <ConsumptionView devices={devices} noDevices={null} />
-        </DeviceNamesProvider>
-      </RealtimeProvider>,
-      {
-        session: signedIn('CLIENT'),
-        path: '/consumption?device=d1',
-        routes: {
-          'GET /api/auth/me': () => json(200, { id: 'client-1', username: 'ann', role: 'CLIENT' }),
-          'GET /api/consumption/day': () => json(200, dayOf('d1', 3)),
-        },
-      },
-    )
+    renderView('/consumption?device=d1', (id) => (id === 'd1' ? 3 : 0))
     expect(await screen.findByText('exceeded 1×', { exact: false })).toBeInTheDocument()
     expect(screen.getByRole('button', { name: 'Next day' })).toBeDisabled()
     await userEvent.click(screen.getByRole('button', { name: 'Previous day' }))

@@ -2,9 +2,9 @@ import { useCallback, useState, type ChangeEvent } from 'react'
 import { ApiError, describeError, type FieldErrors } from '../api/errors'
 import { validate, type Validator } from '../lib/validation'
 
-type Values = Record<string, string>
+export type FormValues = Record<string, string>
 
-export interface FormState<V extends Values> {
+export interface FormState<V extends FormValues> {
   values: V
   errors: FieldErrors
   formError: string | null
@@ -23,7 +23,7 @@ export interface FormState<V extends Values> {
   submit: (rules: Record<string, Validator[]>, action: (values: V) => Promise<void>) => Promise<boolean>
 }
 
-export function useForm<V extends Values>(initial: V, idPrefix: string): FormState<V> {
+export function useForm<V extends FormValues>(initial: V, idPrefix: string): FormState<V> {
   const [values, setValues] = useState<V>(initial)
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)

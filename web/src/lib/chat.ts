@@ -91,6 +91,9 @@ export class TypingNotifier {
     this.idleTimer = setTimeout(() => this.stop(), this.idleMs)
   }
 
+  /** The composer now holds `text`: typing while it holds any, stopped once it is emptied. */
+  readonly composed = (text: string): void => (text ? this.input() : this.stop())
+
   /** Sent, cleared or left: no longer typing. */
   stop(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer)

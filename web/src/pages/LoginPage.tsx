@@ -1,8 +1,7 @@
 import { useEffect } from 'react'
 import { Link } from 'react-router-dom'
 import { useAuth } from '../auth/AuthProvider'
-import { Field } from '../components/Field'
-import { FormError } from '../components/States'
+import { Form, FormInput, SubmitButton } from '../components/Field'
 import { useForm } from '../hooks/useForm'
 import { required } from '../lib/validation'
 import { AuthCard } from './AuthCard'
@@ -36,10 +35,9 @@ export function LoginPage() {
           {notice}
         </p>
       )}
-      <form
-        noValidate
-        onSubmit={(event) => {
-          event.preventDefault()
+      <Form
+        error={form.formError}
+        onSubmit={() => {
           void form.submit(
             { username: [required('Username')], password: [required('Password')] },
             async (values) => {
@@ -53,17 +51,12 @@ export function LoginPage() {
           )
         }}
       >
-        <FormError message={form.formError} />
-        <Field id="login-username" label="Username" error={form.errors.username}>
-          <input {...form.field('username')} autoComplete="username" autoCapitalize="none" spellCheck={false} autoFocus />
-        </Field>
-        <Field id="login-password" label="Password" error={form.errors.password}>
-          <input {...form.field('password')} type="password" autoComplete="current-password" />
-        </Field>
-        <button type="submit" className="btn btn-primary btn-block" disabled={form.submitting}>
-          {form.submitting ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
+        <FormInput form={form} name="username" label="Username" autoComplete="username" autoCapitalize="none" spellCheck={false} autoFocus />
+        <FormInput form={form} name="password" label="Password" type="password" autoComplete="current-password" />
+        <SubmitButton busy={form.submitting} busyLabel="Signing in…" block>
+          Sign in
+        </SubmitButton>
+      </Form>
     </AuthCard>
   )
 }

@@ -1,9 +1,9 @@
 import { useEffect } from 'react'
 import { users } from '../api/endpoints'
 import { useApi, useUser } from '../auth/AuthProvider'
-import { Field } from '../components/Field'
+import { Form, FormInput, SubmitButton } from '../components/Field'
 import { PageHeader } from '../components/Layout'
-import { ErrorState, FormError, Loading } from '../components/States'
+import { ErrorState, Loading } from '../components/States'
 import { useToast } from '../components/Toasts'
 import { useAsync } from '../hooks/useAsync'
 import { useForm } from '../hooks/useForm'
@@ -47,10 +47,9 @@ function ProfileForm({ full_name, email, onSaved }: { full_name: string; email: 
   useEffect(() => form.reset({ full_name, email }), [full_name, email]) // eslint-disable-line react-hooks/exhaustive-deps
   const changed = form.values.full_name !== full_name || form.values.email !== email
   return (
-    <form
-      noValidate
-      onSubmit={(event) => {
-        event.preventDefault()
+    <Form
+      error={form.formError}
+      onSubmit={() => {
         void form
           .submit({ full_name: [maxLength('Full name', 200)], email: [optionalEmail] }, async (values) => {
             await users.update(api, user.id, {
@@ -66,23 +65,18 @@ function ProfileForm({ full_name, email, onSaved }: { full_name: string; email: 
           })
       }}
     >
-      <FormError message={form.formError} />
       <div className="field">
         <label htmlFor="profile-username">Username</label>
         <input id="profile-username" value={user.username} readOnly disabled />
       </div>
-      <Field id="profile-full_name" label="Full name" error={form.errors.full_name}>
-        <input {...form.field('full_name')} autoComplete="name" />
-      </Field>
-      <Field id="profile-email" label="Email" error={form.errors.email}>
-        <input {...form.field('email')} type="email" autoComplete="email" />
-      </Field>
+      <FormInput form={form} name="full_name" label="Full name" autoComplete="name" />
+      <FormInput form={form} name="email" label="Email" type="email" autoComplete="email" />
       <div className="form-actions">
-        <button type="submit" className="btn btn-primary" disabled={form.submitting || !changed}>
-          {form.submitting ? 'Saving…' : 'Save changes'}
-        </button>
+        <SubmitButton busy={form.submitting} busyLabel="Saving…" disabled={!changed}>
+          Save changes
+        </SubmitButton>
       </div>
-    </form>
+    </Form>
   )
 }
 
@@ -91,10 +85,9 @@ function PasswordForm() {
   const toast = useToast()
   const form = useForm({ old_password: '', new_password: '', confirm: '' }, 'password')
   return (
-    <form
-      noValidate
-      onSubmit={(event) => {
-        event.preventDefault()
+    <Form
+      error={form.formError}
+      onSubmit={() => {
         void form
           .submit(
             {
@@ -114,23 +107,16 @@ function PasswordForm() {
           })
       }}
     >
-      <FormError message={form.formError} />
       {/* Lets password managers tie the new password to this account. */}
       <input type="text" autoComplete="username" value={useUser().username} readOnly hidden />
-      <Field id="password-old_password" label="Current password" error={form.errors.old_password}>
-        <input {...form.field('old_password')} type="password" autoComplete="current-password" />
-      </Field>
-      <Field id="password-new_password" label="New password" error={form.errors.new_password} hint="At least 8 characters.">
-        <input {...form.field('new_password')} type="password" autoComplete="new-password" />
-      </Field>
-      <Field id="password-confirm" label="Repeat new password" error={form.errors.confirm}>
-        <input {...form.field('confirm')} type="password" autoComplete="new-password" />
-      </Field>
+      <FormInput form={form} name="old_password" label="Current password" type="password" autoComplete="current-password" />
+      <FormInput form={form} name="new_password" label="New password" hint="At least 8 characters." type="password" autoComplete="new-password" />
+      <FormInput form={form} name="confirm" label="Repeat new password" type="password" autoComplete="new-password" />
       <div className="form-actions">
-        <button type="submit" className="btn btn-primary" disabled={form.submitting}>
-          {form.submitting ? 'Changing…' : 'Change password'}
-        </button>
+        <SubmitButton busy={form.submitting} busyLabel="Changing…">
+          Change password
+        </SubmitButton>
       </div>
-    </form>
+    </Form>
   )
 }

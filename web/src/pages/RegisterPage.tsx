@@ -1,8 +1,7 @@
 import { useEffect, useRef } from 'react'
 import { Link } from 'react-router-dom'
 import { useAuth } from '../auth/AuthProvider'
-import { Field } from '../components/Field'
-import { FormError } from '../components/States'
+import { Form, FormInput, SubmitButton } from '../components/Field'
 import { useForm } from '../hooks/useForm'
 import { matches, maxLength, optionalEmail, optionalText, password, username } from '../lib/validation'
 import { AuthCard } from './AuthCard'
@@ -27,10 +26,9 @@ export function RegisterPage() {
         </>
       }
     >
-      <form
-        noValidate
-        onSubmit={(event) => {
-          event.preventDefault()
+      <Form
+        error={form.formError}
+        onSubmit={() => {
           void form.submit(
             {
               username: [username],
@@ -54,26 +52,15 @@ export function RegisterPage() {
           )
         }}
       >
-        <FormError message={form.formError} />
-        <Field id="register-username" label="Username" error={form.errors.username} hint="3–64 letters, digits, dot, dash or underscore.">
-          <input {...form.field('username')} autoComplete="username" autoCapitalize="none" spellCheck={false} autoFocus />
-        </Field>
-        <Field id="register-full_name" label="Full name" optional error={form.errors.full_name}>
-          <input {...form.field('full_name')} autoComplete="name" />
-        </Field>
-        <Field id="register-email" label="Email" optional error={form.errors.email}>
-          <input {...form.field('email')} type="email" autoComplete="email" />
-        </Field>
-        <Field id="register-password" label="Password" error={form.errors.password} hint="At least 8 characters.">
-          <input {...form.field('password')} type="password" autoComplete="new-password" />
-        </Field>
-        <Field id="register-confirm" label="Repeat password" error={form.errors.confirm}>
-          <input {...form.field('confirm')} type="password" autoComplete="new-password" />
-        </Field>
-        <button type="submit" className="btn btn-primary btn-block" disabled={form.submitting}>
-          {form.submitting ? 'Creating account…' : 'Create account'}
-        </button>
-      </form>
+        <FormInput form={form} name="username" label="Username" hint="3–64 letters, digits, dot, dash or underscore." autoComplete="username" autoCapitalize="none" spellCheck={false} autoFocus />
+        <FormInput form={form} name="full_name" label="Full name" optional autoComplete="name" />
+        <FormInput form={form} name="email" label="Email" optional type="email" autoComplete="email" />
+        <FormInput form={form} name="password" label="Password" hint="At least 8 characters." type="password" autoComplete="new-password" />
+        <FormInput form={form} name="confirm" label="Repeat password" type="password" autoComplete="new-password" />
+        <SubmitButton busy={form.submitting} busyLabel="Creating account…" block>
+          Create account
+        </SubmitButton>
+      </Form>
     </AuthCard>
   )
 }

@@ -4,191 +4,92 @@ import { devices, users } from '../../api/endpoints'
 import { describeError } from '../../api/errors'
 import type { Device } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
-import { ConfirmDialog, Dialog } from '../../components/Dialog'
-import { Field } from '../../components/Field'
+import { Dialog, DialogButtons } from '../../components/Dialog'
+import { Field, FormInput } from '../../components/Field'
 import { Icon } from '../../components/Icon'
-import { PageHeader } from '../../components/Layout'
-import { Pager } from '../../components/Pager'
-import { EmptyState, ErrorState, FormError, Loading } from '../../components/States'
-import { useToast } from '../../components/Toasts'
+import { EditorDialog, ListPage, OrDash, useListState, type Column } from '../../components/ListPage'
+import { FormError } from '../../components/States'
 import { UserPicker, type PickedUser } from '../../components/UserPicker'
-import { useAsync, useDebounced } from '../../hooks/useAsync'
 import { useForm } from '../../hooks/useForm'
 import { formatKwh } from '../../lib/chart'
 import { maxLength, optionalText, positiveNumber, required } from '../../lib/validation'
 
-const SIZE = 20
-
 export function AdminDevicesPage() {
   const api = useApi()
-  const toast = useToast()
-  const [query, setQuery] = useState('')
-  const q = useDebounced(query.trim(), 300)
-  const [page, setPage] = useState(1)
-  const list = useAsync((signal) => devices.list(api, { page, size: SIZE, q: q || undefined }, signal), [api, page, q])
-  const owners = useOwners(list.data?.items ?? [])
-  const [editing, setEditing] = useState<Device | 'new' | null>(null)
+  const state = useListState((query, signal) => devices.list(api, query, signal), [api])
+  const owners = useOwners(state.list.data?.items ?? [])
   const [assigning, setAssigning] = useState<Device | null>(null)
-  const [deleting, setDeleting] = useState<Device | null>(null)
-  const [deleteState, setDeleteState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null })
+  const ownerOf = (d: Device) => (d.owner_id ? owners[d.owner_id] : undefined)
 
-  const saved = (device: Device, verb: string) => {
-    setEditing(null)
-    setAssigning(null)
-    toast({ tone: 'success', title: `${verb} ${device.name}` })
-    list.reload()
-  }
-
-  const confirmDelete = async () => {
-    if (!deleting) return
-    setDeleteState({ busy: true, error: null })
-    try {
-      await devices.remove(api, deleting.id)
-      toast({ tone: 'success', title: `Deleted ${deleting.name}` })
-      setDeleting(null)
-      setDeleteState({ busy: false, error: null })
-      list.reload()
-    } catch (error) {
-      setDeleteState({ busy: false, error: describeError(error) })
-    }
-  }
-
-  return (
-    <>
-      <PageHeader
-        title="Devices"
-        description="Smart meters, their hourly limits and who they belong to."
-        actions={
-          <button type="button" className="btn btn-primary" onClick={() => setEditing('new')}>
-            <Icon name="plus" /> New device
+  const columns: Column<Device>[] = [
+    {
+      label: 'Device',
+      kind: 'title',
+      cell: (d) => (
+        <>
+          <strong>{d.name}</strong>
+          {d.description && <div className="muted small">{d.description}</div>}
+        </>
+      ),
+    },
+    { label: 'Address', cell: (d) => <OrDash value={d.address} /> },
+    { label: 'Limit / hour', kind: 'number', cell: (d) => formatKwh(d.max_hourly_kwh) },
+    {
+      label: 'Owner',
+      cell: (d) => (
+        <span className="owner-cell">
+          {d.owner_id ? <span className="owner">{ownerOf(d) ?? '…'}</span> : <span className="tag tag-muted">Unassigned</span>}
+          <button
+            type="button"
+            className="btn btn-sm btn-ghost"
+            onClick={() => setAssigning(d)}
+            aria-label={d.owner_id ? `Change owner of ${d.name}` : `Assign ${d.name}`}
+            title={d.owner_id ? 'Change owner' : 'Assign to a client'}
+          >
+            <Icon name="link" />
+            {!d.owner_id && <span>Assign</span>}
           </button>
-        }
-      />
-      <section className="card">
-        <div className="table-tools">
-          <label className="search">
-            <Icon name="search" />
-            <span className="sr-only">Search devices</span>
-            <input
-              type="search"
-              placeholder="Search by name or address"
-              value={query}
-              onChange={(e) => {
-                setQuery(e.target.value)
-                setPage(1)
-              }}
-            />
-          </label>
-        </div>
-        {list.error ? (
-          <ErrorState error={list.error} onRetry={list.reload} title="Couldn't load devices" />
-        ) : !list.data ? (
-          <Loading label="Loading devices…" />
-        ) : list.data.items.length === 0 ? (
-          <EmptyState icon="gauge" title={q ? `No device matches “${q}”` : 'No devices yet'}>
-            {!q && 'Create a device, then assign it to a client.'}
-          </EmptyState>
-        ) : (
-          <>
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Device</th>
-                  <th scope="col">Address</th>
-                  <th scope="col" className="num">
-                    Limit / hour
-                  </th>
-                  <th scope="col">Owner</th>
-                  <th scope="col" className="actions-col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.items.map((d) => (
-                  <tr key={d.id}>
-                    <td data-label="Device" className="cell-title">
-                      <strong>{d.name}</strong>
-                      {d.description && <div className="muted small">{d.description}</div>}
-                    </td>
-                    <td data-label="Address">{d.address || <span className="muted">—</span>}</td>
-                    <td data-label="Limit / hour" className="num">
-                      {formatKwh(d.max_hourly_kwh)}
-                    </td>
-                    <td data-label="Owner">
-                      <span className="owner-cell">
-                        {d.owner_id ? (
-                          <span className="owner">{owners[d.owner_id] ?? '…'}</span>
-                        ) : (
-                          <span className="tag tag-muted">Unassigned</span>
-                        )}
-                        <button
-                          type="button"
-                          className="btn btn-sm btn-ghost"
-                          onClick={() => setAssigning(d)}
-                          aria-label={d.owner_id ? `Change owner of ${d.name}` : `Assign ${d.name}`}
-                          title={d.owner_id ? 'Change owner' : 'Assign to a client'}
-                        >
-                          <Icon name="link" />
-                          {!d.owner_id && <span>Assign</span>}
-                        </button>
-                      </span>
-                    </td>
-                    <td className="actions">
-                      {d.owner_id && (
-                        <Link className="btn btn-sm" to={`/admin/consumption?user=${d.owner_id}&device=${d.id}`} aria-label={`Consumption of ${d.name}`}>
-                          <Icon name="chart" /> <span>Chart</span>
-                        </Link>
-                      )}
-                      <button type="button" className="btn btn-sm" onClick={() => setEditing(d)} aria-label={`Edit ${d.name}`}>
-                        <Icon name="edit" /> <span>Edit</span>
-                      </button>
-                      <button type="button" className="btn btn-sm btn-danger-ghost" onClick={() => setDeleting(d)} aria-label={`Delete ${d.name}`}>
-                        <Icon name="trash" /> <span>Delete</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <Pager page={page} size={SIZE} total={list.data.total} onPage={setPage} noun="devices" />
-          </>
-        )}
-      </section>
-
-      {editing && (
-        <DeviceDialog
-          device={editing === 'new' ? null : editing}
-          ownerName={editing !== 'new' && editing.owner_id ? owners[editing.owner_id] : undefined}
-          onClose={() => setEditing(null)}
-          onSaved={(d, created) => saved(d, created ? 'Created' : 'Saved')}
-        />
+        </span>
+      ),
+    },
+  ]
+  return (
+    <ListPage
+      state={state}
+      description="Smart meters, their hourly limits and who they belong to."
+      noun="device"
+      searchPlaceholder="Search by name or address"
+      emptyIcon="gauge"
+      emptyHint="Create a device, then assign it to a client."
+      columns={columns}
+      nameOf={(d) => d.name}
+      rowActions={(d) =>
+        d.owner_id ? (
+          <Link className="btn btn-sm" to={`/admin/consumption?user=${d.owner_id}&device=${d.id}`} aria-label={`Consumption of ${d.name}`}>
+            <Icon name="chart" /> <span>Chart</span>
+          </Link>
+        ) : null
+      }
+      remove={(d) => devices.remove(api, d.id)}
+      deleteWarning={(d) => (
+        <p>
+          <strong>{d.name}</strong> and its consumption history will be deleted. This cannot be undone.
+        </p>
       )}
+      editor={({ item, onClose, onSaved }) => <DeviceDialog device={item} ownerName={item ? ownerOf(item) : undefined} onClose={onClose} onSaved={onSaved} />}
+    >
       {assigning && (
         <AssignDialog
           device={assigning}
-          ownerName={assigning.owner_id ? owners[assigning.owner_id] : undefined}
+          ownerName={ownerOf(assigning)}
           onClose={() => setAssigning(null)}
-          onSaved={(d) => saved(d, d.owner_id ? 'Assigned' : 'Unassigned')}
+          onSaved={(d) => {
+            setAssigning(null)
+            state.changed(`${d.owner_id ? 'Assigned' : 'Unassigned'} ${d.name}`)
+          }}
         />
       )}
-      <ConfirmDialog
-        open={deleting !== null}
-        title="Delete device?"
-        confirmLabel="Delete device"
-        busy={deleteState.busy}
-        error={deleteState.error}
-        onConfirm={() => void confirmDelete()}
-        onClose={() => {
-          setDeleting(null)
-          setDeleteState({ busy: false, error: null })
-        }}
-      >
-        <p>
-          <strong>{deleting?.name}</strong> and its consumption history will be deleted. This cannot be undone.
-        </p>
-      </ConfirmDialog>
-    </>
+    </ListPage>
   )
 }
 
@@ -263,49 +164,28 @@ function DeviceDialog({
       },
     )
   return (
-    <Dialog
-      open
-      title={device ? `Edit ${device.name}` : 'New device'}
-      onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" form="device-form" className="btn btn-primary" disabled={form.submitting}>
-            {form.submitting ? 'Saving…' : device ? 'Save changes' : 'Create device'}
-          </button>
-        </>
-      }
-    >
-      <form
-        id="device-form"
-        noValidate
-        onSubmit={(e) => {
-          e.preventDefault()
-          submit()
-        }}
-      >
-        <FormError message={form.formError} />
-        <Field id="device-name" label="Name" error={form.errors.name}>
-          <input {...form.field('name')} autoComplete="off" autoFocus />
-        </Field>
-        <Field id="device-description" label="Description" optional error={form.errors.description}>
-          <textarea {...form.field('description')} rows={2} />
-        </Field>
-        <Field id="device-address" label="Address" optional error={form.errors.address}>
-          <input {...form.field('address')} autoComplete="off" />
-        </Field>
-        <Field id="device-max_hourly_kwh" label="Hourly limit (kWh)" error={form.errors.max_hourly_kwh} hint="An alert is raised when an hour's consumption goes over it.">
-          <input {...form.field('max_hourly_kwh')} type="number" inputMode="decimal" min="0" step="0.1" />
-        </Field>
-        <div className="field">
-          <label htmlFor="device-owner">Owner</label>
-          <UserPicker id="device-owner" value={owner} onChange={setOwner} noneLabel="Unassign" />
-          {form.errors.owner_id && <p className="field-error">{form.errors.owner_id}</p>}
-        </div>
-      </form>
-    </Dialog>
+    <EditorDialog noun="device" name={device?.name ?? null} form={form} onSubmit={submit} onClose={onClose}>
+      <FormInput form={form} name="name" label="Name" autoComplete="off" autoFocus />
+      <Field id="device-description" label="Description" optional error={form.errors.description}>
+        <textarea {...form.field('description')} rows={2} />
+      </Field>
+      <FormInput form={form} name="address" label="Address" optional autoComplete="off" />
+      <FormInput
+        form={form}
+        name="max_hourly_kwh"
+        label="Hourly limit (kWh)"
+        hint="An alert is raised when an hour's consumption goes over it."
+        type="number"
+        inputMode="decimal"
+        min="0"
+        step="0.1"
+      />
+      <div className="field">
+        <label htmlFor="device-owner">Owner</label>
+        <UserPicker id="device-owner" value={owner} onChange={setOwner} noneLabel="Unassign" />
+        {form.errors.owner_id && <p className="field-error">{form.errors.owner_id}</p>}
+      </div>
+    </EditorDialog>
   )
 }
 
@@ -337,16 +217,7 @@ function AssignDialog({
       open
       title={`Owner of ${device.name}`}
       onClose={onClose}
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="button" className="btn btn-primary" onClick={() => void save()} disabled={state.busy || unchanged}>
-            {state.busy ? 'Saving…' : owner ? 'Assign' : 'Unassign'}
-          </button>
-        </>
-      }
+      footer={<DialogButtons label={owner ? 'Assign' : 'Unassign'} busy={state.busy} disabled={unchanged} onConfirm={() => void save()} onClose={onClose} />}
     >
       <FormError message={state.error} />
       <p className="muted">The owner sees this device, its consumption and its alerts.</p>

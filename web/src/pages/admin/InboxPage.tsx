@@ -7,7 +7,7 @@ import { useApi } from '../../auth/AuthProvider'
 import { ChatThread } from '../../components/ChatThread'
 import { Icon } from '../../components/Icon'
 import { PageHeader } from '../../components/Layout'
-import { EmptyState, ErrorState, Loading } from '../../components/States'
+import { EmptyState, ErrorState, Loaded, Loading } from '../../components/States'
 import { useToast } from '../../components/Toasts'
 import { useAsync } from '../../hooks/useAsync'
 import { asChatMessage, mergeMessages } from '../../lib/chat'
@@ -190,22 +190,20 @@ function Thread({ userId, username, online, onSeen }: { userId: string; username
           <p className="muted small">{online ? 'Online now' : 'Offline'}</p>
         </div>
       </header>
-      {history.error ? (
-        <ErrorState error={history.error} onRetry={history.reload} title="Couldn't load this conversation" />
-      ) : !history.data ? (
-        <Loading label="Loading conversation…" />
-      ) : (
-        <ChatThread
-          messages={history.data}
-          viewer="admin"
-          clientName={username}
-          typing={clientTyping ? `${username} is typing…` : null}
-          onSend={send}
-          onInput={(text) => (text ? notifier.input() : notifier.stop())}
-          placeholder={`Reply to ${username}…`}
-          empty={<EmptyState icon="chat" title="No messages yet" />}
-        />
-      )}
+      <Loaded state={history} errorTitle="Couldn't load this conversation" loadingLabel="Loading conversation…">
+        {(messages) => (
+          <ChatThread
+            messages={messages}
+            viewer="admin"
+            clientName={username}
+            typing={clientTyping ? `${username} is typing…` : null}
+            onSend={send}
+            onInput={notifier.composed}
+            placeholder={`Reply to ${username}…`}
+            empty={<EmptyState icon="chat" title="No messages yet" />}
+          />
+        )}
+      </Loaded>
     </>
   )
 }

@@ -1,35 +1,28 @@
-import { devices as devicesApi } from '../../api/endpoints'
-import { useApi } from '../../auth/AuthProvider'
 import { ConsumptionView } from '../../components/ConsumptionView'
 import { PageHeader } from '../../components/Layout'
-import { EmptyState, ErrorState, Loading } from '../../components/States'
-import { useAsync } from '../../hooks/useAsync'
+import { EmptyState, Loaded } from '../../components/States'
+import { useMyDevices } from './DevicesPage'
 
 export function ConsumptionPage() {
-  const api = useApi()
-  const devices = useAsync((signal) => devicesApi.all(api, signal), [api])
+  const devices = useMyDevices()
   return (
     <>
       <PageHeader title="Consumption" description="Energy used by your meters. Hours and days are in UTC." />
-      {devices.error ? (
-        <div className="card">
-          <ErrorState error={devices.error} onRetry={devices.reload} title="Couldn't load your devices" />
-        </div>
-      ) : !devices.data ? (
-        <Loading />
-      ) : (
-        <ConsumptionView
-          devices={devices.data}
-          noDevices={
-            <div className="card">
-              <EmptyState icon="gauge" title="No meters on your account yet">
-                An administrator connects your smart meters to your account. Once one is assigned, its
-                consumption appears here.
-              </EmptyState>
-            </div>
-          }
-        />
-      )}
+      <Loaded state={devices} errorTitle="Couldn't load your devices" framed>
+        {(mine) => (
+          <ConsumptionView
+            devices={mine}
+            noDevices={
+              <div className="card">
+                <EmptyState icon="gauge" title="No meters on your account yet">
+                  An administrator connects your smart meters to your account. Once one is assigned, its
+                  consumption appears here.
+                </EmptyState>
+              </div>
+            }
+          />
+        )}
+      </Loaded>
     </>
   )
 }

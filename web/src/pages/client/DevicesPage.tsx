@@ -4,37 +4,40 @@ import type { Device } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
 import { Icon } from '../../components/Icon'
 import { PageHeader } from '../../components/Layout'
-import { EmptyState, ErrorState, Loading } from '../../components/States'
+import { EmptyState, Loaded } from '../../components/States'
 import { useAsync } from '../../hooks/useAsync'
 import { formatKwh } from '../../lib/chart'
 import { todayUtc } from '../../lib/dates'
 import { useRealtimeMessage } from '../../realtime/RealtimeProvider'
 
-export function DevicesPage() {
+/** The caller's own devices (a client's meters), loaded once per page. */
+export function useMyDevices() {
   const api = useApi()
-  const list = useAsync((signal) => devicesApi.all(api, signal), [api])
+  return useAsync((signal) => devicesApi.all(api, signal), [api])
+}
+
+export function DevicesPage() {
+  const list = useMyDevices()
   return (
     <>
       <PageHeader title="My devices" description="The smart meters connected to your account." />
-      {list.error ? (
-        <div className="card">
-          <ErrorState error={list.error} onRetry={list.reload} title="Couldn't load your devices" />
-        </div>
-      ) : !list.data ? (
-        <Loading />
-      ) : list.data.length === 0 ? (
-        <div className="card">
-          <EmptyState icon="gauge" title="No meters on your account yet">
-            An administrator connects your smart meters to your account. Ask support if you expected one here.
-          </EmptyState>
-        </div>
-      ) : (
-        <ul className="device-grid">
-          {list.data.map((device) => (
-            <DeviceCard key={device.id} device={device} />
-          ))}
-        </ul>
-      )}
+      <Loaded state={list} errorTitle="Couldn't load your devices" framed>
+        {(mine) =>
+          mine.length === 0 ? (
+            <div className="card">
+              <EmptyState icon="gauge" title="No meters on your account yet">
+                An administrator connects your smart meters to your account. Ask support if you expected one here.
+              </EmptyState>
+            </div>
+          ) : (
+            <ul className="device-grid">
+              {mine.map((device) => (
+                <DeviceCard key={device.id} device={device} />
+              ))}
+            </ul>
+          )
+        }
+      </Loaded>
     </>
   )
 }

@@ -6,7 +6,7 @@ import { useApi, useUser } from '../../auth/AuthProvider'
 import { ChatThread } from '../../components/ChatThread'
 import { PageHeader } from '../../components/Layout'
 import { Segmented } from '../../components/Segmented'
-import { EmptyState, ErrorState, Loading } from '../../components/States'
+import { EmptyState, Loaded } from '../../components/States'
 import { useToast } from '../../components/Toasts'
 import { useAsync } from '../../hooks/useAsync'
 import { asChatMessage, mergeMessages } from '../../lib/chat'
@@ -77,32 +77,30 @@ export function SupportPage() {
         actions={<Segmented label="Who answers" value={mode} options={MODES} onChange={setMode} />}
       />
       <section className="card chat-card" aria-label="Conversation with support">
-        {history.error ? (
-          <ErrorState error={history.error} onRetry={history.reload} title="Couldn't load your conversation" />
-        ) : !history.data ? (
-          <Loading label="Loading conversation…" />
-        ) : (
-          <ChatThread
-            messages={history.data}
-            viewer="client"
-            typing={typing}
-            onSend={send}
-            onInput={(text) => (text ? notifier.input() : notifier.stop())}
-            placeholder={mode === 'bot' ? 'Ask about consumption, devices, alerts…' : 'Write to our support team…'}
-            composerNote={
-              mode === 'admin' ? (
-                <span>Talking to a person · usually answered within office hours</span>
-              ) : (
-                <span>Talking to the assistant · switch to “Human support” to reach a person</span>
-              )
-            }
-            empty={
-              <EmptyState icon="chat" title="How can we help?">
-                Ask about your consumption, devices, alerts or your account. Try “Why did I get an alert?”
-              </EmptyState>
-            }
-          />
-        )}
+        <Loaded state={history} errorTitle="Couldn't load your conversation" loadingLabel="Loading conversation…">
+          {(messages) => (
+            <ChatThread
+              messages={messages}
+              viewer="client"
+              typing={typing}
+              onSend={send}
+              onInput={notifier.composed}
+              placeholder={mode === 'bot' ? 'Ask about consumption, devices, alerts…' : 'Write to our support team…'}
+              composerNote={
+                mode === 'admin' ? (
+                  <span>Talking to a person · usually answered within office hours</span>
+                ) : (
+                  <span>Talking to the assistant · switch to “Human support” to reach a person</span>
+                )
+              }
+              empty={
+                <EmptyState icon="chat" title="How can we help?">
+                  Ask about your consumption, devices, alerts or your account. Try “Why did I get an alert?”
+                </EmptyState>
+              }
+            />
+          )}
+        </Loaded>
       </section>
     </div>
   )
