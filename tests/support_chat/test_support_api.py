@@ -8,12 +8,14 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from ems.common.bus import Broker
 from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.bot import HANDOFF_ANSWER
 from ems.support.llm import LlmClient
+from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
 from tests.realtime.harness import AuthServer, Login, publish_event
 from tests.support.polling import eventually
@@ -30,6 +32,15 @@ async def _inbox_row(support: Support, admin: Login, user: Login) -> dict[str, o
             row: dict[str, object] = item
             return row
     return None
+
+
+async def _handled(support: Support, *event_ids: uuid.UUID) -> bool:
+    """Whether support's consumer has handled all these events."""
+    async with support.app.state.support.db.transaction() as session:
+        found = await session.scalars(
+            select(processed.c.event_id).where(processed.c.event_id.in_(event_ids))
+        )
+        return len(set(found)) == len(event_ids)
 
 
 async def test_a_rule_answers_in_bot_mode_and_both_messages_are_kept(
@@ -242,18 +253,18 @@ async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
         json={"text": "rename", "mode": "admin"},
         headers=support.as_(client),
     )
-    await publish_event(
+    newer = await publish_event(
         broker, UserUpdated(id=client.id, username="renamed", role="CLIENT", revision=4)
     )
-    await publish_event(
+    older = await publish_event(
         broker, UserUpdated(id=client.id, username="older", role="CLIENT", revision=3)
     )
-
-    async def renamed() -> bool:
-        row = await _inbox_row(support, admin_login, client)
-        return row is not None and row["username"] == "renamed"
-
-    await eventually(renamed)
+    # The barrier: both events handled (the consumer commits each id with its writes), so a
+    # late overwrite by the older one has happened by now if it happens at all.
+    await eventually(lambda: _handled(support, newer.event_id, older.event_id))
+    row = await _inbox_row(support, admin_login, client)
+    assert row is not None
+    assert row["username"] == "renamed"
 
 
 async def _ask_with_llm(
