@@ -29,7 +29,10 @@ test: setup
 	$(UV) run mypy
 	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs --check $(API_TYPES)
 	cd web && npm run lint && npm test
-	$(UV) run pytest
+	@# A skip outside the opt-in suites (chaos, multihost, swarm) fails: see .ci/skips.py.
+	report=$$(mktemp); trap 'rm -f "$$report"' EXIT; \
+	$(UV) run pytest -rs --junitxml="$$report"; \
+	$(UV) run python .ci/skips.py "$$report"
 
 # The web app's API types, generated from the services' OpenAPI (built in-process, nothing
 # started): run after changing a schema, and commit the result; `make test` fails until then.
