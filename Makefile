@@ -12,14 +12,15 @@ DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types
+.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots
 
 help:
-	@echo "make run    start the whole platform (gateway at http://localhost:8080)"
-	@echo "make test   lint, type-check and run the whole test suite"
-	@echo "make lint   ruff and mypy only"
-	@echo "make api-types  regenerate web/src/api/generated from the services' OpenAPI"
-	@echo "make chaos  kill the broker, a replica, the balancer, the database under load; multi-host"
+	@echo "make run          start the whole platform (gateway at http://localhost:8080)"
+	@echo "make test         lint, type-check and run the whole test suite"
+	@echo "make lint         ruff and mypy only"
+	@echo "make api-types    regenerate web/src/api/generated from the services' OpenAPI"
+	@echo "make screenshots  rewrite docs/screenshots/ (make test keeps its pictures elsewhere)"
+	@echo "make chaos        kill the broker, a replica, the balancer, the database under load; multi-host"
 
 run: setup
 	$(UV) run ems up
@@ -40,6 +41,10 @@ API_TYPES := web/src/api/generated/api.ts
 API_TYPES_TOOL := web/scripts/api-types
 api-types: venv web
 	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs $(API_TYPES)
+
+# Rewrites docs/screenshots/ from a fresh stack (make test writes its pictures elsewhere).
+screenshots: setup
+	EMS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(UV) run pytest tests/e2e -q -k screenshots
 
 # Failure tests: private PostgreSQL/RabbitMQ, SIGKILLs, network namespaces (root); ~4 min.
 # Their last results are kept in docs/results/.

@@ -5,17 +5,11 @@
 //   EMS_AMQP_URL: the broker the stack uses (readings are published there)
 //   EMS_E2E_TOKEN_TTL: the stack's access-token lifetime in seconds (the expiry flow waits it out)
 
-import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'
+import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'
 import { readFile } from 'node:fs/promises'
 import { PASSWORD, monitoringKnows } from './seed.mjs'
 
 const TOKEN_TTL_S = Number(process.env.EMS_E2E_TOKEN_TTL ?? 30)
-
-/** Nothing broke in the page, and nothing was fetched from outside the gateway. */
-function assertClean(page) {
-  if (page.errors.length) throw new Error(`errors in the page: ${page.errors.join('; ')}`)
-  if (page.outside.length) throw new Error(`requests outside the gateway: ${page.outside.join(', ')}`)
-}
 
 /** Mark the document so that a reload (which would pass "updates" off as live) is detected. */
 async function markDocument(page) {

@@ -51,6 +51,11 @@ export async function newPage(browser, viewport = DESKTOP) {
   const page = await context.newPage()
   page.errors = []
   page.on('pageerror', (error) => page.errors.push(String(error)))
+  // What the app or the browser logged as an error (a failed request shows here too).
+  page.consoleErrors = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') page.consoleErrors.push(`${message.text()} (${message.location().url})`)
+  })
   // Nothing may come from the internet: every request must stay on the gateway.
   page.outside = []
   page.on('request', (request) => {
@@ -63,6 +68,16 @@ export async function newPage(browser, viewport = DESKTOP) {
 }
 
 const openPages = []
+
+/**
+ * Nothing broke in the page, and nothing was fetched from outside the gateway; with
+ * `console`, nothing was logged as an error either (flows that provoke a 401 leave it off).
+ */
+export function assertClean(page, { console: consoleToo = false } = {}) {
+  if (page.errors.length) throw new Error(`errors in the page: ${page.errors.join('; ')}`)
+  if (consoleToo && page.consoleErrors.length) throw new Error(`errors in the console: ${page.consoleErrors.join('; ')}`)
+  if (page.outside.length) throw new Error(`requests outside the gateway: ${page.outside.join(', ')}`)
+}
 
 /** Screenshots of every page still open, for a failed run (EMS_E2E_ARTIFACTS or /tmp). */
 export async function captureFailure(label) {

@@ -1,15 +1,20 @@
-// Screenshots of every page, client and admin, at desktop and phone widths, into
-// docs/screenshots/. Seeds a small demo world first (idempotent), then drives the app.
+// Screenshots of every page, client and admin, at desktop and phone widths. Seeds a small
+// demo world first (idempotent), then drives the app; an error in a page or its console fails
+// the run. The pictures go to EMS_SCREENSHOTS_DIR, else to a new temporary folder: only
+// `make screenshots` (EMS_SCREENSHOTS_DIR=docs/screenshots) rewrites the tracked ones.
 //
 //   EMS_E2E_URL=http://127.0.0.1:8080 EMS_E2E_ADMIN_USERNAME=... EMS_E2E_ADMIN_PASSWORD=... \
 //   EMS_AMQP_URL=amqp://... node tests/e2e/screenshots.mjs
 
-import { mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
-import { ADMIN, BASE, DESKTOP, PHONE, REPO, api, apiLogin, launch, newPage, signIn, step, until } from './lib.mjs'
+import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, launch, newPage, signIn, step, until } from './lib.mjs'
 import { PASSWORD, seedDemo } from './seed.mjs'
 
-const OUT = process.env.EMS_SCREENSHOTS_DIR ?? path.join(REPO, 'docs', 'screenshots')
+const OUT = process.env.EMS_SCREENSHOTS_DIR
+  ? path.resolve(process.env.EMS_SCREENSHOTS_DIR)
+  : await mkdtemp(path.join(os.tmpdir(), 'ems-screenshots-'))
 
 async function seedChat(world) {
   // `world` was seeded just before; only its ids are used here.
@@ -41,10 +46,11 @@ async function settle(page) {
 
 async function shot(page, name, { fullPage = true } = {}) {
   await settle(page)
+  assertClean(page, { console: true })
   const width = page.viewportSize().width < 600 ? 'phone' : 'desktop'
   const file = path.join(OUT, `${name}-${width}.png`)
   await page.screenshot({ path: file, fullPage })
-  console.log(`       ${path.relative(REPO, file)}`)
+  console.log(`       ${file}`)
 }
 
 async function visit(page, route, heading) {
@@ -88,6 +94,7 @@ async function clientPages(browser, viewport, world) {
     await openMenuIfPhone(page)
     await shot(page, 'client-menu', { fullPage: false })
   }
+  assertClean(page, { console: true })
   await page.context().close()
   return page
 }
@@ -120,11 +127,13 @@ async function adminPages(browser, viewport, world) {
   await shot(page, 'admin-inbox-thread', { fullPage: false })
   await visit(page, '/alerts', 'Alerts')
   await shot(page, 'admin-alerts')
+  assertClean(page, { console: true })
   await page.context().close()
 }
 
 async function main() {
   await mkdir(OUT, { recursive: true })
+  console.log(`screenshots into ${OUT}`)
   const world = await step('seed the demo world', seedDemo)
   await step('seed support conversations', () => seedChat(world))
   const browser = await launch()

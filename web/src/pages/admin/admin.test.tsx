@@ -1,0 +1,163 @@
+import { screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import type { Device, User } from '../../api/types'
+import { json, type Call } from '../../test/fakes'
+import { renderApp, signedIn } from '../../test/render'
+import { AdminDevicesPage } from './AdminDevicesPage'
+import { UsersPage } from './UsersPage'
+
+const STAMP = '2026-11-01T00:00:00Z'
+
+function user(id: string, username: string, role: User['role'] = 'CLIENT'): User {
+  return { id, username, role, full_name: null, email: null, created_at: STAMP, updated_at: STAMP }
+}
+
+function device(id: string, name: string, owner_id: string | null = null): Device {
+  const base = { description: null, address: null, max_hourly_kwh: 2, status: 'active' as const }
+  return { id, name, owner_id, ...base, created_at: STAMP, updated_at: STAMP }
+}
+
+const page = <T,>(items: T[], total = items.length) => json(200, { items, total, page: 1, size: 20 })
+const query = (call: Call) => new URL(call.url, 'http://x').searchParams
+const me = { 'GET /api/auth/me': () => json(200, { id: 'admin-1', username: 'root', role: 'ADMIN' }) }
+
+describe('admin users', () => {
+  it('lists users, marks the admin, and keeps them from deleting themselves', async () => {
+    renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: { ...me, 'GET /api/users': () => page([user('admin-1', 'root', 'ADMIN'), user('u2', 'ann')]) },
+    })
+    const own = (await screen.findByText('root')).closest('tr')!
+    expect(within(own).getByText('you')).toBeInTheDocument()
+    expect(within(own).getByText('Admin')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Delete root' })).toBeDisabled()
+    expect(screen.getByRole('button', { name: 'Delete ann' })).toBeEnabled()
+    expect(screen.getByRole('heading', { name: 'Users' })).toBeInTheDocument()
+  })
+
+  it('searches from page 1 and says when nothing matches', async () => {
+    const { calls } = renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/users': (call) => (query(call).get('q') ? page([]) : page([user('u2', 'ann')], 45)),
+      },
+    })
+    expect(await screen.findByText('1–20 of 45 users')).toBeInTheDocument()
+    await userEvent.click(screen.getByRole('button', { name: /Next/ }))
+    await waitFor(() => expect(calls.some((c) => query(c).get('page') === '2')).toBe(true))
+    await userEvent.type(screen.getByRole('searchbox', { name: 'Search users' }), ' zed ')
+    expect(await screen.findByText('No user matches “zed”')).toBeInTheDocument()
+    const searched = calls.filter((c) => query(c).get('q'))
+    expect(searched.map((c) => [query(c).get('q'), query(c).get('page')])).toEqual([['zed', '1']])
+  })
+
+  it('deletes only after the confirmation, then reloads the list', async () => {
+    let deleted = false
+    const { calls } = renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/users': () => page(deleted ? [] : [user('u2', 'ann')]),
+        'DELETE /api/users/u2': () => {
+          deleted = true
+          return json(204, null)
+        },
+      },
+    })
+    await userEvent.click(await screen.findByRole('button', { name: 'Delete ann' }))
+    const confirm = screen.getByRole('dialog', { name: 'Delete user?' })
+    expect(calls.some((c) => c.method === 'DELETE')).toBe(false)
+    await userEvent.click(within(confirm).getByRole('button', { name: 'Delete user' }))
+    expect(await screen.findByText('Deleted ann')).toBeInTheDocument()
+    expect(await screen.findByText('No users yet')).toBeInTheDocument()
+  })
+
+  it('shows a failed load with a retry that works', async () => {
+    renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: { ...me, 'GET /api/users': [() => json(503, {}), () => page([user('u2', 'ann')])] },
+    })
+    expect(await screen.findByText("Couldn't load users")).toBeInTheDocument()
+    await userEvent.click(screen.getByRole('button', { name: 'Try again' }))
+    expect(await screen.findByText('ann')).toBeInTheDocument()
+  })
+
+  it('creates a user, typed into the dialog it opens with the first field focused', async () => {
+    const { calls } = renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/users': () => page([]),
+        'POST /api/users': (call) => json(201, user('u3', (call.body as { username: string }).username)),
+      },
+    })
+    await userEvent.click(await screen.findByRole('button', { name: 'New user' }))
+    expect(screen.getByRole('dialog', { name: 'New user' })).toBeInTheDocument()
+    expect(screen.getByLabelText('Username')).toHaveFocus()
+    await userEvent.keyboard('bob')
+    await userEvent.type(screen.getByLabelText('Initial password'), 'long-enough-1')
+    await userEvent.click(screen.getByRole('button', { name: 'Create user' }))
+    expect(await screen.findByText('Created bob')).toBeInTheDocument()
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      username: 'bob',
+      password: 'long-enough-1',
+      role: 'CLIENT',
+      full_name: null,
+      email: null,
+    })
+  })
+})
+
+describe('admin devices', () => {
+  it('edits a device and shows its owner by name', async () => {
+    const { calls } = renderApp(<AdminDevicesPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/devices': () => page([device('d1', 'Kitchen', 'u2')]),
+        'GET /api/users/u2': () => json(200, user('u2', 'ann')),
+        'PATCH /api/devices/d1': (call) => json(200, { ...device('d1', 'Kitchen', 'u2'), ...(call.body as object) }),
+      },
+    })
+    const row = (await screen.findByText('Kitchen')).closest('tr')!
+    expect(await within(row).findByText('ann')).toBeInTheDocument()
+    expect(within(row).getByRole('link', { name: 'Consumption of Kitchen' })).toHaveAttribute('href', '/admin/consumption?user=u2&device=d1')
+    await userEvent.click(within(row).getByRole('button', { name: 'Edit Kitchen' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit Kitchen' })
+    await userEvent.clear(within(dialog).getByLabelText('Hourly limit (kWh)'))
+    await userEvent.type(within(dialog).getByLabelText('Hourly limit (kWh)'), '3.5')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    expect(await screen.findByText('Saved Kitchen')).toBeInTheDocument()
+    expect(calls.find((c) => c.method === 'PATCH')?.body).toMatchObject({ max_hourly_kwh: 3.5, owner_id: 'u2' })
+  })
+
+  it('assigns an unassigned device to a client picked by search', async () => {
+    const { calls } = renderApp(<AdminDevicesPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/devices': () => page([device('d1', 'Garage')]),
+        'GET /api/users': () => page([user('u2', 'ann'), user('admin-1', 'root', 'ADMIN')]),
+        'PATCH /api/devices/d1': () => json(200, device('d1', 'Garage', 'u2')),
+      },
+    })
+    expect(await screen.findByText('Unassigned')).toBeInTheDocument()
+    await userEvent.click(screen.getByRole('button', { name: 'Assign Garage' }))
+    const dialog = screen.getByRole('dialog', { name: 'Owner of Garage' })
+    expect(within(dialog).getByRole('button', { name: 'Unassign' })).toBeDisabled()
+    const results = within(dialog).getByRole('list', { name: 'Matching clients' })
+    await userEvent.click(await within(results).findByRole('button', { name: /ann/ }))
+    expect(within(results).queryByRole('button', { name: /root/ })).toBeNull()
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Assign' }))
+    expect(await screen.findByText('Assigned Garage')).toBeInTheDocument()
+    expect(calls.find((c) => c.method === 'PATCH')?.body).toEqual({ owner_id: 'u2' })
+  })
+
+  it('explains an empty list and what to do first', async () => {
+    renderApp(<AdminDevicesPage />, { session: signedIn('ADMIN'), routes: { ...me, 'GET /api/devices': () => page([]) } })
+    expect(await screen.findByText('No devices yet')).toBeInTheDocument()
+    expect(screen.getByText('Create a device, then assign it to a client.')).toBeInTheDocument()
+  })
+})
