@@ -1,127 +1,123 @@
-"""Routes of the auth service: thin, each calling one function of `service`."""
+"""Routes of the auth service: thin, each calling one use case of `service`."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from ems.auth import service
-from ems.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse, UserRef
-from ems.common.db import Database
-from ems.common.errors import ApiError, unauthorized
-from ems.common.outbox import OutboxRelay
-from ems.common.security import CurrentUser, InvalidToken, TokenVerifier, bearer_token
+from ems.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    RegisterRequest,
+    TokenResponse,
+    UserRef,
+)
+from ems.auth.service import AuthContext
+from ems.common.credentials import GATEWAY, internal_caller
+from ems.common.errors import unauthorized
+from ems.common.openapi import errors
+from ems.common.security import CurrentUser, bearer_token, verify_or_raise
+from ems.contracts.events import UserRegistered
+from ems.contracts.identity import NewCredential, RegisteredPage, RevocationPage, ServiceToken
 
 
-class AuthDeps:
-    """What the routes need, taken from the running app."""
-
-    def __init__(self, request: Request) -> None:
-        runtime = request.app.state.runtime
-        self.db: Database = runtime.db
-        self.ctx: service.AuthContext = request.app.state.auth
-        self.relay: OutboxRelay = request.app.state.relay
-        self.verifier: TokenVerifier = request.app.state.token_verifier
+def auth_context(request: Request) -> AuthContext:
+    ctx: AuthContext = request.app.state.auth
+    return ctx
 
 
-Deps = Annotated[AuthDeps, Depends()]
+Ctx = Annotated[AuthContext, Depends(auth_context)]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 internal = APIRouter(prefix="/internal", include_in_schema=False)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserRef)
-async def register(body: RegisterRequest, deps: Deps) -> UserRef:
+def _address(request: Request) -> str:
+    # The gateway's X-Forwarded-For, believed from the addresses in forwarded_allow_ips.
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRef,
+    # 429: the gateway limits registrations per address.
+    responses=errors(409, 429),
+)
+async def register(body: RegisterRequest, ctx: Ctx) -> UserRef:
     """Create a CLIENT account (a `role` in the body is ignored)."""
-    async with deps.db.transaction() as session:
-        credential = await service.create_credential_row(
-            session,
-            deps.ctx.passwords,
-            username=body.username,
-            password=body.password,
-            role="CLIENT",
-            full_name=body.full_name,
-            email=body.email,
-        )
-    deps.relay.notify()
-    return UserRef(id=credential.id, username=credential.username, role="CLIENT")
+    return await service.register(ctx, body)
 
 
-@router.post("/login", response_model=TokenResponse)
-async def login(body: LoginRequest, request: Request, deps: Deps) -> TokenResponse:
+@router.post("/login", response_model=TokenResponse, responses=errors(401, 429))
+async def login(body: LoginRequest, request: Request, ctx: Ctx) -> TokenResponse:
     """Exchange username and password for an access token and a refresh token."""
-    address = request.client.host if request.client else "unknown"
-    async with deps.db.transaction() as session:
-        outcome = await service.login(session, deps.ctx, body.username, body.password, address)
-    return _tokens_or_raise(outcome)
+    return await service.login(ctx, body.username, body.password, _address(request))
 
 
-@router.post("/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshRequest, deps: Deps) -> TokenResponse:
+@router.post("/refresh", response_model=TokenResponse, responses=errors(401))
+async def refresh(body: RefreshRequest, ctx: Ctx) -> TokenResponse:
     """Exchange a refresh token for a new pair; the old refresh token is spent."""
-    async with deps.db.transaction() as session:
-        outcome = await service.refresh(session, deps.ctx, body.refresh_token)
-    return _tokens_or_raise(outcome)
-
-
-def _tokens_or_raise(outcome: TokenResponse | ApiError) -> TokenResponse:
-    if isinstance(outcome, ApiError):
-        raise outcome
-    return outcome
+    return await service.refresh(ctx, body.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, deps: Deps) -> Response:
-    """Revoke the refresh token and every token rotated from the same login."""
-    async with deps.db.transaction() as session:
-        await service.logout(session, body.refresh_token)
+async def logout(body: RefreshRequest, ctx: Ctx) -> Response:
+    """End the login: its refresh token and every access token of it stop working."""
+    await service.logout(ctx, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/jwks.json")
-async def jwks(request: Request) -> dict[str, Any]:
+async def jwks(ctx: Ctx) -> dict[str, Any]:
     """Public keys that verify access tokens (JWKS)."""
-    document: dict[str, Any] = request.app.state.auth.keys.jwks
-    return document
+    return ctx.keys.jwks
 
 
 @router.get("/me", response_model=UserRef)
-async def read_me(user: CurrentUser, deps: Deps) -> UserRef:
+async def read_me(user: CurrentUser, ctx: Ctx) -> UserRef:
     """The caller's login, with the role it has now."""
-    async with deps.db.transaction() as session:
-        credential = await service.current_credential(session, user.user_id)
+    credential = await service.current_credential(ctx, user.user_id)
     if credential is None:
         raise unauthorized("account no longer exists")
     return UserRef(id=credential.id, username=credential.username, role=credential.role)
 
 
-@internal.get("/verify")
-async def verify(request: Request, deps: Deps) -> Response:
+@router.post("/password", response_model=TokenResponse, responses=errors(422, 429))
+async def change_password(
+    body: PasswordChange, user: CurrentUser, request: Request, ctx: Ctx
+) -> TokenResponse:
+    """Change the caller's password (the old one is required); every session ends and
+    the answer is the caller's new one."""
+    return await service.change_password(ctx, user.user_id, body, _address(request))
+
+
+# --- loopback only: never routed by the gateway, each with a service credential -----------------
+@internal.get("/verify", dependencies=[internal_caller(GATEWAY)])
+async def verify(request: Request) -> Response:
     """Forward-auth check for the gateway: 200 with the caller's identity headers, or 401.
 
     The token comes from the Authorization header or, for WebSocket upgrades, from the
-    `token` query parameter of the original request (`X-Original-URI`). The account must
-    still exist, and the role sent on is the one it has now, not the one in the token.
+    `token` query parameter of the original request (`X-Original-URI`). Checked in memory:
+    signature, expiry, and this process's copy of the revocations (no database).
     """
     token = bearer_token(request) or _token_from_original_uri(request)
     if token is None:
         raise unauthorized()
-    try:
-        principal = await deps.verifier.verify(token)
-    except InvalidToken:
-        raise unauthorized("invalid or expired token") from None
-    async with deps.db.sessions() as session:
-        credential = await service.current_credential(session, principal.user_id)
-    if credential is None:
-        raise unauthorized("account no longer exists")
+    principal = await verify_or_raise(request.app.state.token_verifier, token)
     return Response(
         status_code=200,
         headers={
-            "X-User-Id": str(credential.id),
-            "X-User-Role": credential.role,
-            "X-User-Name": credential.username,
+            "X-User-Id": str(principal.user_id),
+            "X-User-Role": principal.role,
+            "X-User-Name": principal.username,
         },
     )
 
@@ -132,3 +128,44 @@ def _token_from_original_uri(request: Request) -> str | None:
         return None
     values = parse_qs(urlsplit(original).query).get("token")
     return values[0] if values else None
+
+
+@internal.post(
+    "/credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRegistered,
+    dependencies=[internal_caller("users")],
+)
+async def create_credential(body: NewCredential, admin: CurrentUser, ctx: Ctx) -> UserRegistered:
+    """A login for a user an admin creates (called by users with the admin's token)."""
+    return await service.create_for_admin(ctx, admin, body)
+
+
+@internal.get(
+    "/credentials", response_model=RegisteredPage, dependencies=[internal_caller("users")]
+)
+async def list_credentials(
+    ctx: Ctx,
+    after: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> RegisteredPage:
+    """Every login, for the users service to catch up from at start."""
+    return await service.registered_page(ctx.db, after, limit)
+
+
+@internal.get(
+    "/revocations",
+    response_model=RevocationPage,
+    dependencies=[internal_caller()],
+)
+async def list_revocations(ctx: Ctx, since: datetime | None = None) -> RevocationPage:
+    """What was revoked since the cursor (all that is in force without one)."""
+    return await service.revocations_since(ctx.db, since)
+
+
+@internal.post("/service-token", response_model=ServiceToken)
+async def create_service_token(
+    credentials: Annotated[HTTPBasicCredentials, Depends(HTTPBasic())], ctx: Ctx
+) -> ServiceToken:
+    """A short-lived service token for a service that proves its secret (HTTP Basic)."""
+    return service.issue_service_token(ctx, credentials.username, credentials.password)

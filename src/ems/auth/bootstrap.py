@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ems.auth.models import Credential
-from ems.auth.passwords import Passwords
-from ems.auth.service import create_credential_row
+from ems.auth.security.passwords import Passwords
+from ems.auth.service import create_credential
 from ems.auth.settings import AuthSettings
 from ems.common.db import Database
 
@@ -41,31 +41,28 @@ async def ensure_admin(settings: AuthSettings) -> AdminLogin:
 
 async def _ensure_admin(db: Database, settings: AuthSettings) -> AdminLogin:
     passwords = Passwords(settings)
-    async with db.transaction() as session:
-        if settings.admin_username:
-            name = settings.admin_username.lower()
+    if settings.admin_username:
+        name = settings.admin_username.lower()
+        async with db.sessions() as session:
             exists = await session.scalar(select(Credential.id).where(Credential.username == name))
-            if exists is not None:
-                return AdminLogin(name, None, created=False)
-            if not settings.admin_password:
-                raise ValueError("EMS_ADMIN_USERNAME is set but EMS_ADMIN_PASSWORD is not")
-            await create_credential_row(
-                session, passwords, username=name, password=settings.admin_password, role="ADMIN"
-            )
-            return AdminLogin(name, settings.admin_password, created=True)
+        if exists is not None:
+            return AdminLogin(name, None, created=False)
+        if not settings.admin_password:
+            raise ValueError("EMS_ADMIN_USERNAME is set but EMS_ADMIN_PASSWORD is not")
+        await create_credential(
+            db, passwords, username=name, password=settings.admin_password, role="ADMIN"
+        )
+        return AdminLogin(name, settings.admin_password, created=True)
 
+    async with db.sessions() as session:
         admin = await session.scalar(
             select(Credential.username).where(Credential.role == "ADMIN").limit(1)
         )
-        stored = credentials_file(settings)
-        if admin is not None:
-            return AdminLogin(
-                admin, None, created=False, stored_in=stored if stored.exists() else None
-            )
-        password = secrets.token_urlsafe(12)
-        await create_credential_row(
-            session, passwords, username=DEFAULT_ADMIN, password=password, role="ADMIN"
-        )
+    stored = credentials_file(settings)
+    if admin is not None:
+        return AdminLogin(admin, None, created=False, stored_in=stored if stored.exists() else None)
+    password = secrets.token_urlsafe(12)
+    await create_credential(db, passwords, username=DEFAULT_ADMIN, password=password, role="ADMIN")
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.touch(mode=0o600)
     stored.write_text(f"username: {DEFAULT_ADMIN}\npassword: {password}\n")

@@ -7,8 +7,8 @@ import asyncio
 import getpass
 from typing import Any
 
-from ems.auth.passwords import Passwords
-from ems.auth.service import create_credential_row
+from ems.auth.security.passwords import Passwords
+from ems.auth.service import create_credential
 from ems.auth.settings import AuthSettings
 from ems.common.db import Database
 from ems.common.errors import ApiError
@@ -46,9 +46,8 @@ def _create_admin(args: argparse.Namespace) -> int:
 async def _create(settings: AuthSettings, username: str, password: str) -> None:
     db = Database(settings.dsn(), pool_size=1)
     try:
-        async with db.transaction() as session:
-            await create_credential_row(
-                session, Passwords(settings), username=username, password=password, role="ADMIN"
-            )
+        await create_credential(
+            db, Passwords(settings), username=username, password=password, role="ADMIN"
+        )
     finally:
         await db.dispose()

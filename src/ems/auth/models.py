@@ -1,4 +1,4 @@
-"""authdb: credentials, refresh tokens, signing keys, login failures."""
+"""authdb: credentials, refresh tokens, revocations, signing keys, login throttling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, ForeignKey, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +36,9 @@ class Credential(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     # The users service's revision of the profile last applied here (0: none yet).
     profile_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Signed into access tokens (`ver`); raised by a password or role change, which makes
+    # every token issued before it invalid (a `Revocation` tells every service).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -52,6 +55,8 @@ class RefreshToken(Base):
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When the family's login happened: no refresh past its absolute lifetime.
+    session_started_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]
     # Set when the token was exchanged for a new one; a second use means it leaked.
     used_at: Mapped[datetime | None]
@@ -70,14 +75,29 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_scope_key_at", "scope", "key", "at"),)
+class RevokedSession(Base):
+    """Access tokens that stop before they expire (`ems.contracts.identity.Revocation`)."""
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(16))  # "account" or "address"
-    key: Mapped[str] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    __tablename__ = "revocations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID]
+    session_id: Mapped[uuid.UUID | None]
+    min_version: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(String(16))
+    # The clock at insert, not at transaction start: pollers read by it (with an overlap).
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp(), index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginThrottle(Base):
+    """One rate limit's state (GCRA): the theoretical arrival time of the next attempt."""
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tat: Mapped[datetime]
 
 
 outbox = outbox_table(Base.metadata)

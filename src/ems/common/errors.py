@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,29 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape, as the OpenAPI documents declare it."""
+
+    error: ErrorBody
+
+
+def too_many(message: str, retry_after: int) -> ApiError:
+    """429 with the seconds to wait, in `Retry-After` and in the details."""
+    return ApiError(
+        429,
+        "too_many_attempts",
+        message,
+        {"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def not_found(what: str = "resource") -> ApiError:

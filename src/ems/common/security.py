@@ -1,6 +1,7 @@
 """Access-token verification and the FastAPI dependencies every service uses to enforce
 roles itself, whatever the gateway did. Tokens are EdDSA JWTs signed by the auth service;
-its public keys come from its JWKS document."""
+its public keys come from its JWKS document. A verified token is then checked against the
+process's copy of auth's revocations (ems.common.revocations): in memory, on every request."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -18,10 +19,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 from jwt.algorithms import OKPAlgorithm
 
-from ems.common.errors import forbidden, unauthorized
+from ems.common.errors import ApiError, forbidden, unauthorized
+from ems.common.openapi import raises
+from ems.common.revocations import Revocations, RevocationsUnknown, SessionEnded
 
 ALGORITHM = "EdDSA"
 ACCESS_TOKEN_TYPE = "access"
+# Tokens auth issues to services for `/internal/*` calls (ems.common.credentials).
+SERVICE_TOKEN_TYPE = "service"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,12 @@ class Principal:
     user_id: uuid.UUID
     role: Literal["ADMIN", "CLIENT"]
     username: str
+    # The login session (refresh-token family) the token belongs to, and the user's token
+    # version when it was issued: what revocations name.
+    session_id: uuid.UUID = field(default_factory=lambda: uuid.UUID(int=0))
+    version: int = 0
+    # When the token expires (epoch seconds).
+    expires_at: float = 0.0
 
     @property
     def is_admin(self) -> bool:
@@ -45,15 +56,24 @@ KeyLoader = Callable[[], Awaitable[dict[str, Ed25519PublicKey]]]
 
 
 class TokenVerifier:
-    """Checks signature (EdDSA only), `kid`, `iss`, `aud`, `exp` and `typ` of access tokens."""
+    """Checks signature (EdDSA only), `kid`, `iss`, `aud`, `exp` and `typ` of access tokens,
+    then (when given `revocations`) that the token's session and version still stand."""
 
     # An unknown kid triggers at most one key reload per this many seconds.
     RELOAD_INTERVAL = 10.0
 
-    def __init__(self, load_keys: KeyLoader, issuer: str, audience: str) -> None:
+    def __init__(
+        self,
+        load_keys: KeyLoader,
+        issuer: str,
+        audience: str,
+        revocations: Revocations | None = None,
+    ) -> None:
         self._load_keys = load_keys
         self.issuer = issuer
         self.audience = audience
+        # None only in tests that build a verifier of their own: nothing is revoked then.
+        self.revocations = revocations
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
@@ -70,6 +90,22 @@ class TokenVerifier:
             raise InvalidToken("unknown signing key") from None
 
     async def verify(self, token: str) -> Principal:
+        """The caller of a user's access token; `InvalidToken`, `SessionEnded` or
+        `RevocationsUnknown` otherwise."""
+        principal = principal_from_claims(await self._claims(token))
+        if self.revocations is not None:
+            self.revocations.check(principal.user_id, principal.session_id, principal.version)
+        return principal
+
+    async def verify_service(self, token: str) -> str:
+        """The name of the service a service token was issued to."""
+        claims = await self._claims(token)
+        if claims.get("typ") != SERVICE_TOKEN_TYPE or not isinstance(claims.get("sub"), str):
+            raise InvalidToken("not a service token")
+        name: str = claims["sub"]
+        return name
+
+    async def _claims(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -78,7 +114,7 @@ class TokenVerifier:
             raise InvalidToken("unexpected token algorithm")
         key = await self._key(header["kid"])
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
@@ -88,7 +124,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        return principal_from_claims(claims)
+        return claims
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -97,11 +133,22 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     role = claims.get("role")
     if role not in ("ADMIN", "CLIENT"):
         raise InvalidToken("unknown role")
+    version = claims.get("ver")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidToken("no token version")
     try:
         user_id = uuid.UUID(str(claims["sub"]))
+        session_id = uuid.UUID(str(claims.get("sid")))
     except ValueError:
-        raise InvalidToken("bad subject") from None
-    return Principal(user_id=user_id, role=role, username=str(claims.get("name", "")))
+        raise InvalidToken("bad subject or session") from None
+    return Principal(
+        user_id=user_id,
+        role=role,
+        username=str(claims.get("name", "")),
+        session_id=session_id,
+        version=version,
+        expires_at=float(claims["exp"]),
+    )
 
 
 def jwks_loader(auth_url: str) -> KeyLoader:
@@ -134,20 +181,33 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+@raises(401, 503)
 async def current_user(request: Request) -> Principal:
     """The caller, from a verified bearer token; 401 otherwise."""
     token = bearer_token(request)
     if token is None:
         raise unauthorized()
     verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        principal = await verifier.verify(token)
-    except InvalidToken:
-        raise unauthorized("invalid or expired token") from None
+    principal = await verify_or_raise(verifier, token)
     request.state.principal = principal
     return principal
 
 
+async def verify_or_raise(verifier: TokenVerifier, token: str) -> Principal:
+    """`verify`, with its refusals as the API answers them (401, or 503 when unsure)."""
+    try:
+        return await verifier.verify(token)
+    except InvalidToken:
+        raise unauthorized("invalid or expired token") from None
+    except SessionEnded as ended:
+        raise unauthorized(f"this session has ended ({ended.revocation.reason})") from None
+    except RevocationsUnknown:
+        raise ApiError(
+            503, "auth_unavailable", "the request could not be authenticated right now"
+        ) from None
+
+
+@raises(403)
 async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     """The caller, who must be an admin; 403 otherwise."""
     if not user.is_admin:

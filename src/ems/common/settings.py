@@ -47,6 +47,13 @@ class CommonSettings(BaseSettings):
     auth_internal_url: str = "http://127.0.0.1:8101"
     jwt_issuer: str = "ems-auth"
     jwt_audience: str = "ems"
+    # This service's own credential for other services' `/internal/*` routes (see
+    # ems.common.credentials); outside production, derived from a key under data_dir.
+    service_secret: str | None = None
+    # How often this process polls auth's revocations, and how stale its copy may grow
+    # (auth unreachable) before tokens are refused with 503 instead of trusted.
+    revocations_poll_seconds: float = 1.0
+    revocations_max_age_seconds: float = 10.0
 
     host: str = "127.0.0.1"
     port: int = 0

@@ -7,21 +7,27 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ems.common.bus import Broker
+from ems.common.credentials import ServiceCheck, ServiceCredential, service_secret, token_check
 from ems.common.db import Database
 from ems.common.errors import install_error_handlers
 from ems.common.logs import correlation_id
+from ems.common.openapi import document_errors
+from ems.common.revocations import Revocations
 from ems.common.security import TokenVerifier, jwks_loader
 from ems.common.settings import CommonSettings
+from ems.contracts.identity import RevocationPage
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +47,29 @@ class Runtime:
     """What a running service holds: built in the lifespan, kept on `app.state.runtime`."""
 
     settings: CommonSettings
+    name: str = ""
     db: Database | None = None
     broker: Broker | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    _credential: ServiceCredential | None = None
+    _auth_http: httpx.AsyncClient | None = None
+
+    @property
+    def credential(self) -> ServiceCredential:
+        """This service's credential for other services' `/internal/*` routes (httpx auth)."""
+        if self._credential is None:
+            secret = service_secret(self.settings, self.name)
+            self._credential = ServiceCredential(self.name, secret, self.settings.auth_internal_url)
+        return self._credential
+
+    @property
+    def auth_http(self) -> httpx.AsyncClient:
+        """A keep-alive client to auth's internal routes, with this service's credential."""
+        if self._auth_http is None:
+            self._auth_http = httpx.AsyncClient(
+                base_url=self.settings.auth_internal_url, auth=self.credential, timeout=5.0
+            )
+        return self._auth_http
 
 
 Hook = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
@@ -58,19 +84,29 @@ def create_service_app(
     hook: Hook | None = None,
     uses_broker: bool = True,
     token_verifier: TokenVerifier | None = None,
+    service_check: ServiceCheck | None = None,
     description: str = "",
 ) -> FastAPI:
-    """Build a service's FastAPI app; `hook` starts the service's own background work."""
+    """Build a service's FastAPI app; `hook` starts the service's own background work.
+
+    The default `token_verifier` loads auth's keys and keeps a copy of its revocations;
+    `service_check` (default: a service token signed by auth) guards `/internal/*` routes.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings=settings)
+        runtime = Runtime(settings=settings, name=name)
         app.state.runtime = runtime
         if settings.database_name is not None or settings.database_url:
             runtime.db = Database(settings.dsn(), settings.db_pool_size)
         if uses_broker:
             runtime.broker = Broker(settings.amqp_url, f"{name}-{settings.instance}")
             await connect_with_retry(runtime.broker)
+        revocations: Revocations | None = app.state.token_verifier.revocations
+        if routers and revocations is not None:
+            # Before serving: a token checked against no revocations would pass unchecked.
+            await revocations.first_sync(timeout=3.0)
+            runtime.background.append(asyncio.create_task(revocations.run(), name="revocations"))
         try:
             if hook is not None:
                 async with hook(app, runtime):
@@ -81,6 +117,8 @@ def create_service_app(
             for task in runtime.background:
                 task.cancel()
             await asyncio.gather(*runtime.background, return_exceptions=True)
+            if runtime._auth_http is not None:
+                await runtime._auth_http.aclose()
             if runtime.broker is not None:
                 await runtime.broker.close()
             if runtime.db is not None:
@@ -96,15 +134,36 @@ def create_service_app(
         lifespan=lifespan,
     )
     app.state.service_name = name
-    app.state.token_verifier = token_verifier or TokenVerifier(
-        jwks_loader(settings.auth_internal_url), settings.jwt_issuer, settings.jwt_audience
+    verifier = token_verifier or TokenVerifier(
+        jwks_loader(settings.auth_internal_url),
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        Revocations(
+            _revocations_from_auth(app),
+            interval=settings.revocations_poll_seconds,
+            max_age=settings.revocations_max_age_seconds,
+        ),
     )
+    app.state.token_verifier = verifier
+    app.state.service_check = service_check or token_check(verifier)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=name)
     for router in routers:
         app.include_router(router)
     app.include_router(_ops_router())
+    document_errors(app)
     return app
+
+
+def _revocations_from_auth(app: FastAPI) -> Callable[[datetime | None], Awaitable[RevocationPage]]:
+    async def fetch(since: datetime | None) -> RevocationPage:
+        runtime: Runtime = app.state.runtime
+        params = {"since": since.isoformat()} if since is not None else {}
+        response = await runtime.auth_http.get("/internal/revocations", params=params)
+        response.raise_for_status()
+        return RevocationPage.model_validate_json(response.content)
+
+    return fetch
 
 
 async def connect_with_retry(broker: Broker, delay: float = 1.0) -> None:

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ems.common.credentials import internal_caller
 from ems.common.db import Database
 from ems.common.outbox import OutboxRelay
+from ems.common.paging import Paging
 from ems.contracts.identity import DevicePage
 from ems.devices import service
 from ems.devices.deps import AdminDep, CallerDep, SessionDep
@@ -25,25 +27,24 @@ class DevicesDeps:
 
 
 Deps = Annotated[DevicesDeps, Depends()]
-Page = Annotated[int, Query(ge=1)]
-Size = Annotated[int, Query(ge=1, le=100)]
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 internal = APIRouter(prefix="/internal", include_in_schema=False)
+# Services that keep a copy of the devices and catch up from the snapshot.
+DEVICE_READERS = ("monitoring", "support")
 
 
 @router.get("", response_model=DeviceList)
 async def read_devices(
     caller: CallerDep,
     session: SessionDep,
-    page: Page = 1,
-    size: Size = 20,
+    paging: Paging,
     q: Annotated[str | None, Query(max_length=100)] = None,
     owner_id: uuid.UUID | None = None,
 ) -> DeviceList:
     """Devices, paged and searchable: an admin's all (or one owner's), a client's own."""
-    rows, total = await service.list_devices(session, caller, page, size, q, owner_id)
-    return _page(rows, total, page, size)
+    rows, total = await service.list_devices(session, caller, paging.page, paging.size, q, owner_id)
+    return _page(rows, total, paging.page, paging.size)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRead)
@@ -58,11 +59,11 @@ async def create_device(body: DeviceCreate, admin: AdminDep, deps: Deps) -> Devi
 
 @router.get("/user/{user_id}", response_model=DeviceList)
 async def read_user_devices(
-    user_id: uuid.UUID, admin: AdminDep, session: SessionDep, page: Page = 1, size: Size = 20
+    user_id: uuid.UUID, admin: AdminDep, session: SessionDep, paging: Paging
 ) -> DeviceList:
     """One user's devices (admin)."""
-    rows, total = await service.devices_of(session, user_id, page, size)
-    return _page(rows, total, page, size)
+    rows, total = await service.devices_of(session, user_id, paging.page, paging.size)
+    return _page(rows, total, paging.page, paging.size)
 
 
 @router.get("/{device_id}", response_model=DeviceRead)
@@ -96,7 +97,9 @@ async def delete_device(device_id: uuid.UUID, admin: AdminDep, deps: Deps) -> Re
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@internal.get("/devices", response_model=DevicePage)
+@internal.get(
+    "/devices", response_model=DevicePage, dependencies=[internal_caller(*DEVICE_READERS)]
+)
 async def list_all_devices(
     deps: Deps,
     after: uuid.UUID | None = None,

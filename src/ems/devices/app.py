@@ -31,7 +31,9 @@ def create_app(settings: DevicesSettings) -> FastAPI:
         app.state.reads = read_sessions(runtime.db)
         relay.start()
         users = httpx.AsyncClient(
-            base_url=settings.users_internal_url, timeout=settings.users_timeout_seconds
+            base_url=settings.users_internal_url,
+            timeout=settings.users_timeout_seconds,
+            auth=runtime.credential,
         )
         # Consume first, then read the snapshot: every user is in one or the other.
         await user_events_consumer(runtime.db, relay).start(runtime.broker)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ems.common.db import Database
 from ems.common.errors import forbidden, unauthorized
+from ems.common.openapi import raises
 from ems.common.security import CurrentUser
 from ems.devices.models import Owner
 from ems.devices.service import Caller
@@ -52,6 +53,7 @@ async def current_caller(principal: CurrentUser, session: SessionDep) -> Caller:
     return Caller(principal.user_id, role)
 
 
+@raises(403)
 async def admin_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
     if not caller.is_admin:
         raise forbidden("admin role required")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ems.common.paging import Paging
 from ems.common.security import CurrentUser
 from ems.monitoring import service
 from ems.monitoring.schemas import AlertPage, Bucket, DayConsumption, RangeConsumption
@@ -77,9 +78,8 @@ async def export_csv(
 async def read_alerts(
     caller: CurrentUser,
     db: Db,
+    paging: Paging,
     device_id: DeviceId = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> AlertPage:
     """Overconsumption alerts, newest first, paged."""
-    return await service.alert_page(db, caller, device_id, page, size)
+    return await service.alert_page(db, caller, device_id, paging.page, paging.size)

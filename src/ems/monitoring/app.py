@@ -69,7 +69,9 @@ def create_app(
         if settings.devices_internal_url:
             runtime.background.append(
                 asyncio.create_task(
-                    keep_catching_up(runtime.db, sync, settings.devices_internal_url)
+                    keep_catching_up(
+                        runtime.db, sync, settings.devices_internal_url, runtime.credential
+                    )
                 )
             )
         try:

@@ -20,11 +20,13 @@ from ems.monitoring.consumers import DeviceSync
 log = logging.getLogger(__name__)
 
 
-async def catch_up_devices(db: Database, sync: DeviceSync, devices_url: str) -> int:
+async def catch_up_devices(
+    db: Database, sync: DeviceSync, devices_url: str, credential: httpx.Auth
+) -> int:
     """Apply the whole device snapshot; returns how many devices it held."""
     seen = 0
     after: uuid.UUID | None = None
-    async with httpx.AsyncClient(base_url=devices_url, timeout=10.0) as client:
+    async with httpx.AsyncClient(base_url=devices_url, timeout=10.0, auth=credential) as client:
         while True:
             params: dict[str, str | int] = {"limit": 500}
             if after is not None:
@@ -41,12 +43,14 @@ async def catch_up_devices(db: Database, sync: DeviceSync, devices_url: str) -> 
             after = page.next_after
 
 
-async def keep_catching_up(db: Database, sync: DeviceSync, devices_url: str) -> None:
+async def keep_catching_up(
+    db: Database, sync: DeviceSync, devices_url: str, credential: httpx.Auth
+) -> None:
     """Retry until one snapshot went through (the devices service may start later)."""
     pause = 1.0
     while True:
         try:
-            count = await catch_up_devices(db, sync, devices_url)
+            count = await catch_up_devices(db, sync, devices_url, credential)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

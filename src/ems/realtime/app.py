@@ -62,6 +62,9 @@ def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None 
     )
     ctx = RealtimeContext(settings, app.state.token_verifier)
     app.state.realtime = ctx
+    if ctx.verifier.revocations is not None:
+        # A logout, a password or role change, a deletion: the sockets it names close.
+        ctx.verifier.revocations.on_revoked(ctx.hub.close_revoked)
     app.middleware_stack = SocketFirst(RealtimeSocket(ctx), app.build_middleware_stack())
     return app
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 from prometheus_client import Counter, Gauge
 
 from ems.common.security import Principal
+from ems.contracts.identity import Revocation
 from ems.contracts.ws import Audience
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ class Connection:
         "closed",
         "expiry",
         "role",
+        "session_id",
         "typing_at",
         "typing_tokens",
         "user_id",
         "username",
+        "version",
     )
 
     def __init__(self, send: Send, principal: Principal, backlog_limit: int) -> None:
@@ -62,6 +65,9 @@ class Connection:
         self.user_id = principal.user_id
         self.role = principal.role
         self.username = principal.username
+        # What revocations name (the token's session and version); renewed with the token.
+        self.session_id = principal.session_id
+        self.version = principal.version
         self.backlog: deque[dict[str, Any]] | None = None
         self.backlog_limit = backlog_limit
         self.closed = False
@@ -220,6 +226,20 @@ class Hub:
         for conn in list(self.by_user.get(user_id, ())):
             if unless_role is None or conn.role != unless_role:
                 conn.close(code, reason)
+                closed += 1
+        return closed
+
+    def close_revoked(self, revocation: Revocation) -> int:
+        """Close the sockets whose token a revocation stops: 4403 for a deleted user."""
+        code = CLOSE_USER_DELETED if revocation.reason == "deleted" else CLOSE_BAD_TOKEN
+        closed = 0
+        for conn in list(self.by_user.get(revocation.user_id, ())):
+            if revocation.session_id is not None:
+                stopped = conn.session_id == revocation.session_id
+            else:
+                stopped = conn.version < (revocation.min_version or 0)
+            if stopped:
+                conn.close(code, f"session ended ({revocation.reason})")
                 closed += 1
         return closed
 

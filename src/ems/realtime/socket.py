@@ -20,15 +20,16 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 from starlette.types import Receive, Scope, Send
 
+from ems.common.revocations import RevocationsUnknown, SessionEnded
 from ems.common.security import InvalidToken, Principal
 from ems.contracts.ws import Audience, ChatTyping, WsEnvelope
 from ems.realtime.connections import (
     CLOSE_BAD_MESSAGE,
     CLOSE_BAD_TOKEN,
     CLOSE_TOO_BIG,
+    CLOSE_TRY_AGAIN,
     CLOSE_UNSUPPORTED,
     CLOSE_USER_DELETED,
     Connection,
@@ -140,10 +141,9 @@ class RealtimeSocket:
     async def _verify(self, token: str, send: Send) -> tuple[Principal, float] | None:
         try:
             principal, expires_at = await verify_token(self.ctx, token)
-        except InvalidToken:
-            await send(
-                {"type": "websocket.close", "code": CLOSE_BAD_TOKEN, "reason": "invalid token"}
-            )
+        except (InvalidToken, SessionEnded, RevocationsUnknown) as refused:
+            code, reason = refusal(refused)
+            await send({"type": "websocket.close", "code": code, "reason": reason})
             return None
         if self.ctx.is_deleted(principal.user_id):
             await send(
@@ -159,12 +159,13 @@ class RealtimeSocket:
             if not isinstance(token, str):
                 raise InvalidToken("no token")
             principal, expires_at = await verify_token(self.ctx, token)
-        except InvalidToken:
-            conn.close(CLOSE_BAD_TOKEN, "invalid token")
+        except (InvalidToken, SessionEnded, RevocationsUnknown) as refused:
+            conn.close(*refusal(refused))
             return
         if principal.user_id != conn.user_id or principal.role != conn.role:
             conn.close(CLOSE_BAD_TOKEN, "token is for another user or role")
             return
+        conn.session_id, conn.version = principal.session_id, principal.version
         self._expire_at(conn, expires_at)
         conn.push_text('{"type":"auth.ok"}')
 
@@ -231,9 +232,19 @@ class RealtimeSocket:
 async def verify_token(ctx: RealtimeContext, token: str) -> tuple[Principal, float]:
     """The verified caller and when the token expires (epoch seconds)."""
     principal = await ctx.verifier.verify(token)
-    # The signature was just checked; this only reads the expiry it carries.
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return principal, float(claims["exp"])
+    return principal, principal.expires_at
+
+
+def refusal(refused: Exception) -> tuple[int, str]:
+    """The close code for a token the socket cannot take: 4401 (the client refreshes and
+    comes back), 4403 for a deleted user, 1013 when revocations are unknown for now."""
+    if isinstance(refused, SessionEnded):
+        if refused.revocation.reason == "deleted":
+            return CLOSE_USER_DELETED, "user deleted"
+        return CLOSE_BAD_TOKEN, f"session ended ({refused.revocation.reason})"
+    if isinstance(refused, RevocationsUnknown):
+        return CLOSE_TRY_AGAIN, "authentication unavailable; try again"
+    return CLOSE_BAD_TOKEN, "invalid token"
 
 
 def query_token(scope: Scope) -> str | None:

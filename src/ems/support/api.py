@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ems.common.paging import PageParams, page_params
 from ems.common.security import AdminUser, CurrentUser
 from ems.support import service
 from ems.support.schemas import (
@@ -28,8 +29,8 @@ def support_context(request: Request) -> SupportContext:
 
 
 Ctx = Annotated[SupportContext, Depends(support_context)]
-Page = Annotated[int, Query(ge=1)]
-Size = Annotated[int, Query(ge=1, le=200)]
+# A conversation's messages and the inbox: 50 a page, at most 200.
+Paging = Annotated[PageParams, Depends(page_params(default_size=50, max_size=200))]
 
 router = APIRouter(prefix="/api/support", tags=["support"])
 
@@ -50,26 +51,24 @@ async def create_admin_reply(body: AdminReplyCreate, admin: AdminUser, ctx: Ctx)
 async def read_history(
     user: CurrentUser,
     ctx: Ctx,
+    paging: Paging,
     user_id: uuid.UUID | None = None,
-    page: Page = 1,
-    size: Size = 50,
     order: Literal["asc", "desc"] = "asc",
 ) -> MessagePage:
     """A conversation's messages: one's own, or (admins) any client's by `user_id`."""
-    return await service.history(ctx, user, user_id, page, size, order)
+    return await service.history(ctx, user, user_id, paging.page, paging.size, order)
 
 
 @router.get("/conversations", response_model=ConversationPage)
 async def read_conversations(
     _: AdminUser,
     ctx: Ctx,
-    page: Page = 1,
-    size: Size = 50,
+    paging: Paging,
     q: Annotated[str | None, Query(max_length=64)] = None,
     unread_only: bool = False,
 ) -> ConversationPage:
     """The admin inbox: conversations by latest message, with unread counts."""
-    return await service.conversations(ctx, page, size, q, unread_only)
+    return await service.conversations(ctx, paging.page, paging.size, q, unread_only)
 
 
 @router.get("/conversations/me", response_model=ConversationRead | None)

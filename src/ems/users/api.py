@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ems.common.credentials import internal_caller
 from ems.common.db import Database
 from ems.common.outbox import OutboxRelay
+from ems.common.paging import Paging
 from ems.contracts.identity import ProfilePage
 from ems.users import accounts, service
 from ems.users.auth_client import AuthClient
@@ -30,20 +32,21 @@ Deps = Annotated[UsersDeps, Depends()]
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 internal = APIRouter(prefix="/internal", include_in_schema=False)
+# Services that keep a copy of the profiles and catch up from the snapshot.
+PROFILE_READERS = ("devices", "support", "monitoring", "realtime")
 
 
 @router.get("", response_model=UserPage)
 async def read_users(
     admin: AdminDep,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: Paging,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> UserPage:
     """Every user, paged, optionally matching `q` in username, name or email (admin)."""
-    rows, total = await service.list_users(session, page, size, q)
+    rows, total = await service.list_users(session, paging.page, paging.size, q)
     items = [UserRead.model_validate(u) for u in rows]
-    return UserPage(items=items, total=total, page=page, size=size)
+    return UserPage(items=items, total=total, page=paging.page, size=paging.size)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead)
@@ -103,7 +106,9 @@ async def delete_user(user_id: uuid.UUID, admin: AdminDep, deps: Deps) -> Respon
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@internal.get("/users", response_model=ProfilePage)
+@internal.get(
+    "/users", response_model=ProfilePage, dependencies=[internal_caller(*PROFILE_READERS)]
+)
 async def list_profiles(
     deps: Deps,
     after: uuid.UUID | None = None,

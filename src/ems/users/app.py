@@ -25,7 +25,9 @@ def create_app(settings: UsersSettings) -> FastAPI:
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.db is not None and runtime.broker is not None
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
-        auth = AuthClient(settings.auth_internal_url, settings.auth_timeout_seconds)
+        auth = AuthClient(
+            settings.auth_internal_url, settings.auth_timeout_seconds, runtime.credential
+        )
         app.state.relay = relay
         app.state.reads = read_sessions(runtime.db)
         app.state.auth_client = auth

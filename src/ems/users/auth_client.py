@@ -16,8 +16,10 @@ _PASSED_ON = frozenset({401, 403, 409, 422})
 
 
 class AuthClient:
-    def __init__(self, base_url: str, timeout: float) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    def __init__(self, base_url: str, timeout: float, credential: httpx.Auth) -> None:
+        # Every call carries this service's token (`credential`); creating a login also
+        # carries the admin's own, which auth checks as well.
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, auth=credential)
 
     async def create_credential(self, token: str, body: NewCredential) -> UserRegistered:
         """Ask auth for the login, on the admin's own token (auth checks it too)."""

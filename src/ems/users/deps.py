@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ems.common.db import Database
 from ems.common.errors import forbidden, unauthorized
+from ems.common.openapi import raises
 from ems.common.security import CurrentUser, bearer_token
 from ems.users.models import DeletedUser, User
 from ems.users.service import Caller
@@ -47,6 +48,7 @@ async def current_caller(principal: CurrentUser, request: Request, session: Sess
     return Caller(principal.user_id, role or principal.role, bearer_token(request) or "")
 
 
+@raises(403)
 async def admin_caller(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
     if not caller.is_admin:
         raise forbidden("admin role required")
