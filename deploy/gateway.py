@@ -9,9 +9,11 @@ listens on the spec's port + i, as `ems serve --instance i` does.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+from ems.common.credentials import GATEWAY
 from ems.common.registry import ServiceSpec, service_specs
 from ems.gateway.nginx import GatewayConfig, render, upstreams_from_specs
 
@@ -32,7 +34,9 @@ def container_port(spec: ServiceSpec, instance: int) -> int:
     return spec.port + instance
 
 
-def render_for_compose(specs: list[ServiceSpec]) -> str:
+def render_for_compose(specs: list[ServiceSpec], secret: str | None = None) -> str:
+    """`secret`: the gateway's service secret (`ems service-secret gateway`), sent to auth's
+    forward-auth check; the rendered file then holds it and must stay private."""
     config = GatewayConfig(
         listen_host="0.0.0.0",  # noqa: S104 - inside the container; compose publishes it
         listen_port=LISTEN_PORT,
@@ -41,6 +45,7 @@ def render_for_compose(specs: list[ServiceSpec]) -> str:
         static_root=STATIC_ROOT,
         services=upstreams_from_specs(specs, container_port),
         upstream_host=_RENDERED_HOST,
+        service_credential=f"{GATEWAY}:{secret}" if secret else None,
     )
     text = render(config)
     # Every replica has a port no other replica has, so its server line is unique.
@@ -60,7 +65,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: gateway.py OUTPUT", file=sys.stderr)
         return 2
-    Path(argv[0]).write_text(render_for_compose(service_specs()))
+    # Rendered where the secret is known (at container start, from EMS_SERVICE_SECRET).
+    secret = os.environ.get("EMS_SERVICE_SECRET")
+    Path(argv[0]).write_text(render_for_compose(service_specs(), secret))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""`ems create-admin`: more admins from the command line."""
+"""`ems create-admin`: more admins from the command line; `ems service-secret NAME`: the
+secret of one service (or of the gateway), derived from auth's master key."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from ems.auth.security.passwords import Passwords
 from ems.auth.service import create_credential
 from ems.auth.settings import AuthSettings
+from ems.common.credentials import SERVICE_NAME, derive_secret, master_key
 from ems.common.db import Database
 from ems.common.errors import ApiError
 
@@ -21,6 +23,21 @@ def register_commands(sub: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     parser.set_defaults(func=_create_admin)
+    secret = sub.add_parser(
+        "service-secret",
+        help="print a service's EMS_SERVICE_SECRET (derived from EMS_SERVICE_MASTER_KEY)",
+    )
+    secret.add_argument("name", help="a service's name, or `gateway`")
+    secret.set_defaults(func=_service_secret)
+
+
+def _service_secret(args: argparse.Namespace) -> int:
+    if not SERVICE_NAME.match(args.name):
+        print("a service name is lower-case letters, digits and dashes")
+        return 1
+    settings = AuthSettings()
+    print(derive_secret(master_key(settings, settings.service_master_key), args.name))
+    return 0
 
 
 def _create_admin(args: argparse.Namespace) -> int:

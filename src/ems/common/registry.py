@@ -22,16 +22,26 @@ Access = Literal["public", "authenticated", "internal"]
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """Requests per client address the gateway lets through (nginx `limit_req`)."""
+
+    per_minute: int
+    burst: int
+
+
+@dataclass(frozen=True)
 class Route:
     """A path prefix the gateway sends to this service.
 
     `public`: no token needed (login, register); `authenticated`: the gateway asks auth to
-    verify the token first; `internal`: never routed from outside.
+    verify the token first; `internal`: never routed from outside. `limit` names a rate
+    limit per client address the gateway applies (its rate is the stack's setting).
     """
 
     prefix: str
     access: Access = "authenticated"
     websocket: bool = False
+    limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class ServiceSpec:
     # First port; replica i listens on port + i.
     port: int
     routes: tuple[Route, ...] = ()
+    # Where the service's REST API lives: its OpenAPI document is `<api_prefix>/openapi.json`
+    # and the gateway serves its docs page at `<api_prefix>/docs`.
+    api_prefix: str | None = None
     # Alembic script location as "package:folder", None when the service owns no database.
     migrations: str | None = None
     replicas: int = 1

@@ -128,7 +128,8 @@ def create_service_app(
         title=f"EMS {name} service",
         description=description,
         version="0.1.0",
-        docs_url=f"{api_prefix}/docs",
+        # The gateway serves every docs page (Swagger UI from its own files, never a CDN).
+        docs_url=None,
         openapi_url=f"{api_prefix}/openapi.json",
         redoc_url=None,
         lifespan=lifespan,

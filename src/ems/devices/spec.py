@@ -5,11 +5,8 @@ SPEC = ServiceSpec(
     app="ems.devices.app:create_app",
     settings="ems.devices.settings:DevicesSettings",
     port=8103,
-    routes=(
-        Route("/api/devices/docs", "public"),
-        Route("/api/devices/openapi.json", "public"),
-        Route("/api/devices/", "authenticated"),
-    ),
+    api_prefix="/api/devices",
+    routes=(Route("/api/devices/", "authenticated"),),
     migrations="ems.devices:migrations",
     order=30,
 )

@@ -1,20 +1,24 @@
 """Render the gateway's nginx.conf from the services' routes.
 
-The fixed part lives in `nginx.conf.template` beside this file; this module adds what depends
-on the registered services: one upstream per service listing every replica, and one location
-per route, with forward auth (`auth_request`) in front of every protected one.
+The layout lives in the Jinja2 template `nginx.conf.j2` beside this file; this module adds
+what depends on the registered services: one upstream per service listing every replica,
+one location per route with forward auth (`auth_request`) in front of every protected one,
+the API docs of every service, the browser's security headers, rate limits and TLS.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from ems.common.registry import Route, ServiceSpec
+import jinja2
+from swagger_ui_bundle import swagger_ui_path
+
+from ems.common.registry import RateLimit, Route, ServiceSpec
 
 # The service that answers the forward-auth check, and where.
 AUTH_SERVICE = "auth"
@@ -34,6 +38,29 @@ WEBSOCKET_PREFIX = "/ws"
 
 WEBSOCKET_TIMEOUT = "1h"
 
+# Where the one docs page lives; each service's own is at `<api_prefix>/docs`.
+DOCS_PATH = "/api/docs"
+
+# The web app: its own files and its own WebSocket only ('self' covers ws: and wss: on the
+# same host), no framing by anyone.
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets inline styles and shows inline images; still nothing from elsewhere.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# Per client address, for routes that name a limit; a stack may set its own.
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
+    # Registrations: each costs an argon2 hash and a new row.
+    "signup": RateLimit(per_minute=10, burst=20),
+}
+
 # Errors nginx itself produces, answered in the platform's one error shape.
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "the request is malformed"),
@@ -42,6 +69,7 @@ _ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "no such resource"),
     405: ("method_not_allowed", "this method is not allowed here"),
     413: ("payload_too_large", "the request body is too large"),
+    429: ("too_many_requests", "too many requests from this address; try again later"),
     500: ("internal_error", "the gateway failed to handle the request"),
     502: ("bad_gateway", "the service behind this path is not reachable"),
     503: ("service_unavailable", "the service behind this path is not available"),
@@ -59,10 +87,21 @@ class Upstream:
     name: str
     ports: tuple[int, ...]
     routes: tuple[Route, ...]
+    # Where its API lives (`<prefix>/openapi.json`, docs at `<prefix>/docs`); None: no API.
+    api_prefix: str | None = None
 
     @property
     def upstream_name(self) -> str:
         return "ems_" + re.sub(r"[^A-Za-z0-9_]", "_", self.name)
+
+
+@dataclass(frozen=True)
+class Tls:
+    """HTTPS on `port`, with HSTS; plain HTTP from other machines is redirected to it."""
+
+    port: int
+    cert: Path
+    key: Path
 
 
 @dataclass(frozen=True)
@@ -79,6 +118,11 @@ class GatewayConfig:
     # read the temp and static folders, which may be private to root.
     run_as_root: bool = False
     upstream_host: str = "127.0.0.1"
+    # `gateway:<secret>`, sent with every forward-auth check (ems.common.credentials); the
+    # rendered file then holds a secret and must be private.
+    service_credential: str | None = None
+    tls: Tls | None = None
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=lambda: DEFAULT_RATE_LIMITS)
 
 
 def upstreams_from_specs(
@@ -86,7 +130,12 @@ def upstreams_from_specs(
 ) -> tuple[Upstream, ...]:
     """Every service with routes, its replicas' ports given by `port_of(spec, instance)`."""
     return tuple(
-        Upstream(spec.name, tuple(port_of(spec, i) for i in range(spec.replicas)), spec.routes)
+        Upstream(
+            spec.name,
+            tuple(port_of(spec, i) for i in range(spec.replicas)),
+            spec.routes,
+            spec.api_prefix,
+        )
         for spec in specs
         if spec.routes
     )
@@ -97,25 +146,100 @@ def placeholder_root() -> Path:
     return Path(str(files("ems.gateway").joinpath("placeholder")))
 
 
+def docs_root() -> Path:
+    """The folder with the docs page and its script."""
+    return Path(str(files("ems.gateway").joinpath("docs")))
+
+
 def render(config: GatewayConfig) -> str:
     """The complete nginx.conf for this set of services."""
     auth = _auth_upstream(config.services)
-    values = {
-        "user": "user root;" if config.run_as_root else "",
-        "run_dir": str(config.run_dir),
-        "log_dir": str(config.log_dir),
-        "listen": f"{config.listen_host}:{config.listen_port}",
-        "static_root": str(config.static_root),
-        "upstreams": "\n".join(_upstream(s, config.upstream_host) for s in config.services),
-        "error_pages": _indent(_error_pages(protected=False), 8),
-        "auth_upstream": auth.upstream_name,
-        "verify_path": VERIFY_PATH,
-        "locations": "\n".join(_locations(config.services)),
-        "error_locations": "\n".join(_error_locations()),
+    if config.service_credential is not None and '"' in config.service_credential:
+        raise ValueError("the gateway's service credential cannot hold a double quote")
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ems.gateway", "."),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - nginx syntax, not HTML
+    )
+    template = environment.get_template("nginx.conf.j2")
+    tls = config.tls
+    return template.render(
+        run_as_root=config.run_as_root,
+        run_dir=config.run_dir,
+        log_dir=config.log_dir,
+        listen=f"{config.listen_host}:{config.listen_port}",
+        tls=tls and {"listen": f"{config.listen_host}:{tls.port}", **vars(tls)},
+        static_root=config.static_root,
+        upstreams=[
+            {
+                "name": s.upstream_name,
+                "servers": [f"{config.upstream_host}:{port}" for port in s.ports],
+            }
+            for s in config.services
+        ],
+        rate_zones=_rate_zones(config),
+        headers=lambda csp, spaces=8: _indent(_security_headers(csp, tls is not None), spaces),
+        app_csp=APP_CSP,
+        docs_csp=DOCS_CSP,
+        error_pages=_error_pages(protected=False),
+        auth_upstream=auth.upstream_name,
+        verify_path=VERIFY_PATH,
+        service_credential=config.service_credential,
+        docs=_docs(config.services),
+        locations=_locations(config.services, config.rate_limits),
+        error_locations=_error_locations(tls is not None),
+    )
+
+
+def _security_headers(csp: str, tls: bool) -> list[str]:
+    lines = [
+        "add_header X-Request-Id $ems_request_id always;",
+        "add_header X-Content-Type-Options nosniff always;",
+        "add_header X-Frame-Options DENY always;",
+        "add_header Referrer-Policy no-referrer always;",
+        f'add_header Content-Security-Policy "{csp}" always;',
+    ]
+    if tls:
+        lines.append("add_header Strict-Transport-Security $ems_hsts always;")
+    return lines
+
+
+def _rate_zones(config: GatewayConfig) -> list[dict[str, str]]:
+    used = {r.limit for s in config.services for r in s.routes if r.limit is not None}
+    zones = []
+    for name in sorted(used):
+        if name not in config.rate_limits:
+            raise ValueError(f"a route names the rate limit {name!r}, which is not configured")
+        limit = config.rate_limits[name]
+        zones.append(
+            {
+                "name": _zone(name),
+                "rate": f"{limit.per_minute}r/m",
+                "comment": f"{name}: {limit.per_minute} a minute per address, bursts of "
+                f"{limit.burst}",
+            }
+        )
+    return zones
+
+
+def _zone(limit: str) -> str:
+    return "ems_limit_" + re.sub(r"[^A-Za-z0-9_]", "_", limit)
+
+
+def _docs(services: Sequence[Upstream]) -> dict[str, object]:
+    documented = [s for s in services if s.api_prefix]
+    listing = [{"name": s.name, "url": f"{s.api_prefix}/openapi.json"} for s in documented]
+    services_json = json.dumps(listing, separators=(",", ":"))
+    assert "'" not in services_json, "the list is written inside single quotes"
+    return {
+        "root": docs_root(),
+        "swagger_root": Path(str(swagger_ui_path)),
+        "pages": [DOCS_PATH, *(f"{s.api_prefix}/docs" for s in documented)],
+        "services_json": services_json,
     }
-    template = files("ems.gateway").joinpath("nginx.conf.template").read_text()
-    rendered = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
-    return rendered
 
 
 def _auth_upstream(services: Sequence[Upstream]) -> Upstream:
@@ -126,22 +250,21 @@ def _auth_upstream(services: Sequence[Upstream]) -> Upstream:
     return auth
 
 
-def _upstream(service: Upstream, host: str) -> str:
-    # A short fail_timeout lets a restarted replica take traffic again within seconds.
-    servers = [
-        f"        server {host}:{port} max_fails=1 fail_timeout=2s;" for port in service.ports
-    ]
-    return "\n".join(
-        [f"    upstream {service.upstream_name} {{", *servers, "        keepalive 32;", "    }"]
-    )
-
-
-def _locations(services: Sequence[Upstream]) -> list[str]:
+def _locations(services: Sequence[Upstream], limits: Mapping[str, RateLimit]) -> list[str]:
     blocks: dict[str, str] = {}
+
+    # Each service's OpenAPI document is public (the docs page reads it).
+    for service in services:
+        if service.api_prefix:
+            route = Route(f"{service.api_prefix}/openapi.json", "public")
+            blocks[f"= {route.prefix}"] = _block(f"= {route.prefix}", _proxy(route, service))
 
     # In the services' order, for the reader: nginx picks the longest matching prefix.
     for route, service in [(r, s) for s in services for r in s.routes]:
         body = _not_found() if route.access == "internal" else _proxy(route, service)
+        if route.limit is not None and route.access != "internal":
+            burst = limits[route.limit].burst
+            body = [f"limit_req zone={_zone(route.limit)} burst={burst} nodelay;", *body]
         kind = route.access + (", websocket" if route.websocket else "")
         comment = f"        # {service.name}: {route.prefix} ({kind})\n"
         for matcher in _matchers(route.prefix):
@@ -232,11 +355,11 @@ def _error_pages(*, protected: bool) -> list[str]:
     return lines
 
 
-def _error_locations() -> list[str]:
-    blocks = []
+def _error_locations(tls: bool) -> list[str]:
     # A 401 keeps the WWW-Authenticate header auth_request copies from auth's answer.
+    headers = _security_headers(APP_CSP, tls)
     blocks = [
-        _error_block(f"@ems_{status}", status, code, message)
+        _error_block(f"@ems_{status}", status, code, message, headers)
         for status, (code, message) in _ERRORS.items()
     ]
     code, message = _AUTH_UNAVAILABLE
@@ -244,10 +367,17 @@ def _error_locations() -> list[str]:
     return blocks
 
 
-def _error_block(name: str, status: int, code: str, message: str) -> str:
+def _error_block(
+    name: str, status: int, code: str, message: str, headers: Sequence[str] = ()
+) -> str:
     body = json.dumps({"error": {"code": code, "message": message, "details": None}})
     assert "'" not in body, "the body is written inside single quotes"
-    return _block(name, ["default_type application/json;", f"return {status} '{body}';"])
+    lines = ["default_type application/json;"]
+    if status == 429:
+        # nginx's own rate limits: a minute is the longest any of them makes one wait. A
+        # location's add_header replaces the server's, so they are repeated.
+        lines += ["add_header Retry-After 60 always;", *headers]
+    return _block(name, [*lines, f"return {status} '{body}';"])
 
 
 def _block(matcher: str, body: Sequence[str]) -> str:

@@ -7,11 +7,8 @@ SPEC = ServiceSpec(
     # Replica i listens on 8120 + i; every replica serves the API and consumes its own
     # ingest queue (monitoring.ingest.<i>).
     port=8120,
-    routes=(
-        Route("/api/consumption/docs", "public"),
-        Route("/api/consumption/openapi.json", "public"),
-        Route("/api/consumption/", "authenticated"),
-    ),
+    api_prefix="/api/consumption",
+    routes=(Route("/api/consumption/", "authenticated"),),
     migrations="ems.monitoring:migrations",
     replicas=2,
     order=30,

@@ -5,10 +5,9 @@ SPEC = ServiceSpec(
     app="ems.realtime.app:create_app",
     settings="ems.realtime.settings:RealtimeSettings",
     port=8150,
+    api_prefix="/api/realtime",
     routes=(
         Route("/ws", "authenticated", websocket=True),
-        Route("/api/realtime/docs", "public"),
-        Route("/api/realtime/openapi.json", "public"),
         Route("/api/realtime/", "authenticated"),
     ),
     # Each instance consumes ems.ws through its own queue and serves its own sockets.

@@ -5,11 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
-from ems.gateway.nginx import GatewayConfig, Upstream, placeholder_root, render
+from ems.common.registry import RateLimit
+from ems.gateway.nginx import (
+    DEFAULT_RATE_LIMITS,
+    GatewayConfig,
+    Tls,
+    Upstream,
+    placeholder_root,
+    render,
+)
+from ems.gateway.tls import self_signed_certificate
 from ems.stack.probes import StackError
 from ems.stack.processes import ChildSpec
+from ems.stack.settings import StackSettings
 
 
 def static_root(web_dist: Path) -> Path:
@@ -18,7 +29,15 @@ def static_root(web_dist: Path) -> Path:
 
 
 def write_config(
-    folder: Path, host: str, port: int, root: Path, services: tuple[Upstream, ...]
+    folder: Path,
+    host: str,
+    port: int,
+    root: Path,
+    services: tuple[Upstream, ...],
+    *,
+    credential: str | None = None,
+    tls: Tls | None = None,
+    rate_limits: Mapping[str, RateLimit] | None = None,
 ) -> Path:
     """Render nginx.conf into `folder` (with its private run and log folders)."""
     run_dir, log_dir = folder / "run", folder / "logs"
@@ -34,10 +53,26 @@ def write_config(
         static_root=root,
         services=services,
         run_as_root=os.geteuid() == 0,
+        service_credential=credential,
+        tls=tls,
+        rate_limits=rate_limits or DEFAULT_RATE_LIMITS,
     )
     conf = folder / "nginx.conf"
+    # The config holds the gateway's service credential: readable by its owner only.
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)
     conf.write_text(render(config))
     return conf
+
+
+def tls_config(settings: StackSettings, data_dir: Path) -> Tls | None:
+    """HTTPS as the settings ask: their certificate, a self-signed one, or none."""
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        return Tls(settings.https_port, settings.tls_cert.resolve(), settings.tls_key.resolve())
+    if settings.tls_self_signed:
+        cert, key = self_signed_certificate(data_dir / "tls")
+        return Tls(settings.https_port, cert, key)
+    return None
 
 
 async def check_config(conf: Path) -> None:

@@ -17,8 +17,9 @@ import httpx
 
 from ems.auth.bootstrap import AdminLogin, ensure_admin
 from ems.auth.settings import AuthSettings
+from ems.common.credentials import GATEWAY, derive_secret, master_key
 from ems.common.migrations import migrate_service
-from ems.common.registry import ServiceSpec, service_specs
+from ems.common.registry import RateLimit, ServiceSpec, service_specs
 from ems.gateway.nginx import AUTH_SERVICE, placeholder_root, upstreams_from_specs
 from ems.stack import demo as demo_seed
 from ems.stack import gateway, postgres, rabbitmq
@@ -134,8 +135,10 @@ class Stack:
         lines = [
             "",
             f"EMS is running at {self.url} (started in {elapsed:.0f} s)",
-            f"API docs: {self.url}/api/auth/docs",
+            f"API docs: {self.url}/api/docs",
         ]
+        if self.settings.tls_enabled:
+            lines.append(f"HTTPS: https://localhost:{self.settings.https_port}")
         if admin is not None:
             lines.append(_admin_line(admin))
         if self.demo is not None:
@@ -223,7 +226,8 @@ class Stack:
         if not any(spec.name == AUTH_SERVICE for spec in self.specs):
             return None
         try:
-            return await ensure_admin(AuthSettings(**self._overrides(endpoints)))
+            values = {**self._overrides(endpoints), **self._credential_of(AUTH_SERVICE)}
+            return await ensure_admin(AuthSettings(**values))
         except ValueError as exc:
             raise StackError(str(exc)) from None
 
@@ -238,6 +242,7 @@ class Stack:
     def _serve(self, spec: ServiceSpec, instance: int, env: dict[str, str]) -> ChildSpec:
         port = str(self.port_of(spec, instance))
         argv = ("-m", "ems.cli", "serve", spec.name, "--port", port, "--instance", str(instance))
+        env = {**env, **_as_environment(self._credential_of(spec.name))}
         return ChildSpec(name=f"{spec.name}-{instance}", argv=(sys.executable, *argv), env=env)
 
     async def _service_ready(self, spec: ServiceSpec, instance: int) -> None:
@@ -270,9 +275,17 @@ class Stack:
         if root == placeholder_root():
             self._say(f"the web app is not built ({s.web_dist}): serving a placeholder page")
         services = upstreams_from_specs(self.specs, self.port_of)
+        folder = self.data_dir / "gateway"
         try:
             conf = gateway.write_config(
-                self.data_dir / "gateway", s.http_host, s.http_port, root, services
+                folder,
+                s.http_host,
+                s.http_port,
+                root,
+                services,
+                credential=f"{GATEWAY}:{derive_secret(self.master_key, GATEWAY)}",
+                tls=gateway.tls_config(s, self.data_dir),
+                rate_limits={"signup": RateLimit(s.signup_per_minute, s.signup_burst)},
             )
         except ValueError as exc:
             raise StackError(f"cannot route the services: {exc}") from None
@@ -300,6 +313,18 @@ class Stack:
     async def _ready(self, check: Callable[[], Awaitable[bool]], what: str) -> None:
         await wait_until(check, timeout=self.settings.ready_timeout, what=what)
 
+    def _credential_of(self, name: str) -> dict[str, Any]:
+        """What one service needs beside the shared settings: its own service secret; for
+        auth, the master key every secret derives from (ems.common.credentials)."""
+        if name == AUTH_SERVICE:
+            return {"service_master_key": self.master_key}
+        return {"service_secret": derive_secret(self.master_key, name)}
+
+    @property
+    def master_key(self) -> str:
+        # EMS_SERVICE_MASTER_KEY when set, else generated once under the data folder.
+        return master_key(self.settings, AuthSettings().service_master_key)
+
     def _overrides(self, endpoints: Endpoints) -> dict[str, Any]:
         """Settings every service of this stack shares, whatever the environment says."""
         overrides: dict[str, Any] = {
@@ -316,15 +341,17 @@ class Stack:
         return overrides
 
     def _environment(self, endpoints: Endpoints) -> dict[str, str]:
-        return {
-            f"EMS_{key.upper()}": str(value) for key, value in self._overrides(endpoints).items()
-        }
+        return _as_environment(self._overrides(endpoints))
 
     def _elapsed(self) -> str:
         return f"at {time.monotonic() - self._started_at:.1f} s"
 
     def _say(self, text: str) -> None:
         self.output.line(_NAME, text)
+
+
+def _as_environment(settings: dict[str, Any]) -> dict[str, str]:
+    return {f"EMS_{key.upper()}": str(value) for key, value in settings.items()}
 
 
 def _admin_line(admin: AdminLogin) -> str:

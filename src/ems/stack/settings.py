@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
+
 from ems.common.settings import CommonSettings
 
 
@@ -27,3 +29,24 @@ class StackSettings(CommonSettings):
     stop_timeout: float = 10.0
     # The first admin's password, when set (the demo logs in with it to create its data).
     admin_password: str | None = None
+
+    # HTTPS: the gateway also listens on `https_port` with this certificate and key (PEM),
+    # sends HSTS there, and redirects plain HTTP from other machines to it. For local use,
+    # `tls_self_signed` makes a certificate for localhost under the data folder at first run.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_self_signed: bool = False
+    https_port: int = 8443
+    # Registrations the gateway lets through per client address (nginx limit_req).
+    signup_per_minute: int = 10
+    signup_burst: int = 20
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_self_signed or self.tls_cert is not None
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> StackSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("EMS_TLS_CERT and EMS_TLS_KEY go together")
+        return self

@@ -5,11 +5,8 @@ SPEC = ServiceSpec(
     app="ems.support.app:create_app",
     settings="ems.support.settings:SupportSettings",
     port=8160,
-    routes=(
-        Route("/api/support/docs", "public"),
-        Route("/api/support/openapi.json", "public"),
-        Route("/api/support/", "authenticated"),
-    ),
+    api_prefix="/api/support",
+    routes=(Route("/api/support/", "authenticated"),),
     migrations="ems.support:migrations",
     order=50,
 )

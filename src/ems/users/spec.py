@@ -5,11 +5,8 @@ SPEC = ServiceSpec(
     app="ems.users.app:create_app",
     settings="ems.users.settings:UsersSettings",
     port=8102,
-    routes=(
-        Route("/api/users/docs", "public"),
-        Route("/api/users/openapi.json", "public"),
-        Route("/api/users/", "authenticated"),
-    ),
+    api_prefix="/api/users",
+    routes=(Route("/api/users/", "authenticated"),),
     migrations="ems.users:migrations",
     order=20,
 )
