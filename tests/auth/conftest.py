@@ -11,6 +11,7 @@ import pytest
 from ems.auth.app import create_app
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC
+from ems.common.credentials import derive_secret, master_key
 from ems.common.migrations import migrate_service
 
 
@@ -35,6 +36,21 @@ class AuthService:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    def secret_of(self, service: str) -> str:
+        return derive_secret(master_key(self.settings, self.settings.service_master_key), service)
+
+    async def as_service(self, service: str) -> dict[str, str]:
+        """Headers with a service token for `service`, fetched as that service would."""
+        response = await self.client.post(
+            "/internal/service-token", auth=(service, self.secret_of(service))
+        )
+        assert response.status_code == 200, response.text
+        return {"X-Service-Token": response.json()["token"]}
+
+    def as_gateway(self) -> dict[str, str]:
+        """The header nginx sends with every forward-auth check."""
+        return {"X-Service-Token": f"gateway:{self.secret_of('gateway')}"}
 
 
 @pytest.fixture(scope="module")

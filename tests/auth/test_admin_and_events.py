@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.app import create_app
+from ems.auth.bootstrap import DEFAULT_ADMIN, ensure_admin
 from ems.auth.settings import AuthSettings
+from ems.auth.spec import SPEC
 from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.common.migrations import migrate_service
 from ems.contracts.events import Envelope
 from tests.auth.conftest import AuthService
 from tests.support.polling import eventually
@@ -34,16 +38,30 @@ async def test_a_generated_admin_is_printed_once_and_stored_privately(
     auth: AuthService, tmp_path: Any
 ) -> None:
     """If this fails, the operator never learns the generated admin password, or it is
-    world-readable on disk."""
-    settings = auth.settings.model_copy(update={"data_dir": tmp_path})
+    world-readable on disk, or a second start makes another admin."""
+    # A database of its own: no admin exists there yet, so one must be generated.
+    settings = auth.settings.model_copy(
+        update={"data_dir": tmp_path, "db_prefix": f"{auth.settings.db_prefix}gen_"}
+    )
+    await migrate_service(SPEC, settings)
     first = await ensure_admin(settings)
-    if first.created:  # no admin existed in this module's database before
-        assert first.password and first.stored_in is not None
-        assert first.stored_in.stat().st_mode & 0o077 == 0
-        assert first.password in first.stored_in.read_text()
-        await auth.login(first.username, first.password)
+    assert first.created and first.username == DEFAULT_ADMIN
+    assert first.password and first.stored_in is not None
+    assert first.stored_in.stat().st_mode & 0o077 == 0
+    assert first.password in first.stored_in.read_text()
+    # It logs in (with this database's own auth) as an admin.
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
+            response = await client.post(
+                "/api/auth/login", json={"username": first.username, "password": first.password}
+            )
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["role"] == "ADMIN"
     second = await ensure_admin(settings)
     assert not second.created and second.password is None
+    assert second.username == DEFAULT_ADMIN
 
 
 async def test_registration_publishes_an_event_through_the_outbox(
@@ -80,10 +98,21 @@ def test_production_refuses_placeholder_secrets() -> None:
         AuthSettings(
             environment="production",
             admin_password="a-real-secret-123",
+            service_master_key="a-real-master-key-123",
             amqp_url="amqp://guest:guest@rabbit:5672/",
         )
+    # Without the master key no service could prove who it is.
+    for master in (None, "changeme"):
+        with pytest.raises(ValidationError):
+            AuthSettings(
+                environment="production",
+                admin_password="a-real-secret-123",
+                service_master_key=master,
+                amqp_url="amqp://ems:s3cret-broker@rabbit:5672/",
+            )
     AuthSettings(
         environment="production",
         admin_password="a-real-secret-123",
+        service_master_key="a-real-master-key-123",
         amqp_url="amqp://ems:s3cret-broker@rabbit:5672/",
     )

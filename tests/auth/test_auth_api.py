@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from ems.auth.keys import load_key_ring
+from ems.auth.security.keys import load_key_ring
 from tests.auth.conftest import AuthService
 from tests.support.tokens import forged_tokens, reissued
 
@@ -127,13 +127,14 @@ async def test_logout_revokes_the_refresh_token(auth: AuthService) -> None:
     assert again.status_code == 401
 
 
-async def test_failed_logins_are_throttled_per_account_with_retry_after(
+async def test_failed_logins_are_throttled_per_account_and_address_with_retry_after(
     auth: AuthService,
 ) -> None:
-    """If this fails, passwords can be guessed at full speed, or a lock is permanent."""
+    """If this fails, one address guesses an account's password at full speed, or is told
+    neither that it must wait nor for how long."""
     name = unique("grace")
     await auth.register(name)
-    limit = auth.settings.login_max_failures_per_account
+    limit = auth.settings.login_max_failures_per_account_address
     for _ in range(limit):
         r = await auth.client.post("/api/auth/login", json={"username": name, "password": "nope!"})
         assert r.status_code == 401
@@ -142,8 +143,13 @@ async def test_failed_logins_are_throttled_per_account_with_retry_after(
     )
     assert blocked.status_code == 429
     retry_after = int(blocked.headers["retry-after"])
-    assert 0 < retry_after <= auth.settings.login_window_seconds + 1
-    assert blocked.json()["error"]["code"] == "too_many_attempts"
+    window = auth.settings.login_window_seconds
+    assert 0 < retry_after <= window / limit + 1
+    assert blocked.json()["error"] == {
+        "code": "too_many_attempts",
+        "message": blocked.json()["error"]["message"],
+        "details": {"retry_after": retry_after},
+    }
     # Another account from the same address is not locked by this one.
     other = unique("heidi")
     await auth.register(other)
@@ -162,8 +168,10 @@ async def test_verify_passes_a_valid_token_with_the_current_identity(auth: AuthS
     name = unique("ivan")
     user = await auth.register(name)
     tokens = await auth.login(name)
+    gateway = auth.as_gateway()
     r = await auth.client.get(
-        "/internal/verify", headers={"authorization": f"Bearer {tokens['access_token']}"}
+        "/internal/verify",
+        headers={**gateway, "authorization": f"Bearer {tokens['access_token']}"},
     )
     assert r.status_code == 200
     assert r.headers["x-user-id"] == user["id"]
@@ -171,10 +179,11 @@ async def test_verify_passes_a_valid_token_with_the_current_identity(auth: AuthS
     assert r.headers["x-user-name"] == name
     # WebSocket upgrades carry the token in the query string of the original URI.
     ws = await auth.client.get(
-        "/internal/verify", headers={"x-original-uri": f"/ws?token={tokens['access_token']}"}
+        "/internal/verify",
+        headers={**gateway, "x-original-uri": f"/ws?token={tokens['access_token']}"},
     )
     assert ws.status_code == 200 and ws.headers["x-user-id"] == user["id"]
-    missing = await auth.client.get("/internal/verify")
+    missing = await auth.client.get("/internal/verify", headers=gateway)
     assert missing.status_code == 401
 
 
@@ -190,9 +199,10 @@ async def test_every_forged_token_is_refused(auth: AuthService) -> None:
     variants["wrong issuer"] = reissued(valid, ring.signing_key, iss="someone-else")
     variants["not an access token"] = reissued(valid, ring.signing_key, typ="refresh")
     variants["really expired"] = reissued(valid, ring.signing_key, exp=1_600_000_000)
+    gateway = auth.as_gateway()
     for label, token in variants.items():
         for path in ("/internal/verify", "/api/auth/me"):
-            r = await auth.client.get(path, headers={"authorization": f"Bearer {token}"})
+            r = await auth.client.get(path, headers={**gateway, "authorization": f"Bearer {token}"})
             assert r.status_code == 401, f"{label} accepted by {path}"
     ok = await auth.client.get("/api/auth/me", headers={"authorization": f"Bearer {valid}"})
     assert ok.status_code == 200

@@ -23,7 +23,7 @@ def unique(name: str) -> str:
 
 async def apply(auth: AuthService, body: Any) -> bool:
     runtime = auth.app.state.runtime
-    consumer = user_events_consumer(runtime.db, auth.app.state.relay)
+    consumer = user_events_consumer(runtime.db, auth.app.state.auth.relay, auth.settings)
     applied: bool = await consumer.handle(Envelope.wrap(body))
     return applied
 
@@ -129,7 +129,11 @@ async def test_the_snapshot_of_logins_pages_through_every_one(auth: AuthService)
     after: str | None = None
     while True:
         params = {"limit": 2, **({"after": after} if after else {})}
-        page = (await auth.client.get("/internal/credentials", params=params)).json()
+        page = (
+            await auth.client.get(
+                "/internal/credentials", params=params, headers=await auth.as_service("users")
+            )
+        ).json()
         seen += page["items"]
         after = page["next_after"]
         if after is None:

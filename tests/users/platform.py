@@ -24,9 +24,10 @@ from fastapi import FastAPI
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
+from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database
 from ems.common.migrations import migrate_service
-from ems.common.registry import ServiceSpec, service_spec
+from ems.common.registry import RateLimit, ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
 from ems.devices.settings import DevicesSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
@@ -279,6 +280,7 @@ async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncI
 async def _start_gateway(
     folder: Path, port: int, served: dict[str, Served]
 ) -> asyncio.subprocess.Process:
+    auth = served["auth"].settings
     run_dir, log_dir = folder / "run", folder / "logs"
     run_dir.mkdir()
     log_dir.mkdir()
@@ -292,6 +294,9 @@ async def _start_gateway(
             [s.spec for s in served.values()], lambda spec, _: served[spec.name].port
         ),
         run_as_root=os.geteuid() == 0,
+        service_credential=gateway_credential(master_key(auth, None)),
+        # Tests register many users from one address; the limit itself is tested apart.
+        rate_limits={"signup": RateLimit(per_minute=60_000, burst=10_000)},
     )
     conf = folder / "nginx.conf"
     conf.write_text(render(config))

@@ -94,6 +94,11 @@ def service_secret(settings: CommonSettings, service: str) -> str:
     return configured or derive_secret(development_master_key(settings.data_dir), service)
 
 
+def gateway_credential(master: str) -> str:
+    """What nginx sends to auth's forward-auth check: `gateway:<secret>`."""
+    return f"{GATEWAY}:{derive_secret(master, GATEWAY)}"
+
+
 def secret_matches(master: str, name: str, secret: str) -> bool:
     return bool(SERVICE_NAME.match(name)) and hmac.compare_digest(
         derive_secret(master, name), secret

@@ -17,7 +17,7 @@ import httpx
 
 from ems.auth.bootstrap import AdminLogin, ensure_admin
 from ems.auth.settings import AuthSettings
-from ems.common.credentials import GATEWAY, derive_secret, master_key
+from ems.common.credentials import derive_secret, gateway_credential, master_key
 from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec, service_specs
 from ems.gateway.nginx import AUTH_SERVICE, placeholder_root, upstreams_from_specs
@@ -283,7 +283,7 @@ class Stack:
                 s.http_port,
                 root,
                 services,
-                credential=f"{GATEWAY}:{derive_secret(self.master_key, GATEWAY)}",
+                credential=gateway_credential(self.master_key),
                 tls=gateway.tls_config(s, self.data_dir),
                 rate_limits={"signup": RateLimit(s.signup_per_minute, s.signup_burst)},
             )

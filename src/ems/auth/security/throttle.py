@@ -34,11 +34,14 @@ from ems.common.errors import ApiError, too_many
 _RESERVE = text(
     """
     INSERT INTO login_throttle AS t (scope, key, tat)
-    VALUES (:scope, :key, clock_timestamp() + :interval)
+    VALUES (:scope, :key, clock_timestamp() + CAST(:interval AS interval))
     ON CONFLICT (scope, key) DO UPDATE
-        SET tat = greatest(t.tat, clock_timestamp()) + :interval
-        WHERE greatest(t.tat, clock_timestamp()) + :interval - clock_timestamp() <= :allowance
-    RETURNING extract(epoch FROM tat - clock_timestamp() - :tolerance)::float8 AS delay
+        SET tat = greatest(t.tat, clock_timestamp()) + CAST(:interval AS interval)
+        WHERE greatest(t.tat, clock_timestamp()) + CAST(:interval AS interval)
+            - clock_timestamp() <= CAST(:allowance AS interval)
+    RETURNING extract(
+        epoch FROM tat - clock_timestamp() - CAST(:tolerance AS interval)
+    )::float8 AS delay
     """
 )
 _AHEAD = text(
@@ -46,7 +49,8 @@ _AHEAD = text(
     " WHERE scope = :scope AND key = :key"
 )
 _REFUND = text(
-    "UPDATE login_throttle SET tat = tat - :interval WHERE scope = :scope AND key = :key"
+    "UPDATE login_throttle SET tat = tat - CAST(:interval AS interval)"
+    " WHERE scope = :scope AND key = :key"
 )
 _CLEAR = text("DELETE FROM login_throttle WHERE scope = :scope AND key = :key")
 
