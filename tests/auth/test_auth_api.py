@@ -194,7 +194,7 @@ async def test_every_forged_token_is_refused(auth: AuthService) -> None:
     valid = (await auth.login(name))["access_token"]
     jwks = (await auth.client.get("/api/auth/jwks.json")).json()
     ring = await load_key_ring(auth.app.state.runtime.db)
-    variants = forged_tokens(valid, jwks)
+    variants = forged_tokens(valid, jwks, ring.signing_key)
     variants["wrong audience"] = reissued(valid, ring.signing_key, aud="another-system")
     variants["wrong issuer"] = reissued(valid, ring.signing_key, iss="someone-else")
     variants["not an access token"] = reissued(valid, ring.signing_key, typ="refresh")

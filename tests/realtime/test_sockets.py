@@ -29,7 +29,7 @@ async def test_invalid_tokens_are_refused_with_4401(realtime: str, auth_server: 
     someone's alerts, or the web app cannot tell it must log the user out."""
     user = await auth_server.client()
     jwks = (await auth_server.http.get("/api/auth/jwks.json")).json()
-    for name, token in forged_tokens(user.access_token, jwks).items():
+    for name, token in forged_tokens(user.access_token, jwks, auth_server.signing_key()).items():
         sock = await open_socket(realtime, token)
         assert await sock.wait_closed() == 4401, name
         assert not sock.of_type("welcome"), name

@@ -16,9 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
+from ems.common.credentials import derive_secret, master_key
+from ems.common.db import Database
 from ems.common.logs import JsonFormatter
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
@@ -32,8 +36,8 @@ from tests.support.tcpproxy import free_port
 from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway, own_vhost
 
 SERVICES = ("auth", "users", "devices", "monitoring", "support", "realtime")
-# Failed logins allowed per account and per address within the window (small and short so
-# the throttling test is quick and leaves the address free again for the other tests).
+# Failed logins allowed per (account, address) and per address within the window (small
+# and short so the throttling test is quick and leaves the address free for the others).
 ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS = 4, 12, 3
 
 
@@ -93,6 +97,37 @@ class SecurePlatform:
             await asyncio.sleep(0.05)
         return user, token
 
+    def signing_key(self) -> Ed25519PrivateKey:
+        """auth's real signing key (for tokens that only their expiry may refuse)."""
+        app = self.services["auth"].app
+        assert app is not None
+        key: Ed25519PrivateKey = app.state.auth.keys.signing_key
+        return key
+
+    async def as_service(self, name: str) -> dict[str, str]:
+        """A service token for `name`, obtained from auth as that service would."""
+        auth = self.services["auth"].settings
+        secret = derive_secret(master_key(auth, None), name)
+        response = await self.direct("auth").post("/internal/service-token", auth=(name, secret))
+        assert response.status_code == 200, response.text
+        return {"X-Service-Token": response.json()["token"]}
+
+    async def add_alert(self, device_id: str) -> None:
+        """An overconsumption alert for a meter, written where monitoring keeps them."""
+        db = Database(self.services["monitoring"].settings.dsn(), pool_size=1)
+        try:
+            async with db.transaction() as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO alerts (id, device_id, hour, kind, micro_kwh,"
+                        " limit_micro_kwh) VALUES (:id, :device, date_trunc('hour', now()),"
+                        " 'hourly', 3000000, 2000000)"
+                    ),
+                    {"id": uuid.uuid4(), "device": uuid.UUID(device_id)},
+                )
+        finally:
+            await db.dispose()
+
     def access_log(self) -> str:
         path = self.folder / "logs" / "access.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -132,7 +167,7 @@ async def secure_platform(
                     argon2_time_cost=1,
                     admin_username=ADMIN,
                     admin_password=ADMIN_PASSWORD,
-                    login_max_failures_per_account=ACCOUNT_LIMIT,
+                    login_max_failures_per_account_address=ACCOUNT_LIMIT,
                     login_max_failures_per_address=ADDRESS_LIMIT,
                     login_window_seconds=WINDOW_SECONDS,
                 ),

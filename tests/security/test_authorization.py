@@ -13,7 +13,6 @@ import uuid
 from typing import Any, Literal
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
@@ -36,6 +35,8 @@ MATRIX: dict[tuple[str, str, str], Access] = {
     ("auth", "GET", "/internal/verify"): "internal",
     ("auth", "POST", "/internal/credentials"): "internal",
     ("auth", "GET", "/internal/credentials"): "internal",
+    ("auth", "GET", "/internal/revocations"): "internal",
+    ("auth", "POST", "/internal/service-token"): "internal",
     ("users", "GET", "/api/users"): "admin",
     ("users", "POST", "/api/users"): "admin",
     ("users", "GET", "/api/users/me"): "user",
@@ -160,7 +161,8 @@ async def test_without_a_token_only_public_endpoints_answer(
         if access == "public":
             ok = through not in (401, 403, 404, 405) and direct not in (401, 403)
         elif access == "internal":
-            ok = through == 404
+            # Never routed, and refused on the service's own port without a credential.
+            ok = through == 404 and direct == 401
         else:
             ok = through == 401 and direct == 401
         if not ok:
@@ -216,34 +218,47 @@ async def test_a_client_never_sees_another_clients_consumption_or_chat(
             )
             if response.status_code not in (403, 404):
                 failures.append((path, str(client.base_url), response.status_code))
-    alerts = await secure_platform.gateway.get(
-        "/api/consumption/alerts",
-        params={"device_id": b_device},
-        headers={"Authorization": f"Bearer {a_token}"},
+    # B's meter has an alert (the admin sees it), which A must not see by naming the meter.
+    await secure_platform.add_alert(b_device)
+    admin_sees = await secure_platform.gateway.get(
+        "/api/consumption/alerts", params={"device_id": b_device}, headers=admin
     )
-    if alerts.status_code == 200:
-        assert all(item["device_id"] != b_device for item in alerts.json()["items"])
-    else:
-        assert alerts.status_code in (403, 404)
+    assert [a["device_id"] for a in admin_sees.json()["items"]] == [b_device]
+    for client in (secure_platform.gateway, secure_platform.direct("monitoring")):
+        alerts = await client.get(
+            "/api/consumption/alerts",
+            params={"device_id": b_device},
+            headers={"Authorization": f"Bearer {a_token}"},
+        )
+        if alerts.status_code == 200:
+            assert all(item["device_id"] != b_device for item in alerts.json()["items"])
+        else:
+            assert alerts.status_code in (403, 404)
+        listed = await client.get(
+            "/api/consumption/alerts", headers={"Authorization": f"Bearer {a_token}"}
+        )
+        assert all(item["device_id"] != b_device for item in listed.json()["items"])
     assert failures == [], failures
     assert a["id"] != b["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="internal snapshot routes trust the network: anyone who reaches a service's "
-    "port reads every profile, device and login (reported in issue 7; compose keeps them "
-    "on a private network)",
-)
 async def test_internal_snapshots_need_a_service_credential(
     secure_platform: SecurePlatform,
 ) -> None:
     """If this fails, a caller on the services' network can list every user, device and
-    login without any credential."""
-    for service, path in [
-        ("users", "/internal/users"),
-        ("devices", "/internal/devices"),
-        ("auth", "/internal/credentials"),
+    login without any credential, or with a user's token, or as a service not allowed."""
+    _, user_token = await secure_platform.new_client()
+    for service, path, allowed, refused in [
+        ("users", "/internal/users", "devices", "realtime-imposter"),
+        ("devices", "/internal/devices", "monitoring", "users"),
+        ("auth", "/internal/credentials", "users", "devices"),
     ]:
-        response = await secure_platform.direct(service).get(path)
-        assert response.status_code in (401, 403), (service, path, response.status_code)
+        client = secure_platform.direct(service)
+        response = await client.get(path)
+        assert response.status_code == 401, (service, path, response.status_code)
+        as_user = await client.get(path, headers={"X-Service-Token": user_token})
+        assert as_user.status_code == 401, (service, path, as_user.status_code)
+        other = await client.get(path, headers=await secure_platform.as_service(refused))
+        assert other.status_code == 403, (service, path, other.status_code)
+        ok = await client.get(path, headers=await secure_platform.as_service(allowed))
+        assert ok.status_code == 200, (service, path, ok.status_code)

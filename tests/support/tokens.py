@@ -32,8 +32,14 @@ def _header_of(token: str) -> dict[str, Any]:
     return decoded
 
 
-def forged_tokens(valid: str, jwks: dict[str, Any]) -> dict[str, str]:
-    """Tokens derived from a valid one (its claims, its kid) that must all be refused."""
+def forged_tokens(
+    valid: str, jwks: dict[str, Any], signing_key: Ed25519PrivateKey
+) -> dict[str, str]:
+    """Tokens derived from a valid one (its claims, its kid) that must all be refused.
+
+    `signing_key` is auth's real one: the expired token carries a good signature, so only
+    its expiry can refuse it.
+    """
     claims = _claims_of(valid)
     kid = _header_of(valid)["kid"]
     now = datetime.now(UTC)
@@ -60,7 +66,7 @@ def forged_tokens(valid: str, jwks: dict[str, Any]) -> dict[str, str]:
         "alg none": f"{none_header}.{tampered_payload}.",
         "hs256 confusion": confused,
         "foreign key": signed_by_stranger(),
-        "expired": signed_by_stranger(exp=int((now - timedelta(minutes=1)).timestamp())),
+        "expired": reissued(valid, signing_key, exp=int((now - timedelta(minutes=1)).timestamp())),
         "garbage": "not.a.token",
         "unknown kid": jwt.encode(
             claims, stranger, algorithm="EdDSA", headers={"kid": uuid.uuid4().hex}

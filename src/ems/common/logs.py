@@ -67,6 +67,7 @@ def configure_logging(settings: CommonSettings, service: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # Connection chatter from the AMQP client is noise at INFO.
-    for noisy in ("aiormq", "aio_pika", "uvicorn.access"):
+    # Connection chatter from the AMQP client is noise at INFO, and so is httpx's line per
+    # request (the revocation poll asks auth every second).
+    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
