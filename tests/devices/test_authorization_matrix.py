@@ -163,7 +163,8 @@ async def test_the_internal_endpoints_are_not_reachable_through_the_gateway(
             method, path, headers=bearer(platform.admin_token)
         )
         assert response.status_code == 404, path
-    # Straight at auth, creating a login needs an admin's token.
+    # Straight at auth, creating a login needs the users service's credential and an
+    # admin's token.
     body = {
         "id": str(uuid.uuid4()),
         "username": "x" + uuid.uuid4().hex[:6],
@@ -172,7 +173,10 @@ async def test_the_internal_endpoints_are_not_reachable_through_the_gateway(
     }
     auth = platform.direct("auth")
     assert (await auth.post("/internal/credentials", json=body)).status_code == 401
+    users = await platform.as_service("users")
     as_client = await auth.post(
-        "/internal/credentials", json=body, headers=bearer(parties["a_token"])
+        "/internal/credentials", json=body, headers={**users, **bearer(parties["a_token"])}
     )
     assert as_client.status_code == 403
+    alone = await auth.post("/internal/credentials", json=body, headers=bearer(parties["a_token"]))
+    assert alone.status_code == 401

@@ -21,7 +21,6 @@ from sqlalchemy import text
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
-from ems.common.credentials import derive_secret, master_key
 from ems.common.db import Database
 from ems.common.logs import JsonFormatter
 from ems.common.migrations import migrate_service
@@ -32,6 +31,7 @@ from ems.monitoring.settings import MonitoringSettings
 from ems.realtime.settings import RealtimeSettings
 from ems.support.settings import SupportSettings
 from ems.users.settings import UsersSettings
+from tests.support.credentials import service_headers
 from tests.support.tcpproxy import free_port
 from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway, own_vhost
 
@@ -106,11 +106,7 @@ class SecurePlatform:
 
     async def as_service(self, name: str) -> dict[str, str]:
         """A service token for `name`, obtained from auth as that service would."""
-        auth = self.services["auth"].settings
-        secret = derive_secret(master_key(auth, None), name)
-        response = await self.direct("auth").post("/internal/service-token", auth=(name, secret))
-        assert response.status_code == 200, response.text
-        return {"X-Service-Token": response.json()["token"]}
+        return await service_headers(self.direct("auth"), self.services["auth"].settings, name)
 
     async def add_alert(self, device_id: str) -> None:
         """An overconsumption alert for a meter, written where monitoring keeps them."""

@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from ems.auth.spec import SPEC as AUTH_SPEC
+from ems.common.credentials import gateway_credential, master_key
 from ems.common.migrations import migrate_service
 from ems.gateway.nginx import GatewayConfig, Upstream, placeholder_root, render
 from ems.realtime.app import create_app as create_realtime_app
@@ -61,11 +62,21 @@ async def gateway(
             log_dir=folder / "logs",
             static_root=placeholder_root(),
             services=(
-                Upstream("auth", (_port(auth_server.address),), AUTH_SPEC.routes),
-                Upstream("realtime", (_port(rt1), _port(rt2)), REALTIME_SPEC.routes),
-                Upstream("support", (_port(support),), SUPPORT_SPEC.routes),
+                Upstream(
+                    "auth", (_port(auth_server.address),), AUTH_SPEC.routes, AUTH_SPEC.api_prefix
+                ),
+                Upstream(
+                    "realtime",
+                    (_port(rt1), _port(rt2)),
+                    REALTIME_SPEC.routes,
+                    REALTIME_SPEC.api_prefix,
+                ),
+                Upstream(
+                    "support", (_port(support),), SUPPORT_SPEC.routes, SUPPORT_SPEC.api_prefix
+                ),
             ),
             run_as_root=os.geteuid() == 0,
+            service_credential=gateway_credential(master_key(support_settings, None)),
         )
         conf = folder / "nginx.conf"
         conf.write_text(render(config))

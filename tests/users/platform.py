@@ -32,6 +32,7 @@ from ems.common.settings import CommonSettings
 from ems.devices.settings import DevicesSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 from ems.users.settings import UsersSettings
+from tests.support.credentials import service_headers
 from tests.support.polling import eventually
 from tests.support.tcpproxy import TcpProxy, free_port
 
@@ -105,6 +106,10 @@ class Platform:
         if name not in self._direct:
             self._direct[name] = httpx.AsyncClient(base_url=self.services[name].url, timeout=10)
         return self._direct[name]
+
+    async def as_service(self, name: str) -> dict[str, str]:
+        """A service token for `name`, obtained from auth as that service would."""
+        return await service_headers(self.direct("auth"), self.services["auth"].settings, name)
 
     def database(self, name: str) -> Database:
         """A connection pool on one service's database, for reading its tables straight."""

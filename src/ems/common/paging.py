@@ -25,9 +25,11 @@ class PageParams:
 def page_params(default_size: int = 20, max_size: int = 100) -> Callable[..., PageParams]:
     """The dependency of a list route: `Annotated[PageParams, Depends(page_params(...))]`."""
 
+    # Defaults, not Annotated: the bounds are this call's values, which annotations (strings
+    # under `from __future__ import annotations`) could not see.
     def params(
-        page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based")] = 1,
-        size: Annotated[int, Query(ge=1, le=max_size)] = default_size,
+        page: int = Query(1, ge=1, le=MAX_PAGE, description="1-based"),
+        size: int = Query(default_size, ge=1, le=max_size),
     ) -> PageParams:
         return PageParams(page, size)
 
