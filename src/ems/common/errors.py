@@ -112,5 +112,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if _unstorable_text(exc):
+            return JSONResponse(
+                error_body("validation_error", "the request holds text that cannot be stored"),
+                422,
+            )
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "an unexpected error occurred"), 500)
+
+
+# PostgreSQL's refusals of text it cannot store (a NUL character, a broken encoding): the
+# client's input was bad, whichever field carried it.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _unstorable_text(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if getattr(exc, "sqlstate", None) in _UNSTORABLE_TEXT:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return False

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi import utils as openapi_utils
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -61,8 +62,8 @@ def _build(app: FastAPI) -> dict[str, Any]:
     error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(error_schema.pop("$defs", {}))
     components["ErrorResponse"] = error_schema
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(app):
+        if not route.include_in_schema:
             continue
         codes = set(_dependency_codes(route.dependant))
         if _takes_input(route.dependant):
@@ -82,6 +83,20 @@ def _build(app: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     return schema
+
+
+def _api_routes(app: FastAPI) -> Iterable[APIRoute]:
+    """Every API route with its full path, as the OpenAPI builder sees them (FastAPI keeps an
+    included router as one entry; its routes are reached through it)."""
+    contexts = getattr(routing, "iter_route_contexts", None)
+    effective = getattr(openapi_utils, "_get_api_route_for_openapi", None)
+    if contexts is None or effective is None:  # FastAPI before included-router entries
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in contexts(app.routes):
+        route = effective(context)
+        if route is not None:
+            yield route
 
 
 def _dependency_codes(dependant: Dependant) -> Iterable[int]:

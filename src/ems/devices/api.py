@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from ems.common.credentials import internal_caller
 from ems.common.db import Database
+from ems.common.openapi import errors
 from ems.common.outbox import OutboxRelay
 from ems.common.paging import Paging
 from ems.contracts.identity import DevicePage
@@ -47,7 +48,9 @@ async def read_devices(
     return _page(rows, total, paging.page, paging.size)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceRead)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=DeviceRead, responses=errors(409)
+)
 async def create_device(body: DeviceCreate, admin: AdminDep, deps: Deps) -> DeviceRead:
     """Create a device, assigned to a user or not (admin)."""
     async with deps.db.transaction() as session:
@@ -57,7 +60,7 @@ async def create_device(body: DeviceCreate, admin: AdminDep, deps: Deps) -> Devi
     return read
 
 
-@router.get("/user/{user_id}", response_model=DeviceList)
+@router.get("/user/{user_id}", response_model=DeviceList, responses=errors(404))
 async def read_user_devices(
     user_id: uuid.UUID, admin: AdminDep, session: SessionDep, paging: Paging
 ) -> DeviceList:
@@ -66,13 +69,13 @@ async def read_user_devices(
     return _page(rows, total, paging.page, paging.size)
 
 
-@router.get("/{device_id}", response_model=DeviceRead)
+@router.get("/{device_id}", response_model=DeviceRead, responses=errors(404))
 async def read_device(device_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> DeviceRead:
     """One device (admin: any; a client: only their own)."""
     return DeviceRead.model_validate(await service.read_device(session, caller, device_id))
 
 
-@router.put("/{device_id}", response_model=DeviceRead)
+@router.put("/{device_id}", response_model=DeviceRead, responses=errors(404, 409))
 async def replace_device(
     device_id: uuid.UUID, body: DeviceCreate, admin: AdminDep, deps: Deps
 ) -> DeviceRead:
@@ -80,7 +83,7 @@ async def replace_device(
     return await _change(deps, device_id, body.model_dump())
 
 
-@router.patch("/{device_id}", response_model=DeviceRead)
+@router.patch("/{device_id}", response_model=DeviceRead, responses=errors(404, 409))
 async def update_device(
     device_id: uuid.UUID, body: DeviceChange, admin: AdminDep, deps: Deps
 ) -> DeviceRead:
@@ -88,7 +91,7 @@ async def update_device(
     return await _change(deps, device_id, body.model_dump(exclude_unset=True))
 
 
-@router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
 async def delete_device(device_id: uuid.UUID, admin: AdminDep, deps: Deps) -> Response:
     """Delete a device (admin)."""
     async with deps.db.transaction() as session:

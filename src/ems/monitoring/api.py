@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ems.common.openapi import errors
 from ems.common.paging import Paging
 from ems.common.security import CurrentUser
 from ems.monitoring import service
@@ -31,7 +32,7 @@ DeviceId = Annotated[
 router = APIRouter(prefix="/api/consumption", tags=["consumption"])
 
 
-@router.get("/day", response_model=DayConsumption)
+@router.get("/day", response_model=DayConsumption, responses=errors(404))
 async def read_day(
     caller: CurrentUser,
     db: Db,
@@ -42,7 +43,7 @@ async def read_day(
     return await service.day_consumption(db, caller, device_id, day)
 
 
-@router.get("/range", response_model=RangeConsumption)
+@router.get("/range", response_model=RangeConsumption, responses=errors(404))
 async def read_range(
     caller: CurrentUser,
     db: Db,
@@ -55,7 +56,11 @@ async def read_range(
     return await service.range_consumption(db, caller, device_id, start, end, bucket)
 
 
-@router.get("/export.csv", response_class=Response)
+@router.get(
+    "/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **errors(404)},
+)
 async def export_csv(
     caller: CurrentUser,
     db: Db,
@@ -74,7 +79,7 @@ async def export_csv(
     )
 
 
-@router.get("/alerts", response_model=AlertPage)
+@router.get("/alerts", response_model=AlertPage, responses=errors(404))
 async def read_alerts(
     caller: CurrentUser,
     db: Db,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ems.common.openapi import errors
 from ems.common.paging import PageParams, page_params
 from ems.common.security import AdminUser, CurrentUser
 from ems.support import service
@@ -35,19 +36,24 @@ Paging = Annotated[PageParams, Depends(page_params(default_size=50, max_size=200
 router = APIRouter(prefix="/api/support", tags=["support"])
 
 
-@router.post("/messages", response_model=ExchangeRead)
+@router.post("/messages", response_model=ExchangeRead, responses=errors(403, 429))
 async def create_message(body: MessageCreate, user: CurrentUser, ctx: Ctx) -> ExchangeRead:
     """A client's message to the bot (answered at once) or to the admins."""
     return await service.post_client_message(ctx, user, body)
 
 
-@router.post("/admin/reply", response_model=MessageRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/admin/reply",
+    response_model=MessageRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, 429),
+)
 async def create_admin_reply(body: AdminReplyCreate, admin: AdminUser, ctx: Ctx) -> MessageRead:
     """An admin's reply, delivered to that client only."""
     return await service.admin_reply(ctx, admin, body)
 
 
-@router.get("/history", response_model=MessagePage)
+@router.get("/history", response_model=MessagePage, responses=errors(403, 404))
 async def read_history(
     user: CurrentUser,
     ctx: Ctx,
@@ -77,14 +83,18 @@ async def read_own_conversation(user: CurrentUser, ctx: Ctx) -> ConversationRead
     return await service.own_conversation(ctx, user)
 
 
-@router.post("/conversations/{user_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/conversations/{user_id}/read",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404),
+)
 async def mark_conversation_read(user_id: uuid.UUID, user: CurrentUser, ctx: Ctx) -> Response:
     """Mark a conversation read on the caller's side (admins: any; clients: their own)."""
     await service.mark_read(ctx, user, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/typing", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/typing", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 429))
 async def create_typing(body: TypingCreate, user: CurrentUser, ctx: Ctx) -> Response:
     """A typing indicator for the other side (the WebSocket offers the same, cheaper)."""
     await service.typing(ctx, user, body.typing, body.user_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from ems.common.credentials import internal_caller
 from ems.common.db import Database
+from ems.common.openapi import errors
 from ems.common.outbox import OutboxRelay
 from ems.common.paging import Paging
 from ems.contracts.identity import ProfilePage
@@ -49,7 +50,13 @@ async def read_users(
     return UserPage(items=items, total=total, page=paging.page, size=paging.size)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    # 502/503: auth, which keeps the login, failed or could not be reached.
+    responses=errors(409, 502, 503),
+)
 async def create_user(body: UserCreate, admin: AdminDep, deps: Deps) -> UserRead:
     """Create a user with an initial password and role; they can log in at once (admin)."""
     user = await accounts.create_user(deps.db, deps.auth, admin, body)
@@ -63,25 +70,25 @@ async def read_me(caller: CallerDep, session: SessionDep) -> UserRead:
     return UserRead.model_validate(await service.read_user(session, caller, caller.user_id))
 
 
-@router.put("/me", response_model=UserRead)
+@router.put("/me", response_model=UserRead, responses=errors(409))
 async def replace_me(body: ProfileChange, caller: CallerDep, deps: Deps) -> UserRead:
     """Replace the caller's own name and email."""
     return await _change(deps, caller, caller.user_id, _replacement(body))
 
 
-@router.patch("/me", response_model=UserRead)
+@router.patch("/me", response_model=UserRead, responses=errors(409))
 async def update_me(body: ProfileChange, caller: CallerDep, deps: Deps) -> UserRead:
     """Change some of the caller's own name and email."""
     return await _change(deps, caller, caller.user_id, body.model_dump(exclude_unset=True))
 
 
-@router.get("/{user_id}", response_model=UserRead)
+@router.get("/{user_id}", response_model=UserRead, responses=errors(404))
 async def read_user(user_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> UserRead:
     """One user (admin: anyone; a client: only themselves)."""
     return UserRead.model_validate(await service.read_user(session, caller, user_id))
 
 
-@router.put("/{user_id}", response_model=UserRead)
+@router.put("/{user_id}", response_model=UserRead, responses=errors(403, 404, 409))
 async def replace_user(
     user_id: uuid.UUID, body: UserChange, caller: CallerDep, deps: Deps
 ) -> UserRead:
@@ -89,7 +96,7 @@ async def replace_user(
     return await _change(deps, caller, user_id, _replacement(body))
 
 
-@router.patch("/{user_id}", response_model=UserRead)
+@router.patch("/{user_id}", response_model=UserRead, responses=errors(403, 404, 409))
 async def update_user(
     user_id: uuid.UUID, body: UserChange, caller: CallerDep, deps: Deps
 ) -> UserRead:
@@ -97,7 +104,7 @@ async def update_user(
     return await _change(deps, caller, user_id, body.model_dump(exclude_unset=True))
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
 async def delete_user(user_id: uuid.UUID, admin: AdminDep, deps: Deps) -> Response:
     """Delete a user: their login, refresh tokens and devices go too (admin)."""
     async with deps.db.transaction() as session:
