@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots
+.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots fuzz-results
 
 help:
 	@echo "make run          start the whole platform (gateway at http://localhost:8080)"
@@ -50,6 +50,11 @@ screenshots: setup
 # Their last results are kept in docs/results/.
 chaos: setup
 	EMS_CHAOS=1 EMS_MULTIHOST=1 EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/chaos tests/multihost -q -s
+
+# schemathesis over every service's OpenAPI through the gateway (part of `make test`), with
+# its figures written to docs/results/schemathesis.md; a plain test run writes nothing.
+fuzz-results: setup
+	EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/security/test_schemathesis.py -q
 
 diagrams:
 	dot -Tsvg docs/diagrams/deployment.dot -o docs/diagrams/deployment.svg

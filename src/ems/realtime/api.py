@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 
+from ems.common.paging import PageParams, page_params
 from ems.common.security import AdminUser
 from ems.realtime.context import RealtimeContext
 from ems.realtime.schemas import OnlineUser, PresencePage
 
 router = APIRouter(prefix="/api/realtime", tags=["realtime"])
+# Who is online: 100 a page, at most 500.
+Paging = Annotated[PageParams, Depends(page_params(default_size=100, max_size=500))]
 
 
 @router.get("/presence", response_model=PresencePage)
 async def read_presence(
     request: Request,
     _: AdminUser,
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=500)] = 100,
+    paging: Paging,
 ) -> PresencePage:
     """Users with at least one open socket on any realtime instance (admins only)."""
     ctx: RealtimeContext = request.app.state.realtime
     members = sorted(ctx.presence.members().items(), key=lambda um: um[1].username)
-    start = (page - 1) * size
+    start = paging.offset
     items = [
         OnlineUser(user_id=user_id, username=member.username, role=member.role)
-        for user_id, member in members[start : start + size]
+        for user_id, member in members[start : start + paging.size]
     ]
-    return PresencePage(items=items, total=len(members), page=page, size=size)
+    return PresencePage(items=items, total=len(members), page=paging.page, size=paging.size)
