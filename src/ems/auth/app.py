@@ -50,10 +50,6 @@ def create_app(settings: AuthSettings) -> FastAPI:
         interval=settings.revocations_poll_seconds,
         max_age=settings.revocations_max_age_seconds,
     )
-    # The master key every service's secret derives from: resolved now, so a production
-    # start without one fails at once.
-    services_key = master_key(settings, settings.service_master_key)
-
     async def service_caller(presented: str) -> str:
         # nginx cannot sign: it sends `gateway:<secret>`, which only auth can check.
         name = service.raw_service_caller(context(), presented)
@@ -71,7 +67,8 @@ def create_app(settings: AuthSettings) -> FastAPI:
             throttle=LoginThrottle(runtime.db, settings),
             revocations=revocations,
             relay=relay,
-            master_key=services_key,
+            # Every service's secret derives from it; a production start without one fails.
+            master_key=master_key(settings, settings.service_master_key),
         )
         relay.start()
         # Role changes and deletions made in the users service.
