@@ -206,3 +206,13 @@ async def test_every_forged_token_is_refused(auth: AuthService) -> None:
             assert r.status_code == 401, f"{label} accepted by {path}"
     ok = await auth.client.get("/api/auth/me", headers={"authorization": f"Bearer {valid}"})
     assert ok.status_code == 200
+
+
+async def test_text_the_database_cannot_store_is_a_422_not_a_500(auth: AuthService) -> None:
+    """If this fails, a NUL character in a field that reaches the database is a server
+    error (and, behind the gateway, a dropped connection) instead of a refusal."""
+    response = await auth.client.post(
+        "/api/auth/login", json={"username": "nul\u0000name", "password": "whatever-1"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"

@@ -50,6 +50,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
         interval=settings.revocations_poll_seconds,
         max_age=settings.revocations_max_age_seconds,
     )
+
     async def service_caller(presented: str) -> str:
         # nginx cannot sign: it sends `gateway:<secret>`, which only auth can check.
         name = service.raw_service_caller(context(), presented)

@@ -6,10 +6,12 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from asyncpg import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -110,13 +112,21 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Handled here, not by the catch-all below: that one answers and then re-raises, and the
+    # server drops the connection (a 502 at the gateway for the next request on it).
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
         if _unstorable_text(exc):
             return JSONResponse(
                 error_body("validation_error", "the request holds text that cannot be stored"),
                 422,
             )
+        raise exc
+
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(PostgresError, _database)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "an unexpected error occurred"), 500)
 
