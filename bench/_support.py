@@ -81,7 +81,9 @@ def isolated_env() -> Iterator[dict[str, str]]:
 async def _drop_databases(prefix: str) -> None:
     conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql") + "/postgres")
     try:
-        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%")
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%"
+        )
         for row in rows:
             await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
     finally:
@@ -89,16 +91,29 @@ async def _drop_databases(prefix: str) -> None:
 
 
 def migrate(env: dict[str, str], *services: str) -> None:
-    subprocess.run([sys.executable, "-m", "ems.cli", "migrate", *services], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ems.cli", "migrate", *services],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 @contextlib.contextmanager
 def service(env: dict[str, str], name: str, port: int, instance: int = 0) -> Iterator[str]:
     """One service as a real process; yields its base URL once it is ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ems.cli", "serve", name, "--port", str(port),
-         "--instance", str(instance)],
+        [
+            sys.executable,
+            "-m",
+            "ems.cli",
+            "serve",
+            name,
+            "--port",
+            str(port),
+            "--instance",
+            str(instance),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -31,7 +31,9 @@ from typing import Any
 import httpx
 from _support import free_port, isolated_env, machine, migrate, service, wait_ready
 
+from ems.common.credentials import gateway_credential, master_key
 from ems.common.registry import service_spec
+from ems.common.settings import CommonSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 
 ADMIN, ADMIN_PASSWORD = "benchadmin", "bench-admin-password"
@@ -56,6 +58,8 @@ def gateway(ports: dict[str, int]) -> Iterator[tuple[str, int]]:
             [service_spec(name) for name in SERVICES], lambda spec, _: ports[spec.name]
         ),
         run_as_root=os.geteuid() == 0,
+        # The services derive their secrets from the development key under EMS_DATA_DIR.
+        service_credential=gateway_credential(master_key(CommonSettings(), None)),
     )
     (folder / "nginx.conf").write_text(render(config))
     nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
