@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -100,3 +101,18 @@ async def catch_up(
             continue
         log.info("caught up from snapshot", extra={"snapshot": what, "changed": changed})
         return changed
+
+
+@asynccontextmanager
+async def catching_up(
+    what: str,
+    fetch: Callable[[uuid.UUID | None], Awaitable[Page[Item]]],
+    apply: Callable[[Sequence[Item]], Awaitable[int]],
+) -> AsyncIterator[None]:
+    """`catch_up` in the background while the service serves; stopped when it stops."""
+    task = asyncio.create_task(catch_up(what, fetch, apply), name=f"catch-up {what}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

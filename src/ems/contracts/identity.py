@@ -4,6 +4,7 @@
 - users -> auth `GET /internal/credentials?after=&limit=`: every login (`RegisteredPage`).
 - devices -> users `GET /internal/users?after=&limit=`: every profile (`ProfilePage`).
 - monitoring -> devices `GET /internal/devices?after=&limit=`: every device (`DevicePage`).
+- monitoring -> devices `GET /internal/tariffs?after=&limit=`: every tariff (`TariffPage`).
 
 The snapshots let a service that keeps a copy catch up at start with what was published
 before its queue existed (the first admin is created before any other service runs).
@@ -18,7 +19,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from ems.contracts.events import DeviceUpdated, Role, UserRegistered, UserUpdated
+from ems.contracts.events import DeviceUpdated, Role, TariffUpdated, UserRegistered, UserUpdated
 
 Username = Annotated[
     str,
@@ -55,4 +56,9 @@ class ProfilePage(BaseModel):
 
 class DevicePage(BaseModel):
     items: list[DeviceUpdated]
+    next_after: uuid.UUID | None = None
+
+
+class TariffPage(BaseModel):
+    items: list[TariffUpdated]
     next_after: uuid.UUID | None = None

@@ -9,6 +9,7 @@ SPEC = ServiceSpec(
         Route("/api/devices/docs", "public"),
         Route("/api/devices/openapi.json", "public"),
         Route("/api/devices/", "authenticated"),
+        Route("/api/tariffs/", "authenticated"),
     ),
     migrations="ems.devices:migrations",
     order=30,
