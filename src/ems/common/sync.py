@@ -10,6 +10,7 @@ applied by the same revision-guarded code as events, so the two can interleave f
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import Envelope
 
 log = logging.getLogger(__name__)
@@ -104,13 +106,19 @@ async def catch_up(
 
 
 @asynccontextmanager
-async def catching_up(
+async def keeping_a_copy(
+    uow: UnitOfWork,
+    consumer: Callable[[UnitOfWork], EventConsumer],
     what: str,
     fetch: Callable[[uuid.UUID | None], Awaitable[Page[Item]]],
-    apply: Callable[[Sequence[Item]], Awaitable[int]],
+    apply: Callable[[UnitOfWork, Sequence[Item]], Awaitable[int]],
 ) -> AsyncIterator[None]:
-    """`catch_up` in the background while the service serves; stopped when it stops."""
-    task = asyncio.create_task(catch_up(what, fetch, apply), name=f"catch-up {what}")
+    """While the service serves: its copy of `what` kept by its `consumer`, after catching up
+    from the owner's snapshot (`fetch`, `apply`) in the background. Consume first, then read
+    the snapshot: every change is in one or the other."""
+    await consumer(uow).start(uow.relay.broker)
+    catching_up = catch_up(what, fetch, functools.partial(apply, uow))
+    task = asyncio.create_task(catching_up, name=f"catch-up {what}")
     try:
         yield
     finally:

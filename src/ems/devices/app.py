@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from ems.common.deps import publishing
-from ems.common.sync import catching_up, fetch_page
+from ems.common.sync import fetch_page, keeping_a_copy
 from ems.common.web import Runtime, create_service_app
 from ems.contracts.identity import ProfilePage
 from ems.devices.api import internal, router, tariffs
@@ -30,11 +30,11 @@ def create_app(settings: DevicesSettings) -> FastAPI:
             fetch_page, users, "/internal/users", ProfilePage, limit=settings.snapshot_page_size
         )
         try:
-            async with publishing(app, runtime, outbox) as uow:
-                # Consume first, then read the snapshot: every user is in one or the other.
-                await user_events_consumer(uow).start(uow.relay.broker)
-                async with catching_up("users profiles", profiles, partial(apply_snapshot, uow)):
-                    yield
+            async with (
+                publishing(app, runtime, outbox) as uow,
+                keeping_a_copy(uow, user_events_consumer, "profiles", profiles, apply_snapshot),
+            ):
+                yield
         finally:
             await users.aclose()
 

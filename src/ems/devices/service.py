@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -90,10 +90,7 @@ async def read_device(session: AsyncSession, caller: Caller, device_id: uuid.UUI
 async def create_device(uow: UnitOfWork, fields: Mapping[str, Any]) -> Device:
     async with uow.transaction() as session:
         await _require_references(session, fields, None)
-        device = Device(**fields, revision=1)
-        session.add(device)
-        await _write(session, device)
-        await add_event(session, outbox, DeviceCreated.model_validate(device, from_attributes=True))
+        device = await _insert(session, Device(**fields, revision=1), DeviceCreated)
     return device
 
 
@@ -103,24 +100,15 @@ async def change_device(
     """Apply `changes` (a PUT's whole state or a PATCH's fields), with `device.updated`."""
     refuse_nulls(changes, "name", "max_hourly_kwh", "status")
     async with uow.transaction() as session:
-        device = await session.get(Device, device_id, with_for_update=True)
-        if device is None:
-            raise not_found("device")
+        device = await _locked(session, Device, device_id)
         await _require_references(session, changes, device)
-        if _apply(device, changes):
-            await _write(session, device)
-            await add_event(
-                session, outbox, DeviceUpdated.model_validate(device, from_attributes=True)
-            )
+        await _update(session, device, changes, DeviceUpdated)
     return device
 
 
 async def delete_device(uow: UnitOfWork, device_id: uuid.UUID) -> None:
     async with uow.transaction() as session:
-        device = await session.get(Device, device_id, with_for_update=True)
-        if device is None:
-            raise not_found("device")
-        await remove(session, device)
+        await remove(session, await _locked(session, Device, device_id))
 
 
 async def remove(session: AsyncSession, device: Device) -> None:
@@ -195,10 +183,7 @@ async def read_tariff(session: AsyncSession, tariff_id: uuid.UUID) -> Tariff:
 
 async def create_tariff(uow: UnitOfWork, fields: Mapping[str, Any]) -> Tariff:
     async with uow.transaction() as session:
-        tariff = Tariff(**fields, revision=1)
-        session.add(tariff)
-        await _write(session, tariff)
-        await add_event(session, outbox, TariffCreated.model_validate(tariff, from_attributes=True))
+        tariff = await _insert(session, Tariff(**fields, revision=1), TariffCreated)
     return tariff
 
 
@@ -208,23 +193,15 @@ async def change_tariff(
     """Apply `changes` (a PUT's whole state or a PATCH's fields), with `tariff.updated`."""
     refuse_nulls(changes, "name", "currency", "price_per_kwh", "bands")
     async with uow.transaction() as session:
-        tariff = await session.get(Tariff, tariff_id, with_for_update=True)
-        if tariff is None:
-            raise not_found("tariff")
-        if _apply(tariff, changes):
-            await _write(session, tariff)
-            await add_event(
-                session, outbox, TariffUpdated.model_validate(tariff, from_attributes=True)
-            )
+        tariff = await _locked(session, Tariff, tariff_id)
+        await _update(session, tariff, changes, TariffUpdated)
     return tariff
 
 
 async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID) -> None:
     """Delete a tariff no device uses; 409 `tariff_in_use` while one does."""
     async with uow.transaction() as session:
-        tariff = await session.get(Tariff, tariff_id, with_for_update=True)
-        if tariff is None:
-            raise not_found("tariff")
+        tariff = await _locked(session, Tariff, tariff_id)
         users = await session.scalar(
             select(func.count()).select_from(Device).where(Device.tariff_id == tariff_id)
         )
@@ -252,14 +229,42 @@ async def tariffs_page(session: AsyncSession, after: uuid.UUID | None, limit: in
 # --- both ----------------------------------------------------------------------------------
 
 
-def _apply(row: Device | Tariff, changes: Mapping[str, Any]) -> bool:
-    """Set what changed, with a new revision; False (no revision, no event) when nothing did."""
+Row = TypeVar("Row", Device, Tariff)
+
+
+async def _locked(session: AsyncSession, table: type[Row], row_id: uuid.UUID) -> Row:
+    """The row, locked for this transaction's change; 404 when there is none."""
+    row = await session.get(table, row_id, with_for_update=True)
+    if row is None:
+        raise not_found(table.__name__.lower())
+    return row
+
+
+async def _insert(
+    session: AsyncSession, row: Row, event: type[DeviceCreated] | type[TariffCreated]
+) -> Row:
+    """Write a new row with its `*.created` event."""
+    session.add(row)
+    await _write(session, row)
+    await add_event(session, outbox, event.model_validate(row, from_attributes=True))
+    return row
+
+
+async def _update(
+    session: AsyncSession,
+    row: Device | Tariff,
+    changes: Mapping[str, Any],
+    event: type[DeviceUpdated] | type[TariffUpdated],
+) -> None:
+    """Write what changed, with a new revision and its `*.updated` event; nothing changed:
+    no revision, no event."""
     if all(getattr(row, key) == value for key, value in changes.items()):
-        return False
+        return
     for key, value in changes.items():
         setattr(row, key, value)
     row.revision += 1
-    return True
+    await _write(session, row)
+    await add_event(session, outbox, event.model_validate(row, from_attributes=True))
 
 
 async def _write(session: AsyncSession, row: Device | Tariff) -> None:

@@ -9,7 +9,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from ems.common.deps import provide, publishing
-from ems.common.sync import catching_up
+from ems.common.sync import keeping_a_copy
 from ems.common.web import Runtime, create_service_app
 from ems.users.api import internal, router
 from ems.users.consumers import apply_snapshot, registration_consumer
@@ -23,13 +23,13 @@ def create_app(settings: UsersSettings) -> FastAPI:
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         auth = AuthClient(settings.auth_internal_url, settings.auth_timeout_seconds)
         provide(app, auth)
+        logins = partial(auth.registered_page, limit=settings.snapshot_page_size)
         try:
-            async with publishing(app, runtime, outbox) as uow:
-                # Consume first, then read the snapshot: every login is in one or the other.
-                await registration_consumer(uow).start(uow.relay.broker)
-                snapshot = partial(auth.registered_page, limit=settings.snapshot_page_size)
-                async with catching_up("auth credentials", snapshot, partial(apply_snapshot, uow)):
-                    yield
+            async with (
+                publishing(app, runtime, outbox) as uow,
+                keeping_a_copy(uow, registration_consumer, "logins", logins, apply_snapshot),
+            ):
+                yield
         finally:
             await auth.close()
 

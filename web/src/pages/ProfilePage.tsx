@@ -125,7 +125,7 @@ function TimeZoneForm({ current, onSaved }: { current: string; onSaved: () => vo
         {picked !== current && <span className="tag tag-accent">not saved yet</span>}
       </p>
       {here && here !== picked && (
-        <p>
+        <p className="zone-browser">
           <button type="button" className="btn btn-sm" onClick={() => form.setValue('time_zone', here)}>
             <Icon name="pin" /> Use this browser’s zone ({here})
           </button>

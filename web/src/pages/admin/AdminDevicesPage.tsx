@@ -32,7 +32,7 @@ export function AdminDevicesPage() {
       cell: (d) => (
         <>
           <strong>{d.name}</strong>
-          {d.meter_id && <span className="tag">meter {d.meter_id}</span>}
+          {d.meter_id && <div className="muted small">{`Meter ${d.meter_id}`}</div>}
           {d.description && <div className="muted small">{d.description}</div>}
         </>
       ),
@@ -62,7 +62,7 @@ export function AdminDevicesPage() {
   return (
     <ListPage
       state={state}
-      description="Smart meters, their hourly limits and who they belong to."
+      description="Smart meters, their hourly limits, tariffs and who they belong to."
       noun="device"
       searchPlaceholder="Search by name, address or meter id"
       emptyIcon="gauge"

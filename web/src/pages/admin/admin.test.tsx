@@ -179,7 +179,7 @@ describe('admin devices', () => {
       },
     })
     const row = (await screen.findByText('Boiler')).closest('tr')!
-    expect(within(row).getByText('meter 7')).toBeInTheDocument()
+    expect(within(row).getByText('Meter 7')).toBeInTheDocument()
     expect(await within(row).findByText('Night saver')).toBeInTheDocument()
     await userEvent.click(within(row).getByRole('button', { name: 'Edit Boiler' }))
     const dialog = screen.getByRole('dialog', { name: 'Edit Boiler' })
