@@ -202,16 +202,17 @@ async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID) -> None:
     """Delete a tariff no device uses; 409 `tariff_in_use` while one does."""
     async with uow.transaction() as session:
         tariff = await _locked(session, Tariff, tariff_id)
-        users = await session.scalar(
+        # Devices being given this tariff hold it FOR SHARE: counted once they commit.
+        in_use = await session.scalar(
             select(func.count()).select_from(Device).where(Device.tariff_id == tariff_id)
         )
-        if users:
+        if in_use:
             raise ApiError(
                 409,
                 "tariff_in_use",
-                f"the tariff is used by {users} device{'s' if users != 1 else ''};"
+                f"the tariff is used by {in_use} device{'s' if in_use != 1 else ''};"
                 " give them another tariff first",
-                {"devices": users},
+                {"devices": in_use},
             )
         await session.delete(tariff)
         await add_event(session, outbox, TariffDeleted(id=tariff_id, revision=tariff.revision + 1))
