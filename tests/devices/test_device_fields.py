@@ -65,7 +65,7 @@ async def test_an_unknown_tariff_is_refused_with_422_and_nothing_written(
     headers = bearer(platform.admin_token)
     gone = await platform.create_tariff()
     await platform.gateway.delete(f"/api/tariffs/{gone['id']}", headers=headers)
-    before = (await platform.gateway.get("/api/devices", headers=headers)).json()["total"]
+    before = await platform.total("/api/devices")
     device = await platform.create_device()
     for tariff_id in (str(uuid.uuid4()), gone["id"]):
         created = await platform.gateway.post(
@@ -82,8 +82,7 @@ async def test_an_unknown_tariff_is_refused_with_422_and_nothing_written(
                 method, f"/api/devices/{device['id']}", json=body, headers=headers
             )
             assert changed.status_code == 422, (method, changed.text)
-    after = (await platform.gateway.get("/api/devices", headers=headers)).json()["total"]
-    assert after == before + 1  # `device` only
+    assert await platform.total("/api/devices") == before + 1  # `device` only
     unchanged = await platform.gateway.get(f"/api/devices/{device['id']}", headers=headers)
     assert unchanged.json() == device
 

@@ -22,12 +22,6 @@ def tariff_body(**fields: Any) -> dict[str, Any]:
     return {"name": unique("Tariff "), "currency": "RON", "price_per_kwh": 0.8, **fields}
 
 
-async def tariffs_total(platform: Platform) -> int:
-    response = await platform.gateway.get("/api/tariffs", headers=bearer(platform.admin_token))
-    total: int = response.json()["total"]
-    return total
-
-
 async def test_admins_create_read_replace_change_and_delete_tariffs(platform: Platform) -> None:
     """If this fails, the admin tariffs page cannot manage what energy costs."""
     headers = bearer(platform.admin_token)
@@ -119,7 +113,7 @@ async def test_bad_bands_are_refused_with_422_on_their_field_and_nothing_created
     """If this fails, a tariff whose bands overlap (two prices for one hour), have no
     length, a time that is no time, or more than 24 of them, is stored, and costs computed
     from it are wrong or ambiguous; or the web app cannot show the error on its field."""
-    before = await tariffs_total(platform)
+    before = await platform.total("/api/tariffs")
     response = await platform.gateway.post(
         "/api/tariffs", json=tariff_body(bands=bands), headers=bearer(platform.admin_token)
     )
@@ -127,7 +121,7 @@ async def test_bad_bands_are_refused_with_422_on_their_field_and_nothing_created
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert error["details"][0]["loc"] == where, error["details"]
-    assert await tariffs_total(platform) == before
+    assert await platform.total("/api/tariffs") == before
 
 
 @pytest.mark.parametrize(
@@ -154,7 +148,7 @@ async def test_bad_tariffs_are_refused_with_422_and_nothing_created(
     """If this fails, a tariff with a made-up currency, a negative, infinite or
     over-precise price, or a chosen id exists."""
     fields = {k: (str(uuid.uuid4()) if v == "UNKNOWN" else v) for k, v in fields.items()}
-    before = await tariffs_total(platform)
+    before = await platform.total("/api/tariffs")
     # Written by hand: JSON parsers accept the `NaN` and `Infinity` that httpx will not send.
     response = await platform.gateway.post(
         "/api/tariffs",
@@ -162,7 +156,7 @@ async def test_bad_tariffs_are_refused_with_422_and_nothing_created(
         headers={**bearer(platform.admin_token), "Content-Type": "application/json"},
     )
     assert response.status_code == 422, response.text
-    assert await tariffs_total(platform) == before
+    assert await platform.total("/api/tariffs") == before
 
 
 async def test_bad_changes_leave_the_tariff_as_it_was(platform: Platform) -> None:

@@ -155,6 +155,13 @@ class Platform:
         created: dict[str, Any] = response.json()
         return created
 
+    async def total(self, path: str) -> int:
+        """How many items the admin's list at `path` holds."""
+        response = await self.gateway.get(path, headers=bearer(self.admin_token))
+        assert response.status_code == 200, response.text
+        total: int = response.json()["total"]
+        return total
+
     async def create_tariff(self, **fields: Any) -> dict[str, Any]:
         body = {"name": unique("Tariff "), "currency": "RON", "price_per_kwh": 0.8, **fields}
         response = await self.gateway.post(

@@ -10,7 +10,7 @@ import pytest
 from ems.contracts.events import UserCreated, UserUpdated
 from ems.contracts.identity import ProfilePage
 from tests.support.polling import eventually
-from tests.users.platform import Platform, bearer, unique
+from tests.users.platform import PASSWORD, Platform, bearer, unique
 
 ZONE = "Europe/Bucharest"
 
@@ -74,20 +74,13 @@ async def test_an_unknown_zone_is_refused_with_422_and_nothing_changed(
     me = (await platform.gateway.get("/api/users/me", headers=bearer(token))).json()
     assert me["time_zone"] == ZONE
 
-    before = (await platform.gateway.get("/api/users", headers=bearer(platform.admin_token))).json()
+    before = await platform.total("/api/users")
+    body = {"username": unique("tz"), "password": PASSWORD, "role": "CLIENT", "time_zone": zone}
     refused = await platform.gateway.post(
-        "/api/users",
-        json={
-            "username": unique("tz"),
-            "password": "long-enough-1",
-            "role": "CLIENT",
-            "time_zone": zone,
-        },
-        headers=bearer(platform.admin_token),
+        "/api/users", json=body, headers=bearer(platform.admin_token)
     )
     assert refused.status_code == 422
-    after = (await platform.gateway.get("/api/users", headers=bearer(platform.admin_token))).json()
-    assert after["total"] == before["total"]
+    assert await platform.total("/api/users") == before
 
 
 async def test_a_null_zone_is_refused(platform: Platform) -> None:
@@ -104,18 +97,8 @@ async def test_admins_set_anyones_zone_and_clients_only_their_own(platform: Plat
     """If this fails, a client can change another user's zone (and so what that user's
     consumption and costs look like), or an admin cannot set one for a customer."""
     admin = bearer(platform.admin_token)
-    made = await platform.gateway.post(
-        "/api/users",
-        json={
-            "username": unique("tz"),
-            "password": "long-enough-1",
-            "role": "CLIENT",
-            "time_zone": "America/New_York",
-        },
-        headers=admin,
-    )
-    assert made.status_code == 201 and made.json()["time_zone"] == "America/New_York"
-    other = made.json()
+    other = await platform.create_user(time_zone="America/New_York")
+    assert other["time_zone"] == "America/New_York"
     read = await platform.gateway.get(f"/api/users/{other['id']}", headers=admin)
     assert read.json()["time_zone"] == "America/New_York"
     changed = await platform.gateway.patch(
@@ -150,21 +133,12 @@ async def test_user_events_and_the_snapshot_carry_the_zone(platform: Platform) -
             assert response.status_code == 200, response.text
         events = await probe.about(user["id"], 3)
 
-        made = await platform.gateway.post(
-            "/api/users",
-            json={
-                "username": unique("tz"),
-                "password": "long-enough-1",
-                "role": "CLIENT",
-                "time_zone": "Australia/Adelaide",
-            },
-            headers=bearer(platform.admin_token),
-        )
+        made = await platform.create_user(time_zone="Australia/Adelaide")
         # Created with the zone, or (when the registration event was first) created in UTC
         # and then given it: either way the last event holds it.
-        first = (await probe.about(made.json()["id"], 1))[0]
+        first = (await probe.about(made["id"], 1))[0]
         if first.data["time_zone"] == "UTC":
-            first = (await probe.about(made.json()["id"], 2))[1]
+            first = (await probe.about(made["id"], 2))[1]
         assert UserUpdated.model_validate(first.data).time_zone == "Australia/Adelaide"
 
     # Read as a consumer reads them: with the contract's own types.

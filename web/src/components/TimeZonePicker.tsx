@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react'
 import { knownZones, searchZones, utcOffset } from '../lib/timezones'
-import { Icon } from './Icon'
+import { SearchBox } from './SearchBox'
 
 /** Find a time zone by any words of its IANA name ("new york", "bucharest") and pick it. */
 export function TimeZonePicker({
@@ -21,20 +21,15 @@ export function TimeZonePicker({
   const now = useMemo(() => new Date(), [])
   return (
     <div className="picker">
-      <div className="search">
-        <Icon name="search" />
-        <input
-          id={id}
-          type="search"
-          placeholder="Search time zones, e.g. Bucharest"
-          value={query}
-          onChange={(e) => setQuery(e.target.value)}
-          autoComplete="off"
-          spellCheck={false}
-          aria-invalid={Boolean(error)}
-          aria-describedby={error ? `${id}-error` : undefined}
-        />
-      </div>
+      <SearchBox
+        id={id}
+        placeholder="Search time zones, e.g. Bucharest"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+        spellCheck={false}
+        aria-invalid={Boolean(error)}
+        aria-describedby={error ? `${id}-error` : undefined}
+      />
       <ul className="picker-results" aria-label="Time zones">
         {results.length === 0 ? (
           <li className="muted">No time zone matches “{query.trim()}”.</li>

@@ -38,16 +38,22 @@ export const maxLength =
   (value) =>
     value.length > max ? `${label} must be at most ${max} characters.` : null
 
-export const positiveNumber =
-  (label: string): Validator =>
+/** A number that `check` accepts (it returns what is wrong with it, or null). */
+const numberWhere =
+  (label: string, check: (n: number) => string | null): Validator =>
   (value) => {
     const v = value.trim()
     if (v === '') return `${label} is required.`
     const n = Number(v)
     if (!Number.isFinite(n)) return `${label} must be a number.`
-    if (n <= 0) return `${label} must be greater than 0.`
-    return null
+    return check(n)
   }
+
+export const positiveNumber = (label: string): Validator =>
+  numberWhere(label, (n) => (n > 0 ? null : `${label} must be greater than 0.`))
+
+export const nonNegativeNumber = (label: string): Validator =>
+  numberWhere(label, (n) => (n >= 0 ? null : `${label} cannot be negative.`))
 
 export const matches =
   (other: () => string, message: string): Validator =>
@@ -77,17 +83,6 @@ export function optionalText(value: string): string | null {
   const v = value.trim()
   return v === '' ? null : v
 }
-
-export const nonNegativeNumber =
-  (label: string): Validator =>
-  (value) => {
-    const v = value.trim()
-    if (v === '') return `${label} is required.`
-    const n = Number(v)
-    if (!Number.isFinite(n)) return `${label} must be a number.`
-    if (n < 0) return `${label} cannot be negative.`
-    return null
-  }
 
 /** ISO 4217, as the server wants it: three capital letters. */
 export const currencyCode: Validator = (value) =>

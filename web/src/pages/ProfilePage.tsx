@@ -3,7 +3,7 @@ import { users } from '../api/endpoints'
 import { useApi, useUser } from '../auth/AuthProvider'
 import { Field, Form, FormInput, SubmitButton } from '../components/Field'
 import { PageHeader } from '../components/Layout'
-import { ErrorState, Loading } from '../components/States'
+import { Loaded } from '../components/States'
 import { Icon } from '../components/Icon'
 import { TimeZonePicker } from '../components/TimeZonePicker'
 import { useToast } from '../components/Toasts'
@@ -23,25 +23,17 @@ export function ProfilePage() {
           <h2 id="profile-title" className="card-title">
             Your details
           </h2>
-          {me.error ? (
-            <ErrorState error={me.error} onRetry={me.reload} title="Couldn't load your profile" />
-          ) : !me.data ? (
-            <Loading />
-          ) : (
-            <ProfileForm full_name={me.data.full_name ?? ''} email={me.data.email ?? ''} onSaved={me.reload} />
-          )}
+          <Loaded state={me} errorTitle="Couldn't load your profile">
+            {(data) => <ProfileForm full_name={data.full_name ?? ''} email={data.email ?? ''} onSaved={me.reload} />}
+          </Loaded>
         </section>
         <section className="card" aria-labelledby="zone-title">
           <h2 id="zone-title" className="card-title">
             Time zone
           </h2>
-          {me.error ? (
-            <ErrorState error={me.error} onRetry={me.reload} title="Couldn't load your profile" />
-          ) : !me.data ? (
-            <Loading />
-          ) : (
-            <TimeZoneForm current={me.data.time_zone} onSaved={me.reload} />
-          )}
+          <Loaded state={me} errorTitle="Couldn't load your profile">
+            {(data) => <TimeZoneForm current={data.time_zone} onSaved={me.reload} />}
+          </Loaded>
         </section>
         <section className="card" aria-labelledby="password-title">
           <h2 id="password-title" className="card-title">

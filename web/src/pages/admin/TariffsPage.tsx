@@ -180,45 +180,9 @@ function TariffDialog({
           <ol className="band-rows">
             {rows.map((row, i) => (
               <li key={row.key} className="band-row">
-                <Field id={`band-${i}-start`} label={<><span className="sr-only">Band {i + 1} </span>From</>} error={bandErrors[`${i}.start`]}>
-                  <input
-                    value={row.start}
-                    id={`band-${i}-start`}
-                    onChange={(e) => edit(i, 'start', e.target.value)}
-                    placeholder="HH:MM"
-                    inputMode="numeric"
-                    maxLength={5}
-                    autoComplete="off"
-                    aria-invalid={Boolean(bandErrors[`${i}.start`])}
-                    aria-describedby={bandErrors[`${i}.start`] ? `band-${i}-start-error` : undefined}
-                  />
-                </Field>
-                <Field id={`band-${i}-end`} label={<><span className="sr-only">Band {i + 1} </span>To</>} error={bandErrors[`${i}.end`]}>
-                  <input
-                    value={row.end}
-                    id={`band-${i}-end`}
-                    onChange={(e) => edit(i, 'end', e.target.value)}
-                    placeholder="HH:MM"
-                    inputMode="numeric"
-                    maxLength={5}
-                    autoComplete="off"
-                    aria-invalid={Boolean(bandErrors[`${i}.end`])}
-                    aria-describedby={bandErrors[`${i}.end`] ? `band-${i}-end-error` : undefined}
-                  />
-                </Field>
-                <Field id={`band-${i}-price`} label={<><span className="sr-only">Band {i + 1} </span>Price per kWh</>} error={bandErrors[`${i}.price_per_kwh`]}>
-                  <input
-                    value={row.price}
-                    id={`band-${i}-price`}
-                    onChange={(e) => edit(i, 'price', e.target.value)}
-                    type="number"
-                    inputMode="decimal"
-                    min="0"
-                    step="0.000001"
-                    aria-invalid={Boolean(bandErrors[`${i}.price_per_kwh`])}
-                    aria-describedby={bandErrors[`${i}.price_per_kwh`] ? `band-${i}-price-error` : undefined}
-                  />
-                </Field>
+                <BandInput index={i} field="start" label="From" value={row.start} error={bandErrors[`${i}.start`]} onChange={edit} />
+                <BandInput index={i} field="end" label="To" value={row.end} error={bandErrors[`${i}.end`]} onChange={edit} />
+                <BandInput index={i} field="price" label="Price per kWh" value={row.price} error={bandErrors[`${i}.price_per_kwh`]} onChange={edit} />
                 <button type="button" className="btn btn-sm btn-danger-ghost" onClick={() => removeRow(i)} aria-label={`Remove band ${i + 1}`}>
                   <Icon name="trash" />
                 </button>
@@ -236,5 +200,41 @@ function TariffDialog({
         </button>
       </fieldset>
     </EditorDialog>
+  )
+}
+
+/** One input of a band row, labelled for screen readers with its band's number. */
+function BandInput({
+  index,
+  field,
+  label,
+  value,
+  error,
+  onChange,
+}: {
+  index: number
+  field: 'start' | 'end' | 'price'
+  label: string
+  value: string
+  error: string | undefined
+  onChange: (index: number, field: 'start' | 'end' | 'price', value: string) => void
+}) {
+  const id = `band-${index}-${field}`
+  const kind =
+    field === 'price'
+      ? ({ type: 'number', inputMode: 'decimal', min: '0', step: '0.000001' } as const)
+      : ({ placeholder: 'HH:MM', inputMode: 'numeric', maxLength: 5 } as const)
+  return (
+    <Field id={id} label={<><span className="sr-only">Band {index + 1} </span>{label}</>} error={error}>
+      <input
+        id={id}
+        value={value}
+        onChange={(e) => onChange(index, field, e.target.value)}
+        autoComplete="off"
+        aria-invalid={Boolean(error)}
+        aria-describedby={error ? `${id}-error` : undefined}
+        {...kind}
+      />
+    </Field>
   )
 }
