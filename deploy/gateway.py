@@ -1,10 +1,15 @@
-"""Render the gateway's nginx.conf for the container deployment (deploy/compose.yaml).
+"""Render the gateway's nginx.conf for the container deployments.
 
-Run while the image is built: `python deploy/gateway.py /etc/ems/nginx.conf`. The routes come
+Run while the image is built: `python deploy/gateway.py [--swarm] OUTPUT`. The routes come
 from the services registered in the image (`ems.gateway.nginx`, the same renderer `ems up`
-uses); only the addresses differ: in compose every replica is a container of its own, named
-`<service>` when the service has one replica and `<service>-<i>` when it has several, and it
-listens on the spec's port + i, as `ems serve --instance i` does.
+uses); only the addresses differ:
+
+- Compose (deploy/compose.yaml): every replica is a container of its own, named `<service>`
+  when the service has one replica and `<service>-<i>` when it has several, and it listens
+  on the spec's port + i, as `ems serve --instance i` does.
+- Swarm (deploy/swarm/stack.yaml): every service is one name, `<service>`, whatever its
+  number of replicas, all listening on the spec's port; nginx asks Docker's DNS for it
+  while serving, so a replaced task or a rescaled service needs no gateway restart.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ems.common.registry import ServiceSpec, service_specs
-from ems.gateway.nginx import GatewayConfig, render, upstreams_from_specs
+from ems.gateway.nginx import GatewayConfig, Upstream, render, upstreams_from_specs
 
 LISTEN_PORT = 8080
 RUN_DIR = Path("/var/lib/ems/gateway")
@@ -21,6 +26,8 @@ LOG_DIR = Path("/var/log/ems-gateway")
 STATIC_ROOT = Path("/opt/ems/web")
 # What the shared renderer writes for every replica; each is then given its container's name.
 _RENDERED_HOST = "127.0.0.1"
+# Docker's embedded DNS server, in every container on a user-defined network.
+DOCKER_DNS = "127.0.0.11"
 
 
 def container_name(spec: ServiceSpec, instance: int) -> str:
@@ -56,11 +63,28 @@ def render_for_compose(specs: list[ServiceSpec]) -> str:
     return text
 
 
+def render_for_swarm(specs: list[ServiceSpec]) -> str:
+    config = GatewayConfig(
+        listen_host="0.0.0.0",  # noqa: S104 - inside the container; Swarm publishes it
+        listen_port=LISTEN_PORT,
+        run_dir=RUN_DIR,
+        log_dir=LOG_DIR,
+        static_root=STATIC_ROOT,
+        # One address per service: Swarm spreads connections over its tasks.
+        services=tuple(Upstream(s.name, (s.port,), s.routes) for s in specs if s.routes),
+        resolver=DOCKER_DNS,
+    )
+    return render(config)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: gateway.py OUTPUT", file=sys.stderr)
+    swarm = argv[:1] == ["--swarm"]
+    args = argv[1:] if swarm else argv
+    if len(args) != 1:
+        print("usage: gateway.py [--swarm] OUTPUT", file=sys.stderr)
         return 2
-    Path(argv[0]).write_text(render_for_compose(service_specs()))
+    renderer = render_for_swarm if swarm else render_for_compose
+    Path(args[0]).write_text(renderer(service_specs()))
     return 0
 
 

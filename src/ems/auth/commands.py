@@ -1,4 +1,5 @@
-"""`ems create-admin`: more admins from the command line."""
+"""`ems create-admin`: more admins from the command line; `ems ensure-admin`: the first one,
+from the settings, for deployments that run no `ems up` (Compose, Swarm)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import getpass
 from typing import Any
 
+from ems.auth.bootstrap import ensure_admin
 from ems.auth.passwords import Passwords
 from ems.auth.service import create_credential_row
 from ems.auth.settings import AuthSettings
@@ -21,6 +23,12 @@ def register_commands(sub: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     parser.set_defaults(func=_create_admin)
+    ensure: argparse.ArgumentParser = sub.add_parser(
+        "ensure-admin",
+        help="create the first admin from EMS_ADMIN_USERNAME / EMS_ADMIN_PASSWORD unless "
+        "an admin exists (idempotent)",
+    )
+    ensure.set_defaults(func=_ensure_admin)
 
 
 def _create_admin(args: argparse.Namespace) -> int:
@@ -40,6 +48,19 @@ def _create_admin(args: argparse.Namespace) -> int:
         print(exc.message)
         return 1
     print(f"admin {args.username.lower()} created")
+    return 0
+
+
+def _ensure_admin(args: argparse.Namespace) -> int:
+    try:
+        admin = asyncio.run(ensure_admin(AuthSettings()))
+    except ValueError as exc:
+        print(exc)
+        return 1
+    if admin.created and admin.stored_in is not None:
+        print(f"admin {admin.username} created; its password is in {admin.stored_in}")
+    else:
+        print(f"admin {admin.username} {'created' if admin.created else 'exists'}")
     return 0
 
 

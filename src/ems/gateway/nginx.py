@@ -79,6 +79,10 @@ class GatewayConfig:
     # read the temp and static folders, which may be private to root.
     run_as_root: bool = False
     upstream_host: str = "127.0.0.1"
+    # Docker's DNS server (127.0.0.11) under Swarm: each service is then one name, its own
+    # (`<service>:<port>`), looked up while serving (cached a few seconds), so a replaced
+    # task or a rescaled service needs no gateway restart. None: fixed upstream blocks.
+    resolver: str | None = None
 
 
 def upstreams_from_specs(
@@ -100,17 +104,23 @@ def placeholder_root() -> Path:
 def render(config: GatewayConfig) -> str:
     """The complete nginx.conf for this set of services."""
     auth = _auth_upstream(config.services)
+    target = _dynamic_target if config.resolver else _fixed_target
+    upstreams = (
+        _dynamic_upstreams(config.services, config.resolver)
+        if config.resolver
+        else "\n".join(_upstream(s, config.upstream_host) for s in config.services)
+    )
     values = {
         "user": "user root;" if config.run_as_root else "",
         "run_dir": str(config.run_dir),
         "log_dir": str(config.log_dir),
         "listen": f"{config.listen_host}:{config.listen_port}",
         "static_root": str(config.static_root),
-        "upstreams": "\n".join(_upstream(s, config.upstream_host) for s in config.services),
+        "upstreams": upstreams,
         "error_pages": _indent(_error_pages(protected=False), 8),
-        "auth_upstream": auth.upstream_name,
+        "auth_upstream": target(auth),
         "verify_path": VERIFY_PATH,
-        "locations": "\n".join(_locations(config.services)),
+        "locations": "\n".join(_locations(config.services, target)),
         "error_locations": "\n".join(_error_locations()),
     }
     template = files("ems.gateway").joinpath("nginx.conf.template").read_text()
@@ -136,12 +146,31 @@ def _upstream(service: Upstream, host: str) -> str:
     )
 
 
-def _locations(services: Sequence[Upstream]) -> list[str]:
+def _fixed_target(service: Upstream) -> str:
+    return service.upstream_name
+
+
+def _dynamic_target(service: Upstream) -> str:
+    # A variable in proxy_pass makes nginx resolve the name per request, not once at start.
+    return "$" + service.upstream_name
+
+
+def _dynamic_upstreams(services: Sequence[Upstream], resolver: str) -> str:
+    lines = [f"    resolver {resolver} valid=5s ipv6=off;", "    resolver_timeout 3s;"]
+    for service in services:
+        if len(service.ports) != 1:
+            raise ValueError(f"{service.name}: one port per service when names are resolved")
+        address = f"{service.name}:{service.ports[0]}"
+        lines.append(f'    map "" ${service.upstream_name} {{ default {address}; }}')
+    return "\n".join(lines)
+
+
+def _locations(services: Sequence[Upstream], target: Callable[[Upstream], str]) -> list[str]:
     blocks: dict[str, str] = {}
 
     # In the services' order, for the reader: nginx picks the longest matching prefix.
     for route, service in [(r, s) for s in services for r in s.routes]:
-        body = _not_found() if route.access == "internal" else _proxy(route, service)
+        body = _not_found() if route.access == "internal" else _proxy(route, target(service))
         kind = route.access + (", websocket" if route.websocket else "")
         comment = f"        # {service.name}: {route.prefix} ({kind})\n"
         for matcher in _matchers(route.prefix):
@@ -175,10 +204,10 @@ def _matchers(prefix: str) -> list[str]:
     return [f"= {exact}", f"^~ {exact}/"]
 
 
-def _proxy(route: Route, service: Upstream) -> list[str]:
+def _proxy(route: Route, target: str) -> list[str]:
     protected = route.access == "authenticated" or route.websocket
     lines = [
-        f"proxy_pass http://{service.upstream_name};",
+        f"proxy_pass http://{target};",
         "proxy_set_header Host $http_host;",
         # The gateway is the edge: what a client claims about its own address is dropped.
         "proxy_set_header X-Forwarded-For $remote_addr;",
