@@ -11,7 +11,7 @@ from typing import Any
 from ems.common.registry import service_specs
 from ems.stack.probes import StackError
 from ems.stack.swarm import deploy, engine, images
-from ems.stack.swarm.secrets import Logins, SecretFiles, write_secrets
+from ems.stack.swarm.secrets import ADMIN_PASSWORD_FILE, Logins, SecretFiles, write_secrets
 from ems.stack.swarm.settings import SwarmSettings
 
 # Where `up` leaves its figures (build times, sizes, time to healthy) for docs/results.
@@ -168,7 +168,7 @@ def _announce(settings: SwarmSettings, logins: Logins, healthy: float, total: fl
         f"EMS is running on Docker Swarm at {url} "
         f"(healthy {healthy:.0f} s after the deploy, {total:.0f} s in all)",
         f"admin login: {logins.admin_username} / {logins.admin_password} "
-        f"(saved in {logins.folder / 'admin_password'})",
+        f"(saved in {logins.folder / ADMIN_PASSWORD_FILE})",
         f"meters: {amqp}, exchange ems.data, routing key device.<device id>.reading",
         f"scale: docker service scale {deploy.STACK}_monitoring=3; stop: make swarm-down",
         "",

@@ -36,6 +36,9 @@ METER_USER = "meter"
 METER_EXCHANGE = "ems.data"
 METER_WRITE = r"^ems\.data$"
 METER_ROUTING_KEYS = r"^device\.[^.]+\.reading$"
+# Files of the secrets folder an operator (and the swarm test) reads the logins from.
+ADMIN_PASSWORD_FILE = "admin_password"
+METER_PASSWORD_FILE = f"broker_password_{METER_USER}"
 
 
 @dataclass(frozen=True)
@@ -97,14 +100,14 @@ def write_secrets(
     """Every secret the stack names, written into `folder`."""
     files = SecretFiles(folder)
     broker_password = files.get(f"broker_password_{SERVICE_BROKER_USER}")
-    meter = files.get(f"broker_password_{METER_USER}", meter_password)
+    meter = files.get(METER_PASSWORD_FILE, meter_password)
     for spec in specs:
         files.put(f"amqp_url_{spec.name}", amqp_url(SERVICE_BROKER_USER, broker_password))
         database = spec.load_settings_class().database_name
         if spec.migrations and database:
             password = files.get(f"db_password_{database}")
             files.put(f"pg_url_{spec.name}", f"postgresql://{DB_USER}:{password}@{database}:5432")
-    admin = files.get("admin_password", admin_password)
+    admin = files.get(ADMIN_PASSWORD_FILE, admin_password)
     definitions = broker_definitions(
         topology,
         {SERVICE_BROKER_USER: broker_password, METER_USER: meter},
