@@ -2,7 +2,7 @@
 # The entry point of EMS containers under Swarm (deploy/swarm/stack.yaml): it prepares the
 # environment, then runs its arguments. Nothing here is Swarm-only knowledge of a service.
 #
-# - Every secret mounted as /run/secrets/EMS_<NAME> becomes the environment variable
+# - Every secret mounted as /run/secrets/EMS_<NAME> (SECRETS_DIR) becomes the variable
 #   EMS_<NAME>, so services read secrets like any other setting, and the stack file alone
 #   decides which service gets which (its own database URL, its own broker login).
 # - TASK_SLOT (the stack sets it to {{.Task.Slot}}, which counts from 1) becomes
@@ -12,7 +12,7 @@
 #   so a service does not crash-loop while its database or the broker is still starting.
 set -euo pipefail
 
-for file in /run/secrets/EMS_*; do
+for file in "${SECRETS_DIR:-/run/secrets}"/EMS_*; do
     [[ -f $file ]] || continue
     export "${file##*/}=$(<"$file")"
 done

@@ -1,5 +1,6 @@
-"""Reading deploy/compose.yaml as Docker Compose would: variables interpolated, YAML merge
-keys resolved, and each container's command split into the `ems` invocations it runs."""
+"""Reading deploy/compose.yaml (and deploy/swarm/stack.yaml) as Docker would: variables
+interpolated, YAML merge keys resolved, and each container's command split into the `ems`
+invocations it runs."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ import yaml  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
+STACK_FILE = ROOT / "deploy" / "swarm" / "stack.yaml"
 # The image's ENTRYPOINT (deploy/Dockerfile).
 IMAGE_ENTRYPOINT = ["ems"]
+# Words that only hand over to the rest of a command: the Swarm entry point (it prepares the
+# environment, then runs its arguments) and the shell's exec.
+_WRAPPERS = {"ems-entrypoint", "exec"}
+EMS_IMAGES = {"ems", "ems/app"}
 
 # $$ is a literal $; ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}.
 _VARIABLE = re.compile(
@@ -52,9 +58,9 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return result
 
 
-def load(env: dict[str, str]) -> dict[str, Any]:
+def load(env: dict[str, str], path: Path = COMPOSE_FILE) -> dict[str, Any]:
     """The compose model with `env` as the shell's environment."""
-    model: dict[str, Any] = yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), env))
+    model: dict[str, Any] = yaml.safe_load(interpolate(path.read_text(), env))
     return model
 
 
@@ -65,7 +71,7 @@ class Container:
 
     @property
     def uses_ems_image(self) -> bool:
-        return str(self.config.get("image", "")).startswith("ems:")
+        return str(self.config.get("image", "")).split(":")[0] in EMS_IMAGES
 
     @property
     def argv(self) -> list[str]:
@@ -73,7 +79,7 @@ class Container:
         command = self.config.get("command", [])
         if isinstance(command, str):
             command = shlex.split(command)
-        return [*entrypoint, *command]
+        return _unwrapped([*entrypoint, *command])
 
     @property
     def environment(self) -> dict[str, str]:
@@ -93,7 +99,7 @@ class Container:
                 found.append([])
             else:
                 found[-1].append(token)
-        return [words for words in found if words]
+        return [_unwrapped(words) for words in found if words]
 
     def ems_invocations(self) -> list[list[str]]:
         """The arguments of every `ems` command the container runs."""
@@ -106,6 +112,12 @@ class Container:
             for words in self.commands()
             if words[:2] == ["python", "-c"] and len(words) > 2
         ]
+
+
+def _unwrapped(words: list[str]) -> list[str]:
+    while words and words[0] in _WRAPPERS:
+        words = words[1:]
+    return words
 
 
 def containers(model: dict[str, Any]) -> dict[str, Container]:
