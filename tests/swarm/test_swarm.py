@@ -140,8 +140,10 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
 ) -> None:
     """If this fails, scaling monitoring up or down, or Swarm replacing a killed monitoring
     task, the balancer or the monitoring database, loses readings the broker confirmed,
-    counts one twice, or leaves the platform stuck until someone steps in."""
+    counts one twice, leaves the platform stuck until someone steps in, or leaves the
+    gateway sending requests to tasks that are gone (it must follow without a restart)."""
     started = time.monotonic()
+    [gateway] = platform.containers("gateway")
     admin = await platform.login(platform.admin_username, platform.admin_password)
     async with platform.http(admin["access_token"]) as as_admin:
         devices: list[uuid.UUID] = []
@@ -251,6 +253,7 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
         await until(settled, 120, "every confirmed reading stored", 2.0)
     await publisher.close()
     assert verdict is not None
+    gateway_failures = await _through_the_gateway(platform, admin["access_token"], devices)
 
     results = {
         "devices": DEVICES,
@@ -259,6 +262,8 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
         "duration_seconds": round(time.monotonic() - started, 1),
         "verdict": verdict.as_dict(),
         "events": [asdict(e) for e in events],
+        "gateway_requests_failed": gateway_failures,
+        "gateway_restarted": platform.containers("gateway") != [gateway],
         "up": _up_figures(platform),
     }
     write_results("swarm", results, _markdown(results))
@@ -267,6 +272,22 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
     assert verdict.ok, verdict.as_dict()
     assert verdict.confirmed > 3000
     assert third > 0, "the third replica got no share of the devices"
+    assert results["gateway_restarted"] is False
+    assert gateway_failures == 0
+
+
+async def _through_the_gateway(platform: Platform, token: str, devices: list[uuid.UUID]) -> int:
+    """Requests to monitoring's replicas (all of them replaced or added since the gateway
+    started) through the gateway that was never restarted: how many failed."""
+    day = utc_now().date().isoformat()
+    failed = 0
+    async with platform.http(token) as client:
+        for device in devices * 2:
+            response = await client.get(
+                "/api/consumption/day", params={"device_id": str(device), "date": day}
+            )
+            failed += response.status_code != 200
+    return failed
 
 
 async def _replica_stores(platform: Platform, slot_index: int) -> int:
@@ -328,6 +349,7 @@ def _up_figures(platform: Platform) -> dict[str, Any]:
 def _markdown(results: dict[str, Any]) -> str:
     v = results["verdict"]
     up = results["up"]
+    restarted = "yes" if results["gateway_restarted"] else "no"
     lines = ["## Images", "", "| image | size (MB) | build time (s) |", "|---|---|---|"]
     base = up.get("base", {})
     if base:
@@ -367,6 +389,8 @@ def _markdown(results: dict[str, Any]) -> str:
         f"{v['hours_checked']} / {v['hours_wrong']} |",
         f"| phantom readings / wrong values | {v['phantom']} / {v['wrong_value']} |",
         f"| repeats sent on purpose | {results['duplicates_sent']} |",
+        f"| gateway restarted / requests to monitoring through it failed afterwards | "
+        f"{restarted} / {results['gateway_requests_failed']} |",
         "",
         f"{results['devices']} devices, {results['rate_per_second']:.0f} readings/s over the "
         f"published AMQP port as `meter`, {results['duration_seconds']} s in all.",
