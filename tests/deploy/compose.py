@@ -4,6 +4,8 @@ invocations it runs."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import re
 import shlex
 from dataclasses import dataclass
@@ -11,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
+
+from ems.auth.settings import AuthSettings
+from ems.cli import build_parser
+from ems.common.registry import service_spec
+from ems.common.settings import CommonSettings
+from ems.simulator.settings import SimulatorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
@@ -122,3 +130,34 @@ def _unwrapped(words: list[str]) -> list[str]:
 
 def containers(model: dict[str, Any]) -> dict[str, Container]:
     return {name: Container(name, config) for name, config in model["services"].items()}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        raise AssertionError(f"`ems {' '.join(argv)}` is not a command of the ems CLI") from exc
+
+
+def settings_class(argv: list[str]) -> type[CommonSettings]:
+    """The settings an `ems` invocation reads."""
+    args = parse(argv)
+    if argv[0] in {"serve", "migrate"}:
+        names = [args.service] if argv[0] == "serve" else list(args.services)
+        assert len(names) == 1, f"`ems {' '.join(argv)}` should name one service"
+        return service_spec(names[0]).load_settings_class()
+    if argv[0] == "ensure-admin":
+        return AuthSettings
+    if argv[0] == "simulate":
+        return SimulatorSettings
+    raise AssertionError(f"no settings class known for `ems {argv[0]}`")
+
+
+def deploy_gateway() -> Any:
+    """deploy/gateway.py, the image's gateway config renderer, as a module."""
+    path = ROOT / "deploy" / "gateway.py"
+    spec = importlib.util.spec_from_file_location("ems_deploy_gateway", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ stack relies on. (`make swarm-test` runs it for real.)"""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -22,10 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ems.auth.settings import AuthSettings
-from ems.cli import build_parser
 from ems.common.registry import ServiceSpec, service_spec, service_specs
-from ems.common.settings import CommonSettings
 from ems.stack.swarm.secrets import (
     METER_PASSWORD_FILE,
     METER_USER,
@@ -39,8 +35,11 @@ from tests.deploy.compose import (
     Container,
     MissingVariables,
     containers,
+    deploy_gateway,
     interpolate,
     load,
+    parse,
+    settings_class,
 )
 
 STACK_ENV = {
@@ -96,27 +95,8 @@ def _mounted(container: Container, model: dict[str, Any], folder: Path) -> dict[
 def _serve_target(container: Container) -> ServiceSpec | None:
     for argv in container.ems_invocations():
         if argv[0] == "serve":
-            return service_spec(_parse(argv).service)
+            return service_spec(parse(argv).service)
     return None
-
-
-def _settings_class(argv: list[str]) -> type[CommonSettings]:
-    args = _parse(argv)
-    if argv[0] == "serve":
-        return service_spec(args.service).load_settings_class()
-    if argv[0] == "migrate":
-        [name] = args.services
-        return service_spec(name).load_settings_class()
-    if argv[0] == "ensure-admin":
-        return AuthSettings
-    raise AssertionError(f"no settings class known for `ems {argv[0]}`")
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    try:
-        return build_parser().parse_args(argv)
-    except SystemExit as exc:
-        raise AssertionError(f"`ems {' '.join(argv)}` is not a command of the ems CLI") from exc
 
 
 def test_images_and_secrets_come_from_outside_and_the_file_holds_no_secret() -> None:
@@ -175,7 +155,7 @@ def test_every_ems_service_runs_cli_commands_with_settings_it_reads_in_productio
         }
         env |= _mounted(container, model, written)
         for argv in invocations:
-            cls = _settings_class(argv)
+            cls = settings_class(argv)
             fields = cls.model_fields
             unknown = [k for k in env if k.startswith("EMS_") and k[4:].lower() not in fields]
             assert unknown == [], f"{container.name}: {cls.__name__} does not read {unknown}"
@@ -260,7 +240,7 @@ def test_only_the_gateway_and_the_broker_are_published(model: dict[str, Any]) ->
 def test_the_swarm_gateway_finds_every_routed_service_by_its_name(tmp_path: Path) -> None:
     """If this fails, the gateway sends a route to a name no service of the stack has, or
     resolves names only at start (a replaced task would need a gateway restart)."""
-    gateway = _load_deploy_gateway()
+    gateway = deploy_gateway()
     conf = gateway.render_for_swarm(service_specs())
     assert "resolver 127.0.0.11 " in conf
     assert "upstream " not in conf
@@ -404,14 +384,3 @@ def test_docker_compose_accepts_the_stack_file_when_it_is_installed() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-
-
-def _load_deploy_gateway() -> Any:
-    import importlib.util
-
-    path = ROOT / "deploy" / "gateway.py"
-    spec = importlib.util.spec_from_file_location("ems_deploy_gateway_swarm", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
