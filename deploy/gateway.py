@@ -15,6 +15,7 @@ uses); only the addresses differ:
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ems.common.registry import ServiceSpec, service_specs
@@ -39,17 +40,20 @@ def container_port(spec: ServiceSpec, instance: int) -> int:
     return spec.port + instance
 
 
-def render_for_compose(specs: list[ServiceSpec]) -> str:
-    config = GatewayConfig(
-        listen_host="0.0.0.0",  # noqa: S104 - inside the container; compose publishes it
+def _config(services: tuple[Upstream, ...]) -> GatewayConfig:
+    return GatewayConfig(
+        listen_host="0.0.0.0",  # noqa: S104 - inside the container; Docker publishes it
         listen_port=LISTEN_PORT,
         run_dir=RUN_DIR,
         log_dir=LOG_DIR,
         static_root=STATIC_ROOT,
-        services=upstreams_from_specs(specs, container_port),
-        upstream_host=_RENDERED_HOST,
+        services=services,
     )
-    text = render(config)
+
+
+def render_for_compose(specs: list[ServiceSpec]) -> str:
+    services = upstreams_from_specs(specs, container_port)
+    text = render(replace(_config(services), upstream_host=_RENDERED_HOST))
     # Every replica has a port no other replica has, so its server line is unique.
     for spec in specs:
         if not spec.routes:
@@ -64,17 +68,9 @@ def render_for_compose(specs: list[ServiceSpec]) -> str:
 
 
 def render_for_swarm(specs: list[ServiceSpec]) -> str:
-    config = GatewayConfig(
-        listen_host="0.0.0.0",  # noqa: S104 - inside the container; Swarm publishes it
-        listen_port=LISTEN_PORT,
-        run_dir=RUN_DIR,
-        log_dir=LOG_DIR,
-        static_root=STATIC_ROOT,
-        # One address per service: Swarm spreads connections over its tasks.
-        services=tuple(Upstream(s.name, (s.port,), s.routes) for s in specs if s.routes),
-        resolver=DOCKER_DNS,
-    )
-    return render(config)
+    # One address per service, whatever its replicas: its name answers with every task.
+    services = tuple(Upstream(s.name, (s.port,), s.routes) for s in specs if s.routes)
+    return render(replace(_config(services), resolver=DOCKER_DNS))
 
 
 def main(argv: list[str]) -> int:

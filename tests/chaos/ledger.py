@@ -245,5 +245,22 @@ def judge(publisher: LedgerPublisher, stored: dict[Key, int], hourly: dict[Key, 
     )
 
 
+def verdict_rows(v: dict[str, Any], duplicates_sent: int) -> list[str]:
+    """A verdict (`Verdict.as_dict()`) as the rows of a Markdown table, for docs/results."""
+    return [
+        "| count | value |",
+        "|---|---|",
+        f"| readings handed to the publisher (distinct) | {v['handed_over']} |",
+        f"| confirmed by the broker | {v['confirmed']} |",
+        f"| stored | {v['stored']} |",
+        f"| **lost** (confirmed, not stored) | **{v['lost']}** |",
+        f"| **double-counted hours** | **{v['double_counted_hours']}** |",
+        "| hours checked against ground truth / wrong | "
+        f"{v['hours_checked']} / {v['hours_wrong']} |",
+        f"| phantom readings / wrong values | {v['phantom']} / {v['wrong_value']} |",
+        f"| repeats sent on purpose | {duplicates_sent} |",
+    ]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

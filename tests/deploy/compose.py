@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -151,6 +152,24 @@ def settings_class(argv: list[str]) -> type[CommonSettings]:
     if argv[0] == "simulate":
         return SimulatorSettings
     raise AssertionError(f"no settings class known for `ems {argv[0]}`")
+
+
+def assert_production_settings(
+    name: str, argv: list[str], env: dict[str, str], monkeypatch: Any
+) -> None:
+    """`env` (and nothing else of the machine's) as the settings of `ems <argv>`: every EMS_
+    variable is one they read, and they validate as production settings on 0.0.0.0."""
+    cls = settings_class(argv)
+    unknown = [k for k in env if k.startswith("EMS_") and k[4:].lower() not in cls.model_fields]
+    assert unknown == [], f"{name}: {cls.__name__} does not read {unknown}"
+    with monkeypatch.context() as m:
+        for key in [k for k in os.environ if k.startswith("EMS_")]:
+            m.delenv(key)
+        for key, value in env.items():
+            m.setenv(key, value)
+        settings = cls()
+    assert settings.environment == "production", name
+    assert settings.host == "0.0.0.0", f"{name} would listen on loopback only"
 
 
 def deploy_gateway() -> Any:

@@ -18,12 +18,12 @@ from tests.deploy.compose import (
     ROOT,
     Container,
     MissingVariables,
+    assert_production_settings,
     containers,
     deploy_gateway,
     interpolate,
     load,
     parse,
-    settings_class,
 )
 
 SECRETS = {
@@ -85,26 +85,10 @@ def test_every_setting_passed_is_one_the_service_reads_and_validates(
     """If this fails, compose passes a setting the service ignores (a misspelt EMS_ name
     silently leaves the default: loopback URLs, no replicas), or one its settings class
     refuses in production (a placeholder secret, an empty number)."""
-    import os
 
     for container in ems_containers.values():
-        env = container.environment
         for argv in container.ems_invocations():
-            cls = settings_class(argv)
-            unknown = [
-                key
-                for key in env
-                if key.startswith("EMS_") and key[4:].lower() not in cls.model_fields
-            ]
-            assert unknown == [], f"{container.name}: {cls.__name__} does not read {unknown}"
-            with monkeypatch.context() as m:
-                for key in [k for k in os.environ if k.startswith("EMS_")]:
-                    m.delenv(key)
-                for key, value in env.items():
-                    m.setenv(key, value)
-                settings = cls()
-            assert settings.environment == "production", container.name
-            assert settings.host == "0.0.0.0", f"{container.name} would listen on loopback only"
+            assert_production_settings(container.name, argv, container.environment, monkeypatch)
 
 
 def test_each_service_with_a_database_has_its_own_postgres(

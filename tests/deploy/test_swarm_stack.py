@@ -34,12 +34,12 @@ from tests.deploy.compose import (
     STACK_FILE,
     Container,
     MissingVariables,
+    assert_production_settings,
     containers,
     deploy_gateway,
     interpolate,
     load,
     parse,
-    settings_class,
 )
 
 STACK_ENV = {
@@ -155,18 +155,7 @@ def test_every_ems_service_runs_cli_commands_with_settings_it_reads_in_productio
         }
         env |= _mounted(container, model, written)
         for argv in invocations:
-            cls = settings_class(argv)
-            fields = cls.model_fields
-            unknown = [k for k in env if k.startswith("EMS_") and k[4:].lower() not in fields]
-            assert unknown == [], f"{container.name}: {cls.__name__} does not read {unknown}"
-            with monkeypatch.context() as m:
-                for key in [k for k in os.environ if k.startswith("EMS_")]:
-                    m.delenv(key)
-                for key, value in env.items():
-                    m.setenv(key, value)
-                settings = cls()
-            assert settings.environment == "production", container.name
-            assert settings.host == "0.0.0.0", f"{container.name} would listen on loopback only"
+            assert_production_settings(container.name, argv, env, monkeypatch)
 
 
 def test_each_service_with_a_database_has_its_own_postgres_and_waits_for_it(

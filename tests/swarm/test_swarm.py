@@ -16,7 +16,16 @@ from typing import Any
 
 from ems.simulator.readings import OutgoingReading, iso
 from tests.chaos.conftest import write_results
-from tests.chaos.ledger import INTERVAL, Key, LedgerPublisher, Load, Verdict, judge, utc_now
+from tests.chaos.ledger import (
+    INTERVAL,
+    Key,
+    LedgerPublisher,
+    Load,
+    Verdict,
+    judge,
+    utc_now,
+    verdict_rows,
+)
 from tests.realtime.harness import connected
 from tests.swarm.conftest import Platform, until
 
@@ -378,17 +387,7 @@ def _markdown(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| count | value |",
-        "|---|---|",
-        f"| readings handed to the publisher (distinct) | {v['handed_over']} |",
-        f"| confirmed by the broker | {v['confirmed']} |",
-        f"| stored | {v['stored']} |",
-        f"| **lost** (confirmed, not stored) | **{v['lost']}** |",
-        f"| **double-counted hours** | **{v['double_counted_hours']}** |",
-        "| hours checked against ground truth / wrong | "
-        f"{v['hours_checked']} / {v['hours_wrong']} |",
-        f"| phantom readings / wrong values | {v['phantom']} / {v['wrong_value']} |",
-        f"| repeats sent on purpose | {results['duplicates_sent']} |",
+        *verdict_rows(v, results["duplicates_sent"]),
         f"| gateway restarted / requests to monitoring through it failed afterwards | "
         f"{restarted} / {results['gateway_requests_failed']} |",
         "",
