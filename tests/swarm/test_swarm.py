@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ems.simulator.readings import OutgoingReading, iso
+from ems.stack.swarm.commands import FIGURES_FILE, FROM_SCRATCH_FILE
 from tests.chaos.conftest import write_results
 from tests.chaos.ledger import (
     INTERVAL,
@@ -350,30 +351,52 @@ def _verdict(platform: Platform, publisher: LedgerPublisher, listed: str) -> Ver
 
 
 def _up_figures(platform: Platform) -> dict[str, Any]:
-    path = platform.folder / "up.json"
-    figures: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    """`make swarm-up`'s figures: this run's, and the last run's that built from scratch."""
+    figures: dict[str, Any] = {}
+    for key, name in (("last", FIGURES_FILE), ("from_scratch", FROM_SCRATCH_FILE)):
+        path = platform.folder / name
+        if path.is_file():
+            figures[key] = json.loads(path.read_text())
     return figures
+
+
+def _image_rows(runs: dict[str, Any]) -> list[str]:
+    titles = {"from_scratch": "from scratch", "last": "this run (cached layers)"}
+    shown = [key for key in ("from_scratch", "last") if key in runs]
+    lines = [
+        "| image | size (MB) | " + " | ".join(f"build {titles[k]} (s)" for k in shown) + " |",
+        "|---|---|" + "---|" * len(shown),
+    ]
+    names = ["ems/base", *runs[shown[-1]]["images"]] if shown else []
+    for name in names:
+        cells, size = [], 0.0
+        for key in shown:
+            run = runs[key]
+            image = run["base"] if name == "ems/base" else run["images"][name]
+            size = image["size_bytes"] / 1e6
+            reused = name == "ems/base" and image.get("reused")
+            cells.append("reused" if reused else f"{image['seconds']:.0f}")
+        lines.append(f"| {name} | {size:.0f} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for key in shown:
+        run = runs[key]
+        lines.append(
+            f"`make swarm-up` {titles[key]}: images ready after {run['build_seconds']:.0f} s; "
+            f"every service healthy and the gateway answering "
+            f"{run['deploy_to_healthy_seconds']:.0f} s after `docker stack deploy`; "
+            f"{run['up_seconds']:.0f} s in all."
+        )
+    return lines
 
 
 def _markdown(results: dict[str, Any]) -> str:
     v = results["verdict"]
     up = results["up"]
     restarted = "yes" if results["gateway_restarted"] else "no"
-    lines = ["## Images", "", "| image | size (MB) | build time (s) |", "|---|---|---|"]
-    base = up.get("base", {})
-    if base:
-        lines.append(
-            f"| {base['image']} (debootstrap + import; 0 when reused) | "
-            f"{base['size_bytes'] / 1e6:.0f} | {base['seconds']:.0f} |"
-        )
-    for image in up.get("images", {}).values():
-        size, seconds = image["size_bytes"] / 1e6, image["seconds"]
-        lines.append(f"| {image['tag']} | {size:.0f} | {seconds:.0f} |")
-    lines += [
+    lines = [
+        "## Images and start",
         "",
-        f"`make swarm-up`: images ready after {up.get('build_seconds', 0):.0f} s; every service "
-        f"healthy and the gateway answering {up.get('deploy_to_healthy_seconds', 0):.0f} s "
-        f"after `docker stack deploy`; {up.get('up_seconds', 0):.0f} s in all.",
+        *_image_rows(up),
         "",
         "## Rescaling and faults under load",
         "",

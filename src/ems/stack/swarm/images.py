@@ -61,6 +61,8 @@ class Built:
     tag: str
     size_bytes: int
     seconds: float
+    # The image was already there and used as it was (the base image).
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ IMAGES = (
 def ensure_base(docker: Docker, folder: Path, mirror: str | None, nice: int, say: Say) -> Built:
     """The base image: reused when present, else made with debootstrap (about a minute)."""
     started = time.monotonic()
-    if docker.inspect("image", BASE_IMAGE) is None:
+    reused = docker.inspect("image", BASE_IMAGE) is not None
+    if not reused:
         debootstrap = install_tool("debootstrap", "debootstrap", say)
         primary, security = debian_mirrors(mirror)
         say(f"making {BASE_IMAGE} with debootstrap from {primary}")
@@ -125,7 +128,7 @@ def ensure_base(docker: Docker, folder: Path, mirror: str | None, nice: int, say
             if imported.returncode != 0 or tar.returncode != 0:
                 raise StackError(f"docker import failed: {imported.stderr.strip()}")
     seconds = time.monotonic() - started
-    return Built(BASE_IMAGE, BASE_IMAGE, image_size(docker, BASE_IMAGE), seconds)
+    return Built(BASE_IMAGE, BASE_IMAGE, image_size(docker, BASE_IMAGE), seconds, reused)
 
 
 def debian_mirrors(configured: str | None) -> tuple[str, str]:
