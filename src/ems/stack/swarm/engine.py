@@ -25,6 +25,7 @@ DOCKER_PACKAGE = "docker.io"
 PACKAGED_CLI = "/usr/bin/docker"
 _SBIN = ("/usr/sbin", "/sbin")
 _ENGINE_FILE = "engine.json"
+ENGINE_BRIDGES = ("docker_gwbridge", "docker0")
 
 Say = Callable[[str], None]
 
@@ -185,6 +186,9 @@ def release_engine(docker: Docker, folder: Path, say: Say) -> None:
             # dockerd set the FORWARD policy to DROP, which cuts traffic between network
             # namespaces on other bridges (tests/multihost); put it back as it was.
             _iptables("-P", "FORWARD", "ACCEPT")
+        # Its bridges outlive it; the next dockerd makes them again.
+        for bridge in ENGINE_BRIDGES:
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)  # noqa: S603, S607
     (folder / _ENGINE_FILE).unlink(missing_ok=True)
 
 
