@@ -76,6 +76,7 @@ def up(settings: SwarmSettings) -> None:
     engine.ensure_swarm(docker, folder, say)
     topology = json.loads((root / "deploy/rabbitmq/definitions.json").read_text())
     secrets_dir = folder / "secrets"
+    _refuse_foreign_volumes(docker, secrets_dir)
     logins = write_secrets(
         secrets_dir,
         service_specs(),
@@ -117,8 +118,12 @@ def down(settings: SwarmSettings) -> None:
     if docker.ok("info"):
         if docker.out("info", "--format", "{{.Swarm.LocalNodeState}}") == "active":
             deploy.remove(docker, settings.swarm_purge, say)
-        elif settings.swarm_purge:
+        else:
             say("not in a swarm: no stack to remove")
+            if settings.swarm_purge:
+                deploy.remove_volumes(docker, say)
+    elif settings.swarm_purge:
+        say("no Docker engine answers: the stack's volumes, if any, were not deleted")
     if settings.swarm_purge:
         secrets_dir = folder / "secrets"
         for path in secrets_dir.glob("*"):
@@ -127,6 +132,18 @@ def down(settings: SwarmSettings) -> None:
             secrets_dir.rmdir()
             say(f"deleted the secrets in {secrets_dir}")
     engine.release_engine(docker, folder, say)
+
+
+def _refuse_foreign_volumes(docker: engine.Docker, secrets_dir: Path) -> None:
+    """The databases' volumes hold the passwords they were made with: deploying with newly
+    generated ones would lock every service out of its database."""
+    volumes = deploy.volumes(docker)
+    if volumes and not any(secrets_dir.glob("db_password_*")):
+        raise StackError(
+            f"volumes of an earlier deployment exist ({', '.join(volumes)}) but their "
+            f"passwords are not in {secrets_dir}: use the data folder (EMS_DATA_DIR) they "
+            "were made with, or delete them (EMS_SWARM_PURGE=1 make swarm-down)"
+        )
 
 
 def status(settings: SwarmSettings) -> None:

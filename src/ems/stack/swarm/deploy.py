@@ -147,7 +147,15 @@ def remove(docker: Docker, purge: bool, say: Say) -> None:
             raise StackError(f"stack {STACK} still has containers or networks after 180 s")
         time.sleep(1)
     if purge:
-        volumes = docker.lines("volume", "ls", "-q", "--filter", _NAMESPACE)
-        if volumes:
-            docker.run("volume", "rm", *volumes)
-            say(f"deleted volumes: {' '.join(volumes)}")
+        remove_volumes(docker, say)
+
+
+def volumes(docker: Docker) -> list[str]:
+    return docker.lines("volume", "ls", "-q", "--filter", _NAMESPACE)
+
+
+def remove_volumes(docker: Docker, say: Say) -> None:
+    found = volumes(docker)
+    if found:
+        docker.run("volume", "rm", *found)
+        say(f"deleted volumes: {' '.join(found)}")
