@@ -52,9 +52,13 @@ def up(settings: SwarmSettings) -> None:
     root = repository_root()
     folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
+    if settings.swarm_monitoring_replicas > settings.swarm_monitoring_max_replicas:
+        raise StackError("EMS_SWARM_MONITORING_REPLICAS exceeds EMS_SWARM_MONITORING_MAX_REPLICAS")
     engine.install_engine(say)
     docker = engine.Docker(engine.find_cli(settings.swarm_docker))
     engine.ensure_engine(docker, folder, settings.swarm_nice, say)
+    secrets_dir = folder / "secrets"
+    _refuse_foreign_volumes(docker, secrets_dir)
 
     base = images.ensure_base(
         docker, folder, settings.swarm_debian_mirror, settings.swarm_nice, say
@@ -68,15 +72,13 @@ def up(settings: SwarmSettings) -> None:
         for image in images.IMAGES
         if not chosen.get(image.name)
     }
-    tags = {name: chosen.get(name) or built[name].tag for name in chosen} | {
-        "ems/app": built["ems/app"].tag
+    tags = {name: b.tag for name, b in built.items()} | {
+        name: image for name, image in chosen.items() if image
     }
     build_seconds = time.monotonic() - started
 
     engine.ensure_swarm(docker, folder, say)
     topology = json.loads((root / "deploy/rabbitmq/definitions.json").read_text())
-    secrets_dir = folder / "secrets"
-    _refuse_foreign_volumes(docker, secrets_dir)
     logins = write_secrets(
         secrets_dir,
         service_specs(),
@@ -86,7 +88,23 @@ def up(settings: SwarmSettings) -> None:
         settings.meter_password,
     )
     versions = (SecretFiles(secrets_dir).version(), deploy.configs_version(root))
-    env = {
+    say(f"deploying stack {deploy.STACK} ({root / deploy.STACK_FILE})")
+    deployed = time.monotonic()
+    deploy.deploy(docker, root, _stack_environment(settings, tags, secrets_dir, versions))
+    healthy = deploy.wait_healthy(
+        docker, settings.swarm_http_port, settings.swarm_ready_timeout, say
+    )
+    deploy.prune_versions(docker, *versions)
+    total = time.monotonic() - started
+    _write_figures(folder, base, built, build_seconds, healthy, total, deployed - started)
+    _announce(settings, logins, healthy, total)
+
+
+def _stack_environment(
+    settings: SwarmSettings, tags: dict[str, str], secrets_dir: Path, versions: tuple[str, str]
+) -> dict[str, str]:
+    """The variables deploy/swarm/stack.yaml names."""
+    return {
         "EMS_SWARM_IMAGE": tags["ems/app"],
         "EMS_SWARM_POSTGRES_IMAGE": tags["ems/postgres"],
         "EMS_SWARM_RABBITMQ_IMAGE": tags["ems/rabbitmq"],
@@ -100,16 +118,6 @@ def up(settings: SwarmSettings) -> None:
         "EMS_SWARM_SECRETS_VERSION": versions[0],
         "EMS_SWARM_CONFIGS_VERSION": versions[1],
     }
-    say(f"deploying stack {deploy.STACK} ({root / deploy.STACK_FILE})")
-    deployed = time.monotonic()
-    deploy.deploy(docker, root, env)
-    healthy = deploy.wait_healthy(
-        docker, settings.swarm_http_port, settings.swarm_ready_timeout, say
-    )
-    deploy.prune_versions(docker, *versions)
-    total = time.monotonic() - started
-    _write_figures(folder, base, built, build_seconds, healthy, total, deployed - started)
-    _announce(settings, logins, healthy, total)
 
 
 def down(settings: SwarmSettings) -> None:
