@@ -12,7 +12,8 @@ DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots fuzz-results
+.PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots \
+	swarm-up swarm-down swarm-test fuzz-results
 
 help:
 	@echo "make run          start the whole platform (gateway at http://localhost:8080)"
@@ -21,6 +22,9 @@ help:
 	@echo "make api-types    regenerate web/src/api/generated from the services' OpenAPI"
 	@echo "make screenshots  rewrite docs/screenshots/ (make test keeps its pictures elsewhere)"
 	@echo "make chaos        kill the broker, a replica, the balancer, the database under load; multi-host"
+	@echo "make swarm-up     build the images, deploy on Docker Swarm (gateway at http://localhost:8090)"
+	@echo "make swarm-test   swarm-up, then end to end, rescaling and killed containers under load"
+	@echo "make swarm-down   remove the stack (EMS_SWARM_PURGE=1: its volumes and secrets too)"
 
 run: setup
 	$(UV) run ems up
@@ -55,6 +59,17 @@ chaos: setup
 # its figures written to docs/results/schemathesis.md; a plain test run writes nothing.
 fuzz-results: setup
 	EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/security/test_schemathesis.py -q
+# Docker Swarm on this machine (ems swarm, src/ems/stack/swarm/): installs and starts Docker
+# when missing, builds the images from Debian packages, deploys stack `ems`. Opt-in, like chaos;
+# swarm-test's last results are kept in docs/results/swarm.md.
+swarm-up: venv web
+	$(UV) run ems swarm up
+
+swarm-down: venv
+	$(UV) run ems swarm down
+
+swarm-test: swarm-up
+	EMS_SWARM_TEST=1 EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/swarm -q -s
 
 diagrams:
 	dot -Tsvg docs/diagrams/deployment.dot -o docs/diagrams/deployment.svg

@@ -1,21 +1,27 @@
-"""Render the gateway's nginx.conf for the container deployment (deploy/compose.yaml).
+"""Render the gateway's nginx.conf for the container deployments.
 
-Run while the image is built: `python deploy/gateway.py /etc/ems/nginx.conf`. The routes come
+Run while the image is built: `python deploy/gateway.py [--swarm] OUTPUT`. The routes come
 from the services registered in the image (`ems.gateway.nginx`, the same renderer `ems up`
-uses); only the addresses differ: in compose every replica is a container of its own, named
-`<service>` when the service has one replica and `<service>-<i>` when it has several, and it
-listens on the spec's port + i, as `ems serve --instance i` does.
+uses); only the addresses differ:
+
+- Compose (deploy/compose.yaml): every replica is a container of its own, named `<service>`
+  when the service has one replica and `<service>-<i>` when it has several, and it listens
+  on the spec's port + i, as `ems serve --instance i` does.
+- Swarm (deploy/swarm/stack.yaml): every service is one name, `<service>`, whatever its
+  number of replicas, all listening on the spec's port; nginx asks Docker's DNS for it
+  while serving, so a replaced task or a rescaled service needs no gateway restart.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ems.common.credentials import GATEWAY
 from ems.common.registry import ServiceSpec, service_specs
-from ems.gateway.nginx import GatewayConfig, render, upstreams_from_specs
+from ems.gateway.nginx import GatewayConfig, Upstream, render, upstreams_from_specs
 
 LISTEN_PORT = 8080
 RUN_DIR = Path("/var/lib/ems/gateway")
@@ -23,6 +29,8 @@ LOG_DIR = Path("/var/log/ems-gateway")
 STATIC_ROOT = Path("/opt/ems/web")
 # What the shared renderer writes for every replica; each is then given its container's name.
 _RENDERED_HOST = "127.0.0.1"
+# Docker's embedded DNS server, in every container on a user-defined network.
+DOCKER_DNS = "127.0.0.11"
 
 
 def container_name(spec: ServiceSpec, instance: int) -> str:
@@ -34,20 +42,24 @@ def container_port(spec: ServiceSpec, instance: int) -> int:
     return spec.port + instance
 
 
-def render_for_compose(specs: list[ServiceSpec], secret: str | None = None) -> str:
-    """`secret`: the gateway's service secret (`ems service-secret gateway`), sent to auth's
-    forward-auth check; the rendered file then holds it and must stay private."""
-    config = GatewayConfig(
-        listen_host="0.0.0.0",  # noqa: S104 - inside the container; compose publishes it
+def _config(services: tuple[Upstream, ...]) -> GatewayConfig:
+    # The gateway's service secret (`ems service-secret gateway`), sent to auth's forward-auth
+    # check: rendered where it is known (at container start), and the file must stay private.
+    secret = os.environ.get("EMS_SERVICE_SECRET")
+    return GatewayConfig(
+        listen_host="0.0.0.0",  # noqa: S104 - inside the container; Docker publishes it
         listen_port=LISTEN_PORT,
         run_dir=RUN_DIR,
         log_dir=LOG_DIR,
         static_root=STATIC_ROOT,
-        services=upstreams_from_specs(specs, container_port),
-        upstream_host=_RENDERED_HOST,
+        services=services,
         service_credential=f"{GATEWAY}:{secret}" if secret else None,
     )
-    text = render(config)
+
+
+def render_for_compose(specs: list[ServiceSpec]) -> str:
+    services = upstreams_from_specs(specs, container_port)
+    text = render(replace(_config(services), upstream_host=_RENDERED_HOST))
     # Every replica has a port no other replica has, so its server line is unique.
     for spec in specs:
         if not spec.routes:
@@ -61,13 +73,20 @@ def render_for_compose(specs: list[ServiceSpec], secret: str | None = None) -> s
     return text
 
 
+def render_for_swarm(specs: list[ServiceSpec]) -> str:
+    # One address per service, whatever its replicas: its name answers with every task.
+    services = tuple(Upstream(s.name, (s.port,), s.routes, s.api_prefix) for s in specs if s.routes)
+    return render(replace(_config(services), resolver=DOCKER_DNS))
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: gateway.py OUTPUT", file=sys.stderr)
+    swarm = argv[:1] == ["--swarm"]
+    args = argv[1:] if swarm else argv
+    if len(args) != 1:
+        print("usage: gateway.py [--swarm] OUTPUT", file=sys.stderr)
         return 2
-    # Rendered where the secret is known (at container start, from EMS_SERVICE_SECRET).
-    secret = os.environ.get("EMS_SERVICE_SECRET")
-    Path(argv[0]).write_text(render_for_compose(service_specs(), secret))
+    renderer = render_for_swarm if swarm else render_for_compose
+    Path(args[0]).write_text(renderer(service_specs()))
     return 0
 
 

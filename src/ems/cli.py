@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-demo", action="store_true", help="do not start the demo simulator")
     up.set_defaults(func=_up)
 
+    swarm = sub.add_parser(
+        "swarm", help="the platform on Docker Swarm on this machine (make swarm-up / swarm-down)"
+    )
+    swarm.add_argument("action", choices=["up", "down", "status"])
+    swarm.set_defaults(func=_swarm)
+
     serve = sub.add_parser("serve", help="run one service")
     serve.add_argument("service", choices=[s.name for s in service_specs()])
     serve.add_argument("--port", type=int, default=None)
@@ -56,6 +62,12 @@ def _up(args: argparse.Namespace) -> int:
     from ems.stack.runner import run_stack
 
     return run_stack(demo=not args.no_demo)
+
+
+def _swarm(args: argparse.Namespace) -> int:
+    from ems.stack.swarm.commands import run
+
+    return run(args.action)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -38,9 +38,13 @@ class LedgerPublisher:
     Its own code rather than the simulator's publisher: the checker must know exactly which
     reading the broker confirmed, whatever the simulator's internals become."""
 
-    def __init__(self, amqp_url: str, *, window: int = 500, name: str = "ledger") -> None:
+    def __init__(
+        self, amqp_url: str, *, window: int = 500, name: str = "ledger", passive: bool = False
+    ) -> None:
         self.url = amqp_url
         self.name = name
+        # A meter's login may not declare the exchange, only use it (passive declare).
+        self.passive = passive
         self.handed_over: dict[Key, str] = {}
         self.confirmed_keys: dict[Key, str] = {}
         self.sent = self.confirmed = self.retried = 0
@@ -55,7 +59,7 @@ class LedgerPublisher:
         )
         channel = await self._connection.channel(publisher_confirms=True)
         self._exchange = await channel.declare_exchange(
-            EXCHANGE_DATA, aio_pika.ExchangeType.TOPIC, durable=True
+            EXCHANGE_DATA, aio_pika.ExchangeType.TOPIC, durable=True, passive=self.passive
         )
 
     def connected(self) -> bool:
@@ -195,6 +199,18 @@ async def check(db: asyncpg.Pool, publisher: LedgerPublisher) -> Verdict:
         "SELECT device_id, ts, micro_kwh FROM readings WHERE device_id = ANY($1::uuid[])", devices
     )
     stored: dict[Key, int] = {(str(r["device_id"]), r["ts"]): r["micro_kwh"] for r in rows}
+    hourly_rows = await db.fetch(
+        "SELECT device_id, hour, micro_kwh FROM hourly_consumption "
+        "WHERE device_id = ANY($1::uuid[])",
+        devices,
+    )
+    hourly = {(str(r["device_id"]), r["hour"]): r["micro_kwh"] for r in hourly_rows}
+    return judge(publisher, stored, hourly)
+
+
+def judge(publisher: LedgerPublisher, stored: dict[Key, int], hourly: dict[Key, int]) -> Verdict:
+    """The verdict on monitoring's readings and hourly totals (micro-kWh by device and UTC
+    time) of the devices the publisher fed."""
     confirmed = publisher.confirmed_keys
     lost = [key for key in confirmed if key not in stored]
     phantom = [key for key in stored if key not in publisher.handed_over]
@@ -208,12 +224,6 @@ async def check(db: asyncpg.Pool, publisher: LedgerPublisher) -> Verdict:
     for (device, moment), value in publisher.handed_over.items():
         if (device, moment) in stored:
             truth[(device, moment.replace(minute=0, second=0, microsecond=0))] += micro(value)
-    hourly_rows = await db.fetch(
-        "SELECT device_id, hour, micro_kwh FROM hourly_consumption "
-        "WHERE device_id = ANY($1::uuid[])",
-        devices,
-    )
-    hourly = {(str(r["device_id"]), r["hour"]): r["micro_kwh"] for r in hourly_rows}
     wrong_hours = [k for k in set(truth) | set(hourly) if truth.get(k, 0) != hourly.get(k, 0)]
     doubled = [k for k in wrong_hours if hourly.get(k, 0) > truth.get(k, 0)]
     return Verdict(
@@ -233,6 +243,23 @@ async def check(db: asyncpg.Pool, publisher: LedgerPublisher) -> Verdict:
             for d, h in wrong_hours[:5]
         ],
     )
+
+
+def verdict_rows(v: dict[str, Any], duplicates_sent: int) -> list[str]:
+    """A verdict (`Verdict.as_dict()`) as the rows of a Markdown table, for docs/results."""
+    return [
+        "| count | value |",
+        "|---|---|",
+        f"| readings handed to the publisher (distinct) | {v['handed_over']} |",
+        f"| confirmed by the broker | {v['confirmed']} |",
+        f"| stored | {v['stored']} |",
+        f"| **lost** (confirmed, not stored) | **{v['lost']}** |",
+        f"| **double-counted hours** | **{v['double_counted_hours']}** |",
+        "| hours checked against ground truth / wrong | "
+        f"{v['hours_checked']} / {v['hours_wrong']} |",
+        f"| phantom readings / wrong values | {v['phantom']} / {v['wrong_value']} |",
+        f"| repeats sent on purpose | {duplicates_sent} |",
+    ]
 
 
 def utc_now() -> datetime:

@@ -20,7 +20,15 @@ import asyncpg
 import httpx
 
 from tests.chaos.conftest import Cluster, write_results
-from tests.chaos.ledger import INTERVAL, LedgerPublisher, Load, Verdict, check, utc_now
+from tests.chaos.ledger import (
+    INTERVAL,
+    LedgerPublisher,
+    Load,
+    Verdict,
+    check,
+    utc_now,
+    verdict_rows,
+)
 
 DEVICES = 24
 RATE = 250.0  # readings a second, duplicates included
@@ -302,17 +310,7 @@ async def _eventually(
 def _markdown(results: dict[str, Any]) -> str:
     v = results["verdict"]
     lines = [
-        "| count | value |",
-        "|---|---|",
-        f"| readings handed to the publisher (distinct) | {v['handed_over']} |",
-        f"| confirmed by the broker | {v['confirmed']} |",
-        f"| stored | {v['stored']} |",
-        f"| **lost** (confirmed, not stored) | **{v['lost']}** |",
-        f"| **double-counted hours** | **{v['double_counted_hours']}** |",
-        "| hours checked against ground truth / wrong | "
-        f"{v['hours_checked']} / {v['hours_wrong']} |",
-        f"| phantom readings / wrong values | {v['phantom']} / {v['wrong_value']} |",
-        f"| repeats sent on purpose | {results['duplicates_sent']} |",
+        *verdict_rows(v, results["duplicates_sent"]),
         f"| device changes / not synced | {results['device_changes']} / "
         f"{len(results['sync_differences'])} |",
         f"| dead-lettered readings | {results['dead_lettered_readings']} |",

@@ -4,9 +4,6 @@ reads, and its replicas, databases, health checks and gateway agree with the ser
 
 from __future__ import annotations
 
-import argparse
-import ast
-import importlib
 import re
 import shutil
 import subprocess
@@ -15,18 +12,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ems.cli import build_parser
 from ems.common.registry import ServiceSpec, service_spec, service_specs
-from ems.common.settings import CommonSettings
-from ems.simulator.settings import SimulatorSettings
 from tests.deploy.compose import (
     COMPOSE_FILE,
     ROOT,
     Container,
     MissingVariables,
+    assert_production_settings,
     containers,
+    deploy_gateway,
     interpolate,
     load,
+    parse,
 )
 
 SECRETS = {
@@ -51,27 +48,10 @@ def ems_containers(model: dict[str, Any]) -> dict[str, Container]:
     return {name: c for name, c in containers(model).items() if c.uses_ems_image}
 
 
-def _parse(args: list[str]) -> argparse.Namespace:
-    try:
-        return build_parser().parse_args(args)
-    except SystemExit as exc:
-        raise AssertionError(f"`ems {' '.join(args)}` is not a command of the ems CLI") from exc
-
-
-def _settings_class(args: argparse.Namespace, argv: list[str]) -> type[CommonSettings]:
-    if argv[0] in {"serve", "migrate"}:
-        names = [args.service] if argv[0] == "serve" else list(args.services)
-        assert len(names) == 1, f"`ems {' '.join(argv)}` should name one service"
-        return service_spec(names[0]).load_settings_class()
-    if argv[0] == "simulate":
-        return SimulatorSettings
-    raise AssertionError(f"no settings class known for `ems {argv[0]}`")
-
-
 def _serve_target(container: Container) -> tuple[ServiceSpec, int] | None:
     for argv in container.ems_invocations():
         if argv[0] == "serve":
-            args = _parse(argv)
+            args = parse(argv)
             return service_spec(args.service), args.instance or 0
     return None
 
@@ -102,20 +82,7 @@ def test_every_ems_container_runs_a_command_the_cli_has(
         invocations = container.ems_invocations()
         assert invocations, f"{container.name} runs no ems command: {container.argv}"
         for argv in invocations:
-            _parse(argv)
-
-
-def test_python_snippets_name_real_code(ems_containers: dict[str, Container]) -> None:
-    """If this fails, a one-shot job imports something that was renamed or removed."""
-    for container in ems_containers.values():
-        for code in container.python_snippets():
-            tree = ast.parse(code)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.ImportFrom):
-                    assert node.module is not None
-                    module = importlib.import_module(node.module)
-                    for alias in node.names:
-                        assert hasattr(module, alias.name), f"{node.module}.{alias.name}"
+            parse(argv)
 
 
 def test_every_setting_passed_is_one_the_service_reads_and_validates(
@@ -124,26 +91,10 @@ def test_every_setting_passed_is_one_the_service_reads_and_validates(
     """If this fails, compose passes a setting the service ignores (a misspelt EMS_ name
     silently leaves the default: loopback URLs, no replicas), or one its settings class
     refuses in production (a placeholder secret, an empty number)."""
-    import os
 
     for container in ems_containers.values():
-        env = container.environment
         for argv in container.ems_invocations():
-            cls = _settings_class(_parse(argv), argv)
-            unknown = [
-                key
-                for key in env
-                if key.startswith("EMS_") and key[4:].lower() not in cls.model_fields
-            ]
-            assert unknown == [], f"{container.name}: {cls.__name__} does not read {unknown}"
-            with monkeypatch.context() as m:
-                for key in [k for k in os.environ if k.startswith("EMS_")]:
-                    m.delenv(key)
-                for key, value in env.items():
-                    m.setenv(key, value)
-                settings = cls()
-            assert settings.environment == "production", container.name
-            assert settings.host == "0.0.0.0", f"{container.name} would listen on loopback only"
+            assert_production_settings(container.name, argv, container.environment, monkeypatch)
 
 
 def test_each_service_with_a_database_has_its_own_postgres(
@@ -213,7 +164,7 @@ def test_the_gateway_config_routes_to_the_compose_containers() -> None:
     """If this fails, the gateway in the image sends a route to a host or port where no
     container listens."""
     model = load(SECRETS)
-    gateway = _load_deploy_gateway()
+    gateway = deploy_gateway()
     conf = gateway.render_for_compose(service_specs())
     servers = re.findall(r"server ([\w.-]+):(\d+) ", conf)
     assert servers
@@ -238,7 +189,7 @@ def test_the_gateway_config_is_valid_nginx(tmp_path: Any) -> None:
     unshare = shutil.which("unshare")
     if nginx is None or unshare is None:
         pytest.skip("needs nginx and unshare")
-    gateway = _load_deploy_gateway()
+    gateway = deploy_gateway()
     conf = gateway.render_for_compose(service_specs())
     for folder in (gateway.RUN_DIR, gateway.LOG_DIR, gateway.STATIC_ROOT):
         conf = conf.replace(str(folder), str(tmp_path / folder.name))
@@ -284,14 +235,3 @@ def test_docker_compose_accepts_the_file_when_it_is_installed() -> None:
         assert result.returncode == 0, result.stderr
         return
     pytest.skip("no docker compose here")
-
-
-def _load_deploy_gateway() -> Any:
-    import importlib.util
-
-    path = ROOT / "deploy" / "gateway.py"
-    spec = importlib.util.spec_from_file_location("ems_deploy_gateway", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -38,15 +38,16 @@ export async function launch() {
   })
 }
 
-/** A fresh browser context (its own storage: one person) with the page's errors collected. */
-export async function newPage(browser, viewport = DESKTOP) {
+/** A fresh browser context (its own storage: one person, in `timezoneId`) with the page's errors collected. */
+export async function newPage(browser, viewport = DESKTOP, { timezoneId = 'UTC' } = {}) {
   const context = await browser.newContext({
     viewport,
     deviceScaleFactor: viewport.width < 600 ? 2 : 1,
     isMobile: viewport.width < 600,
     hasTouch: viewport.width < 600,
     locale: 'en-GB',
-    timezoneId: 'UTC',
+    // The browser's own zone: the profile offers it.
+    timezoneId,
   })
   const page = await context.newPage()
   page.errors = []

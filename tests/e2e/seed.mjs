@@ -14,11 +14,19 @@ export async function ensureUser(adminToken, { username, role = 'CLIENT', full_n
 }
 
 /** The device with this name, created (and assigned) if missing. */
-export async function ensureDevice(adminToken, { name, description = null, address = null, max_hourly_kwh, owner_id = null }) {
+export async function ensureDevice(adminToken, { name, description = null, address = null, max_hourly_kwh, owner_id = null, ...more }) {
   const found = await api('GET', `/api/devices?q=${encodeURIComponent(name)}&size=100`, { token: adminToken, expect: 200 })
   const existing = found.data.items.find((d) => d.name === name)
   if (existing) return existing
-  return (await api('POST', '/api/devices', { token: adminToken, body: { name, description, address, max_hourly_kwh, owner_id }, expect: 201 })).data
+  return (await api('POST', '/api/devices', { token: adminToken, body: { name, description, address, max_hourly_kwh, owner_id, ...more }, expect: 201 })).data
+}
+
+/** The tariff with this name, created if missing. */
+export async function ensureTariff(adminToken, { name, currency = 'RON', price_per_kwh, bands = [] }) {
+  const found = await api('GET', `/api/tariffs?q=${encodeURIComponent(name)}&size=100`, { token: adminToken, expect: 200 })
+  const existing = found.data.items.find((t) => t.name === name)
+  if (existing) return existing
+  return (await api('POST', '/api/tariffs', { token: adminToken, body: { name, currency, price_per_kwh, bands }, expect: 201 })).data
 }
 
 /** Wait until monitoring knows the device (its copy comes from `device.created`). */
@@ -75,12 +83,30 @@ export async function seedDemo() {
   await ensureUser(token, { username: 'support.lead', role: 'ADMIN', full_name: 'Support Lead', email: 'support@example.com' })
   const mihai = await ensureUser(token, { username: 'mihai.ionescu' })
 
+  const dayNight = await ensureTariff(token, {
+    name: 'Day & night',
+    price_per_kwh: 1.12,
+    bands: [{ start: '22:00', end: '06:00', price_per_kwh: 0.62 }],
+  })
+  await ensureTariff(token, {
+    name: 'Three-rate',
+    price_per_kwh: 0.98,
+    bands: [
+      { start: '07:00', end: '10:00', price_per_kwh: 1.35 },
+      { start: '17:00', end: '21:00', price_per_kwh: 1.49 },
+      { start: '23:00', end: '05:00', price_per_kwh: 0.55 },
+    ],
+  })
+  await ensureTariff(token, { name: 'Flat business', currency: 'EUR', price_per_kwh: 0.231 })
+
   const kitchen = await ensureDevice(token, {
     name: 'Kitchen meter',
     description: 'Oven, fridge and dishwasher',
     address: 'Str. Lalelelor 12, Cluj-Napoca',
     max_hourly_kwh: 1.6,
     owner_id: ana.id,
+    tariff_id: dayNight.id,
+    meter_id: '7',
   })
   const heatPump = await ensureDevice(token, {
     name: 'Heat pump',

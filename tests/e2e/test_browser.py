@@ -96,6 +96,17 @@ def test_profile_password_and_admin_management(node: str, browser_stack: Browser
 
 
 @pytest.mark.timeout(300)
+def test_tariff_with_a_night_band_a_meter_id_and_a_clients_time_zone(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """An admin creates a tariff whose band wraps midnight (an overlapping band refused on
+    the bands) and gives it to a device with a meter id; a client in Bucharest sets their
+    time zone by search and by the browser's own, and sees it after a reload. If this
+    fails, prices, meters or the zone every local day is cut in cannot be set up."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "tariff-meter-and-time-zone")
+
+
+@pytest.mark.timeout(300)
 def test_tokens_refresh_silently_and_an_ended_session_logs_out(
     node: str, browser_stack: BrowserStack
 ) -> None:

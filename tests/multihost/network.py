@@ -4,7 +4,10 @@ network and one host can be cut off by taking its link down.
 
 Every address is in a /24 of the test's own; the machine's root namespace gets an
 `unreachable` route for the surrounding /16 so that nothing meant for a test host ever
-leaves the machine, even while a link is down.
+leaves the machine, even while a link is down. Traffic between the hosts crosses the
+bridge, which the kernel's bridge netfilter hands to iptables' FORWARD chain: a Docker
+engine on the machine sets that chain's policy to DROP, so the bridge's own traffic is
+accepted explicitly while the network exists.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Network:
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
+        _forwarding(self.bridge, "-I")
         # Never out of the machine: what has no host here is unreachable, not routed on.
         _ip("route", "add", "unreachable", self._route, check=False)
         for index, name in enumerate(names):
@@ -93,9 +97,19 @@ class Network:
             _ip("link", "del", host.outer_link, check=False)
             _ip("netns", "del", host.namespace, check=False)
         if self.bridge:
+            _forwarding(self.bridge, "-D")
             _ip("link", "del", self.bridge, check=False)
         if self._route and not _other_test_networks(self.bridge):
             _ip("route", "del", "unreachable", self._route, check=False)
+
+
+def _forwarding(bridge: str, action: str) -> None:
+    """Insert (-I) or delete (-D) the rule that accepts traffic within the bridge."""
+    iptables = shutil.which("iptables", path=os.pathsep.join(["/usr/sbin", "/sbin", "/usr/bin"]))
+    if iptables is None:
+        return
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"]
+    subprocess.run([iptables, action, *rule], capture_output=True, timeout=15)
 
 
 def _other_test_networks(own_bridge: str) -> bool:

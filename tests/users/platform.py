@@ -24,11 +24,13 @@ from fastapi import FastAPI
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
+from ems.common.bus import EXCHANGE_SYNC, Broker
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database
 from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
+from ems.contracts.events import Envelope
 from ems.devices.settings import DevicesSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 from ems.users.settings import UsersSettings
@@ -159,6 +161,35 @@ class Platform:
         created: dict[str, Any] = response.json()
         return created
 
+    async def total(self, path: str) -> int:
+        """How many items the admin's list at `path` holds."""
+        response = await self.gateway.get(path, headers=bearer(self.admin_token))
+        assert response.status_code == 200, response.text
+        total: int = response.json()["total"]
+        return total
+
+    async def create_tariff(self, **fields: Any) -> dict[str, Any]:
+        body = {"name": unique("Tariff "), "currency": "RON", "price_per_kwh": 0.8, **fields}
+        response = await self.gateway.post(
+            "/api/tariffs", json=body, headers=bearer(self.admin_token)
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    @contextlib.asynccontextmanager
+    async def events(self, *keys: str) -> AsyncIterator[EventProbe]:
+        """A queue of this platform's own on `ems.sync`, bound to `keys` (`tariff.*`), to
+        read what the services publish, as any consumer would."""
+        broker = Broker(self.amqp_url, "probe")
+        await broker.connect()
+        try:
+            name = f"probe-{uuid.uuid4().hex[:6]}"
+            queue = await broker.declare_queue(name, [(EXCHANGE_SYNC, key) for key in keys])
+            yield EventProbe(queue)
+        finally:
+            await broker.close()
+
     async def wait_known_to_devices(self, user_id: str, timeout: float = 5.0) -> None:
         async def known() -> bool:
             response = await self.gateway.get(
@@ -167,6 +198,30 @@ class Platform:
             return response.status_code == 200
 
         await eventually(known, timeout=timeout)
+
+
+class EventProbe:
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+        self.received: list[Envelope] = []
+
+    async def about(self, entity_id: str, count: int, timeout: float = 5.0) -> list[Envelope]:
+        """The first `count` events whose `data.id` is `entity_id`, in publish order; fails
+        when fewer come within `timeout`."""
+
+        async def enough() -> bool:
+            message = await self.queue.get(no_ack=True, fail=False)
+            if message is not None:
+                envelope = Envelope.model_validate_json(message.body)
+                assert message.message_id == str(envelope.event_id)
+                self.received.append(envelope)
+            return len(self._of(entity_id)) >= count
+
+        await eventually(enough, timeout=timeout)
+        return self._of(entity_id)[:count]
+
+    def _of(self, entity_id: str) -> list[Envelope]:
+        return [e for e in self.received if e.data.get("id") == entity_id]
 
 
 def unique(prefix: str) -> str:

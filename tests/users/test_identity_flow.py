@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from ems.common.bus import EXCHANGE_SYNC, Broker
 from ems.contracts.events import Envelope, UserUpdated
-from ems.users import accounts
+from ems.users import service
 from tests.support.polling import eventually
 from tests.users.platform import ADMIN, PASSWORD, Platform, bearer, unique
 
@@ -365,7 +365,7 @@ async def test_a_crash_between_the_login_and_the_profile_loses_nothing(
     async def crash(*_: Any) -> Any:
         raise RuntimeError("the users process died here")
 
-    monkeypatch.setattr(accounts, "apply_registration", crash)
+    monkeypatch.setattr(service, "apply_registration", crash)
     username = unique("survivor")
     response = await platform.gateway.post(
         "/api/users",

@@ -6,6 +6,7 @@ import { Layout } from './components/Layout'
 import { AdminConsumptionPage } from './pages/admin/AdminConsumptionPage'
 import { AdminDevicesPage } from './pages/admin/AdminDevicesPage'
 import { InboxPage } from './pages/admin/InboxPage'
+import { TariffsPage } from './pages/admin/TariffsPage'
 import { UsersPage } from './pages/admin/UsersPage'
 import { AlertsPage } from './pages/AlertsPage'
 import { ConsumptionPage } from './pages/client/ConsumptionPage'
@@ -38,6 +39,7 @@ export function App() {
         <Route path="profile" element={<ProfilePage />} />
         <Route path="admin/users" element={<OnlyFor role="ADMIN"><UsersPage /></OnlyFor>} />
         <Route path="admin/devices" element={<OnlyFor role="ADMIN"><AdminDevicesPage /></OnlyFor>} />
+        <Route path="admin/tariffs" element={<OnlyFor role="ADMIN"><TariffsPage /></OnlyFor>} />
         <Route path="admin/consumption" element={<OnlyFor role="ADMIN"><AdminConsumptionPage /></OnlyFor>} />
         <Route path="admin/inbox" element={<OnlyFor role="ADMIN"><InboxPage /></OnlyFor>} />
         <Route path="admin/inbox/:userId" element={<OnlyFor role="ADMIN"><InboxPage /></OnlyFor>} />

@@ -1,5 +1,6 @@
-"""`ems create-admin`: more admins from the command line; `ems service-secret NAME`: the
-secret of one service (or of the gateway), derived from auth's master key."""
+"""`ems create-admin`: more admins from the command line; `ems ensure-admin`: the first one,
+from the settings, for deployments that run no `ems up` (Compose, Swarm); `ems service-secret
+NAME`: the secret of one service (or of the gateway), derived from auth's master key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import getpass
 from typing import Any
 
+from ems.auth.bootstrap import ensure_admin
 from ems.auth.security.passwords import Passwords
 from ems.auth.service import create_credential
 from ems.auth.settings import AuthSettings
@@ -29,6 +31,12 @@ def register_commands(sub: Any) -> None:
     )
     secret.add_argument("name", help="a service's name, or `gateway`")
     secret.set_defaults(func=_service_secret)
+    ensure: argparse.ArgumentParser = sub.add_parser(
+        "ensure-admin",
+        help="create the first admin from EMS_ADMIN_USERNAME / EMS_ADMIN_PASSWORD unless "
+        "an admin exists (idempotent)",
+    )
+    ensure.set_defaults(func=_ensure_admin)
 
 
 def _service_secret(args: argparse.Namespace) -> int:
@@ -57,6 +65,19 @@ def _create_admin(args: argparse.Namespace) -> int:
         print(exc.message)
         return 1
     print(f"admin {args.username.lower()} created")
+    return 0
+
+
+def _ensure_admin(args: argparse.Namespace) -> int:
+    try:
+        admin = asyncio.run(ensure_admin(AuthSettings()))
+    except ValueError as exc:
+        print(exc)
+        return 1
+    if admin.created and admin.stored_in is not None:
+        print(f"admin {admin.username} created; its password is in {admin.stored_in}")
+    else:
+        print(f"admin {admin.username} {'created' if admin.created else 'exists'}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -73,6 +74,23 @@ def unauthorized(message: str = "authentication required") -> ApiError:
 
 def forbidden(message: str = "not allowed") -> ApiError:
     return ApiError(403, "forbidden", message)
+
+
+def invalid(field: str, message: str) -> ApiError:
+    """422 for one field of the request body, shaped as a validation error of that field."""
+    return ApiError(
+        422,
+        "validation_error",
+        message,
+        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+def refuse_nulls(changes: Mapping[str, Any], *fields: str) -> None:
+    """422 when `changes` clear one of `fields`, which a PATCH may leave out but not null."""
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise invalid(field, f"{field} cannot be null")
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -10,9 +10,11 @@ applied by the same revision-guarded code as events, so the two can interleave f
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -20,6 +22,7 @@ from pydantic import BaseModel
 
 from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import Envelope
 
 log = logging.getLogger(__name__)
@@ -100,3 +103,24 @@ async def catch_up(
             continue
         log.info("caught up from snapshot", extra={"snapshot": what, "changed": changed})
         return changed
+
+
+@asynccontextmanager
+async def keeping_a_copy(
+    uow: UnitOfWork,
+    consumer: Callable[[UnitOfWork], EventConsumer],
+    what: str,
+    fetch: Callable[[uuid.UUID | None], Awaitable[Page[Item]]],
+    apply: Callable[[UnitOfWork, Sequence[Item]], Awaitable[int]],
+) -> AsyncIterator[None]:
+    """While the service serves: its copy of `what` kept by its `consumer`, after catching up
+    from the owner's snapshot (`fetch`, `apply`) in the background. Consume first, then read
+    the snapshot: every change is in one or the other."""
+    await consumer(uow).start(uow.relay.broker)
+    catching_up = catch_up(what, fetch, functools.partial(apply, uow))
+    task = asyncio.create_task(catching_up, name=f"catch-up {what}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -66,6 +66,8 @@ class UserCreated(EventBody):
     role: Role
     full_name: str | None = None
     email: str | None = None
+    # IANA name; events from before profiles had zones carry none: UTC.
+    time_zone: str = "UTC"
     revision: int = 1
 
 
@@ -78,6 +80,7 @@ class UserUpdated(EventBody):
     role: Role
     full_name: str | None = None
     email: str | None = None
+    time_zone: str = "UTC"
     revision: int
 
 
@@ -87,7 +90,9 @@ class UserDeleted(EventBody):
     revision: int
 
 
-# --- devices service (ems.sync, `device.*`) ------------------------------------------------
+# --- devices service (ems.sync, `device.*` and `tariff.*`) ---------------------------------
+# Fields added later have defaults, so that events published before them still parse: no
+# tariff, no meter id, and the default silence of 30 minutes.
 
 
 class DeviceCreated(EventBody):
@@ -96,17 +101,25 @@ class DeviceCreated(EventBody):
     name: str
     owner_id: uuid.UUID | None = None
     max_hourly_kwh: float
+    tariff_id: uuid.UUID | None = None
+    # How the meter names itself in readings (`device_id`), when not by this id.
+    meter_id: str | None = None
+    # Minutes without a reading after which the meter counts as silent; None: never.
+    silence_minutes: int | None = 30
     revision: int = 1
 
 
 class DeviceUpdated(EventBody):
-    """The device's whole current state, including owner and limit changes."""
+    """The device's whole current state, including owner, limit and tariff changes."""
 
     routing_key: ClassVar[str] = "device.updated"
     id: uuid.UUID
     name: str
     owner_id: uuid.UUID | None = None
     max_hourly_kwh: float
+    tariff_id: uuid.UUID | None = None
+    meter_id: str | None = None
+    silence_minutes: int | None = 30
     revision: int
 
 
@@ -114,4 +127,47 @@ class DeviceDeleted(EventBody):
     routing_key: ClassVar[str] = "device.deleted"
     id: uuid.UUID
     owner_id: uuid.UUID | None = None
+    revision: int
+
+
+class TariffBand(BaseModel):
+    """A price for part of the day, in the device owner's local time: from `start` (HH:MM)
+    up to but not including `end`; `start` after `end` wraps midnight (22:00-06:00)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: str
+    end: str
+    price_per_kwh: float
+
+
+class TariffCreated(EventBody):
+    routing_key: ClassVar[str] = "tariff.created"
+    id: uuid.UUID
+    name: str
+    # ISO 4217 code of the prices.
+    currency: str
+    # The price outside every band.
+    price_per_kwh: float
+    bands: list[TariffBand] = []
+    revision: int = 1
+
+
+class TariffUpdated(EventBody):
+    """The tariff's whole current state (not a diff)."""
+
+    routing_key: ClassVar[str] = "tariff.updated"
+    id: uuid.UUID
+    name: str
+    currency: str
+    price_per_kwh: float
+    bands: list[TariffBand] = []
+    revision: int
+
+
+class TariffDeleted(EventBody):
+    """Only a tariff no device uses is deleted."""
+
+    routing_key: ClassVar[str] = "tariff.deleted"
+    id: uuid.UUID
     revision: int

@@ -4,6 +4,7 @@
 - users -> auth `GET /internal/credentials?after=&limit=`: every login (`RegisteredPage`).
 - devices -> users `GET /internal/users?after=&limit=`: every profile (`ProfilePage`).
 - monitoring -> devices `GET /internal/devices?after=&limit=`: every device (`DevicePage`).
+- monitoring -> devices `GET /internal/tariffs?after=&limit=`: every tariff (`TariffPage`).
 
 Every call carries the caller's service token (`X-Service-Token`, see ems.common.credentials).
 
@@ -21,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from ems.contracts.events import DeviceUpdated, Role, UserRegistered, UserUpdated
+from ems.contracts.events import DeviceUpdated, Role, TariffUpdated, UserRegistered, UserUpdated
 
 Username = Annotated[
     str,
@@ -58,6 +59,11 @@ class ProfilePage(BaseModel):
 
 class DevicePage(BaseModel):
     items: list[DeviceUpdated]
+    next_after: uuid.UUID | None = None
+
+
+class TariffPage(BaseModel):
+    items: list[TariffUpdated]
     next_after: uuid.UUID | None = None
 
 

@@ -1,72 +1,70 @@
-"""Routes of the devices service: thin, each calling one function of `service`."""
+"""Routes of the devices service (devices and tariffs): thin, each calling one use case of
+`service`."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from ems.common.credentials import internal_caller
-from ems.common.db import Database
+from ems.common.deps import Caller, SessionDep, UnitOfWorkDep, admin_dependency, caller_dependency
 from ems.common.openapi import errors
-from ems.common.outbox import OutboxRelay
-from ems.common.paging import Paging
-from ems.contracts.identity import DevicePage
+from ems.common.paging import Paging, Search
+from ems.contracts import identity
 from ems.devices import service
-from ems.devices.deps import AdminDep, CallerDep, SessionDep
-from ems.devices.models import Device
-from ems.devices.schemas import DeviceChange, DeviceCreate, DeviceList, DeviceRead
+from ems.devices.schemas import (
+    DeviceCreate,
+    DevicePage,
+    DeviceRead,
+    DeviceUpdate,
+    TariffCreate,
+    TariffPage,
+    TariffRead,
+    TariffUpdate,
+)
 
-
-class DevicesDeps:
-    """What the routes need, taken from the running app."""
-
-    def __init__(self, request: Request) -> None:
-        self.db: Database = request.app.state.runtime.db
-        self.relay: OutboxRelay = request.app.state.relay
-
-
-Deps = Annotated[DevicesDeps, Depends()]
+current_caller = caller_dependency(service.role_of)
+CallerDep = Annotated[Caller, Depends(current_caller)]
+AdminDep = Annotated[Caller, Depends(admin_dependency(current_caller))]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
+tariffs = APIRouter(prefix="/api/tariffs", tags=["tariffs"])
 internal = APIRouter(prefix="/internal", include_in_schema=False)
-# Services that keep a copy of the devices and catch up from the snapshot.
+# Services that keep a copy of the devices (and tariffs) and catch up from the snapshots.
 DEVICE_READERS = ("monitoring", "support")
 
 
-@router.get("", response_model=DeviceList)
+@router.get("", response_model=DevicePage)
 async def read_devices(
     caller: CallerDep,
     session: SessionDep,
     paging: Paging,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Search = None,
     owner_id: uuid.UUID | None = None,
-) -> DeviceList:
+) -> DevicePage:
     """Devices, paged and searchable: an admin's all (or one owner's), a client's own."""
-    rows, total = await service.list_devices(session, caller, paging.page, paging.size, q, owner_id)
-    return _page(rows, total, paging.page, paging.size)
+    rows, total = await service.list_devices(session, caller, paging, q, owner_id)
+    return DevicePage.of(rows, total, paging)
 
 
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=DeviceRead, responses=errors(409)
 )
-async def create_device(body: DeviceCreate, admin: AdminDep, deps: Deps) -> DeviceRead:
+async def create_device(body: DeviceCreate, admin: AdminDep, uow: UnitOfWorkDep) -> DeviceRead:
     """Create a device, assigned to a user or not (admin)."""
-    async with deps.db.transaction() as session:
-        device = await service.create_device(session, body.model_dump())
-        read = DeviceRead.model_validate(device)
-    deps.relay.notify()
-    return read
+    return DeviceRead.model_validate(await service.create_device(uow, body.model_dump()))
 
 
-@router.get("/user/{user_id}", response_model=DeviceList, responses=errors(404))
+@router.get("/user/{user_id}", response_model=DevicePage, responses=errors(404))
 async def read_user_devices(
     user_id: uuid.UUID, admin: AdminDep, session: SessionDep, paging: Paging
-) -> DeviceList:
+) -> DevicePage:
     """One user's devices (admin)."""
-    rows, total = await service.devices_of(session, user_id, paging.page, paging.size)
-    return _page(rows, total, paging.page, paging.size)
+    rows, total = await service.devices_of(session, user_id, paging)
+    return DevicePage.of(rows, total, paging)
 
 
 @router.get("/{device_id}", response_model=DeviceRead, responses=errors(404))
@@ -77,50 +75,96 @@ async def read_device(device_id: uuid.UUID, caller: CallerDep, session: SessionD
 
 @router.put("/{device_id}", response_model=DeviceRead, responses=errors(404, 409))
 async def replace_device(
-    device_id: uuid.UUID, body: DeviceCreate, admin: AdminDep, deps: Deps
+    device_id: uuid.UUID, body: DeviceCreate, admin: AdminDep, uow: UnitOfWorkDep
 ) -> DeviceRead:
     """Replace a device's whole state; optional fields left out are cleared (admin)."""
-    return await _change(deps, device_id, body.model_dump())
+    device = await service.change_device(uow, device_id, body.model_dump())
+    return DeviceRead.model_validate(device)
 
 
 @router.patch("/{device_id}", response_model=DeviceRead, responses=errors(404, 409))
 async def update_device(
-    device_id: uuid.UUID, body: DeviceChange, admin: AdminDep, deps: Deps
+    device_id: uuid.UUID, body: DeviceUpdate, admin: AdminDep, uow: UnitOfWorkDep
 ) -> DeviceRead:
     """Change some fields; `owner_id` assigns, `owner_id: null` unassigns (admin)."""
-    return await _change(deps, device_id, body.model_dump(exclude_unset=True))
+    device = await service.change_device(uow, device_id, body.model_dump(exclude_unset=True))
+    return DeviceRead.model_validate(device)
 
 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
-async def delete_device(device_id: uuid.UUID, admin: AdminDep, deps: Deps) -> Response:
+async def delete_device(device_id: uuid.UUID, admin: AdminDep, uow: UnitOfWorkDep) -> Response:
     """Delete a device (admin)."""
-    async with deps.db.transaction() as session:
-        await service.delete_device(session, device_id)
-    deps.relay.notify()
+    await service.delete_device(uow, device_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@tariffs.get("", response_model=TariffPage)
+async def read_tariffs(
+    caller: CallerDep, session: SessionDep, paging: Paging, q: Search = None
+) -> TariffPage:
+    """Tariffs by name, paged and searchable (anyone signed in: prices are not secret)."""
+    rows, total = await service.list_tariffs(session, paging, q)
+    return TariffPage.of(rows, total, paging)
+
+
+@tariffs.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=TariffRead, responses=errors(409)
+)
+async def create_tariff(body: TariffCreate, admin: AdminDep, uow: UnitOfWorkDep) -> TariffRead:
+    """Create a tariff: a price per kWh, and bands of the day that differ (admin)."""
+    return TariffRead.model_validate(await service.create_tariff(uow, body.model_dump()))
+
+
+@tariffs.get("/{tariff_id}", response_model=TariffRead, responses=errors(404))
+async def read_tariff(tariff_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> TariffRead:
+    """One tariff (anyone signed in)."""
+    return TariffRead.model_validate(await service.read_tariff(session, tariff_id))
+
+
+@tariffs.put("/{tariff_id}", response_model=TariffRead, responses=errors(404, 409))
+async def replace_tariff(
+    tariff_id: uuid.UUID, body: TariffCreate, admin: AdminDep, uow: UnitOfWorkDep
+) -> TariffRead:
+    """Replace a tariff's whole state; bands left out are removed (admin)."""
+    tariff = await service.change_tariff(uow, tariff_id, body.model_dump())
+    return TariffRead.model_validate(tariff)
+
+
+@tariffs.patch("/{tariff_id}", response_model=TariffRead, responses=errors(404, 409))
+async def update_tariff(
+    tariff_id: uuid.UUID, body: TariffUpdate, admin: AdminDep, uow: UnitOfWorkDep
+) -> TariffRead:
+    """Change some fields; `bands` replaces every band at once (admin)."""
+    tariff = await service.change_tariff(uow, tariff_id, body.model_dump(exclude_unset=True))
+    return TariffRead.model_validate(tariff)
+
+
+@tariffs.delete("/{tariff_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409))
+async def delete_tariff(tariff_id: uuid.UUID, admin: AdminDep, uow: UnitOfWorkDep) -> Response:
+    """Delete a tariff; 409 `tariff_in_use` while a device has it (admin)."""
+    await service.delete_tariff(uow, tariff_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @internal.get(
-    "/devices", response_model=DevicePage, dependencies=[internal_caller(*DEVICE_READERS)]
+    "/devices",
+    response_model=identity.DevicePage,
+    dependencies=[internal_caller(*DEVICE_READERS)],
 )
 async def list_all_devices(
-    deps: Deps,
-    after: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> DevicePage:
+    session: SessionDep, after: uuid.UUID | None = None, limit: Limit = 500
+) -> identity.DevicePage:
     """Every device, for services that keep a copy to catch up from at start."""
-    async with deps.db.sessions() as session:
-        return await service.devices_page(session, after, limit)
+    return await service.devices_page(session, after, limit)
 
 
-async def _change(deps: DevicesDeps, device_id: uuid.UUID, changes: dict[str, Any]) -> DeviceRead:
-    async with deps.db.transaction() as session:
-        device = await service.change_device(session, device_id, changes)
-        read = DeviceRead.model_validate(device)
-    deps.relay.notify()
-    return read
-
-
-def _page(rows: list[Device], total: int, page: int, size: int) -> DeviceList:
-    items = [DeviceRead.model_validate(d) for d in rows]
-    return DeviceList(items=items, total=total, page=page, size=size)
+@internal.get(
+    "/tariffs",
+    response_model=identity.TariffPage,
+    dependencies=[internal_caller(*DEVICE_READERS)],
+)
+async def list_all_tariffs(
+    session: SessionDep, after: uuid.UUID | None = None, limit: Limit = 500
+) -> identity.TariffPage:
+    """Every tariff, for services that keep a copy to catch up from at start."""
+    return await service.tariffs_page(session, after, limit)

@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.db import Database
 from ems.common.inbox import Subscription
-from ems.common.outbox import OutboxRelay
 from ems.common.sync import RelayingConsumer
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import UserCreated, UserDeleted, UserUpdated
 from ems.devices.models import Device, Owner, processed_events
 from ems.devices.service import remove
@@ -63,9 +62,9 @@ async def upsert_owner(
     return written is not None
 
 
-def user_events_consumer(db: Database, relay: OutboxRelay) -> RelayingConsumer:
+def user_events_consumer(uow: UnitOfWork) -> RelayingConsumer:
     return RelayingConsumer(
-        db,
+        uow.db,
         processed_events,
         QUEUE,
         [
@@ -73,14 +72,14 @@ def user_events_consumer(db: Database, relay: OutboxRelay) -> RelayingConsumer:
             Subscription(UserUpdated, handle_user_changed),
             Subscription(UserDeleted, handle_user_deleted),
         ],
-        relay=relay,
+        relay=uow.relay,
     )
 
 
-async def apply_snapshot(db: Database, items: Sequence[UserUpdated]) -> int:
+async def apply_snapshot(uow: UnitOfWork, items: Sequence[UserUpdated]) -> int:
     """Users published before this service's queue existed (the first admin, say)."""
     written = 0
-    async with db.transaction() as session:
+    async with uow.transaction() as session:
         for item in items:
             written += await upsert_owner(session, item.id, item.revision, item.username, item.role)
     return written

@@ -1,6 +1,6 @@
-"""What the devices service does, as plain async functions over a session.
+"""What the devices service does: each use case opens its own unit of work.
 
-Every change of a device is written with its event (`device.created/updated/deleted`, the
+Every change of a device or tariff is written with its event (`device.*`, `tariff.*`: the
 whole state and a revision) in one transaction; the outbox relay publishes it.
 """
 
@@ -8,39 +8,52 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.errors import ApiError, not_found
+from ems.common.deps import Caller, account_gone
+from ems.common.errors import ApiError, conflict, not_found, refuse_nulls
 from ems.common.outbox import add_event
-from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated
-from ems.contracts.identity import DevicePage
-from ems.devices.models import Device, Owner, outbox
+from ems.common.paging import PageParams, contains, page_of
+from ems.common.unit_of_work import UnitOfWork
+from ems.contracts.events import (
+    DeviceCreated,
+    DeviceDeleted,
+    DeviceUpdated,
+    TariffCreated,
+    TariffDeleted,
+    TariffUpdated,
+)
+from ems.contracts.identity import DevicePage, TariffPage
+from ems.devices.models import Device, Owner, Tariff, outbox
 
-# Fields a PATCH may not set to null.
-_REQUIRED = ("name", "max_hourly_kwh", "status")
+# The unique keys a write can run into: the field, and what the client is told (409).
+_TAKEN = {
+    "uq_devices_meter_id": ("meter_id", "meter id is already taken"),
+    "uq_tariffs_name": ("name", "a tariff of this name exists"),
+}
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, with the role the synced copy holds for them now."""
+async def role_of(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    """The role the synced copy holds for a user; None before it arrived; 401 once deleted."""
+    row = (
+        await session.execute(select(Owner.role, Owner.deleted).where(Owner.id == user_id))
+    ).first()
+    if row is not None and row.deleted:
+        raise account_gone()
+    return row.role if row is not None else None
 
-    user_id: uuid.UUID
-    role: str
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "ADMIN"
+# --- devices -------------------------------------------------------------------------------
 
 
 async def list_devices(
     session: AsyncSession,
     caller: Caller,
-    page: int,
-    size: int,
+    paging: PageParams,
     q: str | None = None,
     owner_id: uuid.UUID | None = None,
 ) -> tuple[list[Device], int]:
@@ -51,34 +64,19 @@ async def list_devices(
     elif owner_id is not None:
         query = query.where(Device.owner_id == owner_id)
     if q:
-        pattern = f"%{_escape_like(q.strip())}%"
-        query = query.where(
-            or_(
-                Device.name.ilike(pattern, escape="\\"),
-                Device.description.ilike(pattern, escape="\\"),
-                Device.address.ilike(pattern, escape="\\"),
-            )
-        )
-    return await _page_of(session, query, page, size)
+        columns = (Device.name, Device.description, Device.address, Device.meter_id)
+        query = query.where(contains(q, *columns))
+    return await page_of(session, query, paging, Device.name, Device.id)
 
 
 async def devices_of(
-    session: AsyncSession, user_id: uuid.UUID, page: int, size: int
+    session: AsyncSession, user_id: uuid.UUID, paging: PageParams
 ) -> tuple[list[Device], int]:
     """A user's devices (admin); 404 for a user this service does not know."""
     if await _live_owner(session, user_id, lock=False) is None:
         raise not_found("user")
-    return await _page_of(session, select(Device).where(Device.owner_id == user_id), page, size)
-
-
-async def _page_of(
-    session: AsyncSession, query: Select[Device], page: int, size: int
-) -> tuple[list[Device], int]:
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Device.name, Device.id).offset((page - 1) * size).limit(size)
-    )
-    return list(rows), int(total or 0)
+    query = select(Device).where(Device.owner_id == user_id)
+    return await page_of(session, query, paging, Device.name, Device.id)
 
 
 async def read_device(session: AsyncSession, caller: Caller, device_id: uuid.UUID) -> Device:
@@ -89,48 +87,28 @@ async def read_device(session: AsyncSession, caller: Caller, device_id: uuid.UUI
     return device
 
 
-async def create_device(session: AsyncSession, fields: Mapping[str, Any]) -> Device:
-    if fields.get("owner_id") is not None:
-        await _require_owner(session, fields["owner_id"])
-    device = Device(**fields, revision=1)
-    session.add(device)
-    await session.flush()
-    await session.refresh(device)
-    await add_event(session, outbox, DeviceCreated(**_state(device)))
+async def create_device(uow: UnitOfWork, fields: Mapping[str, Any]) -> Device:
+    async with uow.transaction() as session:
+        await _require_references(session, fields, None)
+        device = await _insert(session, Device(**fields, revision=1), DeviceCreated)
     return device
 
 
 async def change_device(
-    session: AsyncSession, device_id: uuid.UUID, changes: Mapping[str, Any]
+    uow: UnitOfWork, device_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Device:
     """Apply `changes` (a PUT's whole state or a PATCH's fields), with `device.updated`."""
-    for field in _REQUIRED:
-        if field in changes and changes[field] is None:
-            raise ApiError(
-                422, "validation_error", f"{field} cannot be null", [{"loc": ["body", field]}]
-            )
-    device = await session.get(Device, device_id, with_for_update=True)
-    if device is None:
-        raise not_found("device")
-    new_owner = changes.get("owner_id")
-    if new_owner is not None and new_owner != device.owner_id:
-        await _require_owner(session, new_owner)
-    if all(getattr(device, key) == value for key, value in changes.items()):
-        return device  # nothing changed: no revision, no event
-    for key, value in changes.items():
-        setattr(device, key, value)
-    device.revision += 1
-    await session.flush()
-    await session.refresh(device)
-    await add_event(session, outbox, DeviceUpdated(**_state(device)))
+    refuse_nulls(changes, "name", "max_hourly_kwh", "status")
+    async with uow.transaction() as session:
+        device = await _locked(session, Device, device_id)
+        await _require_references(session, changes, device)
+        await _update(session, device, changes, DeviceUpdated)
     return device
 
 
-async def delete_device(session: AsyncSession, device_id: uuid.UUID) -> None:
-    device = await session.get(Device, device_id, with_for_update=True)
-    if device is None:
-        raise not_found("device")
-    await remove(session, device)
+async def delete_device(uow: UnitOfWork, device_id: uuid.UUID) -> None:
+    async with uow.transaction() as session:
+        await remove(session, await _locked(session, Device, device_id))
 
 
 async def remove(session: AsyncSession, device: Device) -> None:
@@ -145,23 +123,34 @@ async def remove(session: AsyncSession, device: Device) -> None:
 
 async def devices_page(session: AsyncSession, after: uuid.UUID | None, limit: int) -> DevicePage:
     """Every device in id order, as `device.updated` bodies (for copies to catch up from)."""
-    query = select(Device).order_by(Device.id).limit(limit)
-    if after is not None:
-        query = query.where(Device.id > after)
-    rows = list(await session.scalars(query))
+    rows = await _after(session, Device, after, limit)
     return DevicePage(
-        items=[DeviceUpdated(**_state(d)) for d in rows],
+        items=[DeviceUpdated.model_validate(d, from_attributes=True) for d in rows],
         next_after=rows[-1].id if len(rows) == limit else None,
     )
 
 
-async def _require_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
-    # FOR SHARE: a `user.deleted` being applied now waits for this transaction (and then
-    # deletes the device too), or has committed and the owner is refused here.
-    if await _live_owner(session, owner_id, lock=True) is None:
+async def _require_references(
+    session: AsyncSession, fields: Mapping[str, Any], device: Device | None
+) -> None:
+    """422 for an owner or tariff that does not exist (only checked when it changes).
+
+    Both are locked FOR SHARE: a `user.deleted` being applied, or a tariff being deleted,
+    waits for this transaction (and then sees the device), or has committed and is refused
+    here.
+    """
+    owner_id = fields.get("owner_id")
+    if owner_id not in (None, device and device.owner_id) and not await _live_owner(
+        session, owner_id, lock=True
+    ):
         raise ApiError(
             422, "unknown_owner", "no such user to own the device", {"field": "owner_id"}
         )
+    tariff_id = fields.get("tariff_id")
+    if tariff_id not in (None, device and device.tariff_id) and not await session.scalar(
+        select(Tariff.id).where(Tariff.id == tariff_id).with_for_update(read=True)
+    ):
+        raise ApiError(422, "unknown_tariff", "no such tariff", {"field": "tariff_id"})
 
 
 async def _live_owner(session: AsyncSession, user_id: uuid.UUID, *, lock: bool) -> Owner | None:
@@ -172,15 +161,129 @@ async def _live_owner(session: AsyncSession, user_id: uuid.UUID, *, lock: bool) 
     return owner
 
 
-def _state(device: Device) -> dict[str, Any]:
-    return {
-        "id": device.id,
-        "name": device.name,
-        "owner_id": device.owner_id,
-        "max_hourly_kwh": device.max_hourly_kwh,
-        "revision": device.revision,
-    }
+# --- tariffs -------------------------------------------------------------------------------
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+async def list_tariffs(
+    session: AsyncSession, paging: PageParams, q: str | None = None
+) -> tuple[list[Tariff], int]:
+    """A page of tariffs by name, optionally matching `q` in the name or currency."""
+    query = select(Tariff)
+    if q:
+        query = query.where(contains(q, Tariff.name, Tariff.currency))
+    return await page_of(session, query, paging, Tariff.name, Tariff.id)
+
+
+async def read_tariff(session: AsyncSession, tariff_id: uuid.UUID) -> Tariff:
+    tariff = await session.get(Tariff, tariff_id)
+    if tariff is None:
+        raise not_found("tariff")
+    return tariff
+
+
+async def create_tariff(uow: UnitOfWork, fields: Mapping[str, Any]) -> Tariff:
+    async with uow.transaction() as session:
+        tariff = await _insert(session, Tariff(**fields, revision=1), TariffCreated)
+    return tariff
+
+
+async def change_tariff(
+    uow: UnitOfWork, tariff_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Tariff:
+    """Apply `changes` (a PUT's whole state or a PATCH's fields), with `tariff.updated`."""
+    refuse_nulls(changes, "name", "currency", "price_per_kwh", "bands")
+    async with uow.transaction() as session:
+        tariff = await _locked(session, Tariff, tariff_id)
+        await _update(session, tariff, changes, TariffUpdated)
+    return tariff
+
+
+async def delete_tariff(uow: UnitOfWork, tariff_id: uuid.UUID) -> None:
+    """Delete a tariff no device uses; 409 `tariff_in_use` while one does."""
+    async with uow.transaction() as session:
+        tariff = await _locked(session, Tariff, tariff_id)
+        # Devices being given this tariff hold it FOR SHARE: counted once they commit.
+        in_use = await session.scalar(
+            select(func.count()).select_from(Device).where(Device.tariff_id == tariff_id)
+        )
+        if in_use:
+            raise ApiError(
+                409,
+                "tariff_in_use",
+                f"the tariff is used by {in_use} device{'s' if in_use != 1 else ''};"
+                " give them another tariff first",
+                {"devices": in_use},
+            )
+        await session.delete(tariff)
+        await add_event(session, outbox, TariffDeleted(id=tariff_id, revision=tariff.revision + 1))
+
+
+async def tariffs_page(session: AsyncSession, after: uuid.UUID | None, limit: int) -> TariffPage:
+    """Every tariff in id order, as `tariff.updated` bodies (for copies to catch up from)."""
+    rows = await _after(session, Tariff, after, limit)
+    return TariffPage(
+        items=[TariffUpdated.model_validate(t, from_attributes=True) for t in rows],
+        next_after=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+# --- both ----------------------------------------------------------------------------------
+
+
+Row = TypeVar("Row", Device, Tariff)
+
+
+async def _locked(session: AsyncSession, table: type[Row], row_id: uuid.UUID) -> Row:
+    """The row, locked for this transaction's change; 404 when there is none."""
+    row = await session.get(table, row_id, with_for_update=True)
+    if row is None:
+        raise not_found(table.__name__.lower())
+    return row
+
+
+async def _insert(
+    session: AsyncSession, row: Row, event: type[DeviceCreated] | type[TariffCreated]
+) -> Row:
+    """Write a new row with its `*.created` event."""
+    session.add(row)
+    await _write(session, row)
+    await add_event(session, outbox, event.model_validate(row, from_attributes=True))
+    return row
+
+
+async def _update(
+    session: AsyncSession,
+    row: Device | Tariff,
+    changes: Mapping[str, Any],
+    event: type[DeviceUpdated] | type[TariffUpdated],
+) -> None:
+    """Write what changed, with a new revision and its `*.updated` event; nothing changed:
+    no revision, no event."""
+    if all(getattr(row, key) == value for key, value in changes.items()):
+        return
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.revision += 1
+    await _write(session, row)
+    await add_event(session, outbox, event.model_validate(row, from_attributes=True))
+
+
+async def _write(session: AsyncSession, row: Device | Tariff) -> None:
+    """Flush and reload the row (its times come from the database); 409 on a taken key."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        for constraint, (field, message) in _TAKEN.items():
+            if constraint in str(error.orig):
+                raise conflict(message, {"field": field}) from None
+        raise
+    await session.refresh(row)
+
+
+async def _after(
+    session: AsyncSession, table: type[Device] | type[Tariff], after: uuid.UUID | None, limit: int
+) -> list[Any]:
+    query = select(table).order_by(table.id).limit(limit)
+    if after is not None:
+        query = query.where(table.id > after)
+    return list(await session.scalars(query))

@@ -6,7 +6,10 @@ SPEC = ServiceSpec(
     settings="ems.devices.settings:DevicesSettings",
     port=8103,
     api_prefix="/api/devices",
-    routes=(Route("/api/devices/", "authenticated"),),
+    routes=(
+        Route("/api/devices/", "authenticated"),
+        Route("/api/tariffs/", "authenticated"),
+    ),
     migrations="ems.devices:migrations",
     order=30,
 )

@@ -118,6 +118,10 @@ class GatewayConfig:
     # read the temp and static folders, which may be private to root.
     run_as_root: bool = False
     upstream_host: str = "127.0.0.1"
+    # Docker's DNS server (127.0.0.11) under Swarm: each service is then one name, its own
+    # (`<service>:<port>`), looked up while serving (cached a few seconds), so a replaced
+    # task or a rescaled service needs no gateway restart. None: fixed upstream blocks.
+    resolver: str | None = None
     # `gateway:<secret>`, sent with every forward-auth check (ems.common.credentials); the
     # rendered file then holds a secret and must be private.
     service_credential: str | None = None
@@ -166,6 +170,7 @@ def render(config: GatewayConfig) -> str:
     )
     template = environment.get_template("nginx.conf.j2")
     tls = config.tls
+    target = _dynamic_target if config.resolver else _fixed_target
     return template.render(
         run_as_root=config.run_as_root,
         run_dir=config.run_dir,
@@ -173,10 +178,12 @@ def render(config: GatewayConfig) -> str:
         listen=f"{config.listen_host}:{config.listen_port}",
         tls=tls and {"listen": f"{config.listen_host}:{tls.port}", **vars(tls)},
         static_root=config.static_root,
+        resolver=config.resolver,
         upstreams=[
             {
                 "name": s.upstream_name,
                 "servers": [f"{config.upstream_host}:{port}" for port in s.ports],
+                "address": _one_address(s) if config.resolver else None,
             }
             for s in config.services
         ],
@@ -185,11 +192,11 @@ def render(config: GatewayConfig) -> str:
         app_csp=APP_CSP,
         docs_csp=DOCS_CSP,
         error_pages=_error_pages(protected=False),
-        auth_upstream=auth.upstream_name,
+        auth_upstream=target(auth),
         verify_path=VERIFY_PATH,
         service_credential=config.service_credential,
         docs=_docs(config.services),
-        locations=_locations(config.services, config.rate_limits),
+        locations=_locations(config.services, config.rate_limits, target),
         error_locations=_error_locations(tls is not None),
     )
 
@@ -250,18 +257,38 @@ def _auth_upstream(services: Sequence[Upstream]) -> Upstream:
     return auth
 
 
-def _locations(services: Sequence[Upstream], limits: Mapping[str, RateLimit]) -> list[str]:
+def _fixed_target(service: Upstream) -> str:
+    return service.upstream_name
+
+
+def _dynamic_target(service: Upstream) -> str:
+    # A variable in proxy_pass makes nginx resolve the name per request, not once at start.
+    return "$" + service.upstream_name
+
+
+def _one_address(service: Upstream) -> str:
+    if len(service.ports) != 1:
+        raise ValueError(f"{service.name}: one port per service when names are resolved")
+    return f"{service.name}:{service.ports[0]}"
+
+
+def _locations(
+    services: Sequence[Upstream],
+    limits: Mapping[str, RateLimit],
+    target: Callable[[Upstream], str],
+) -> list[str]:
     blocks: dict[str, str] = {}
 
     # Each service's OpenAPI document is public (the docs page reads it).
     for service in services:
         if service.api_prefix:
             route = Route(f"{service.api_prefix}/openapi.json", "public")
-            blocks[f"= {route.prefix}"] = _block(f"= {route.prefix}", _proxy(route, service))
+            body = _proxy(route, target(service))
+            blocks[f"= {route.prefix}"] = _block(f"= {route.prefix}", body)
 
     # In the services' order, for the reader: nginx picks the longest matching prefix.
     for route, service in [(r, s) for s in services for r in s.routes]:
-        body = _not_found() if route.access == "internal" else _proxy(route, service)
+        body = _not_found() if route.access == "internal" else _proxy(route, target(service))
         if route.limit is not None and route.access != "internal":
             burst = limits[route.limit].burst
             body = [f"limit_req zone={_zone(route.limit)} burst={burst} nodelay;", *body]
@@ -298,10 +325,10 @@ def _matchers(prefix: str) -> list[str]:
     return [f"= {exact}", f"^~ {exact}/"]
 
 
-def _proxy(route: Route, service: Upstream) -> list[str]:
+def _proxy(route: Route, target: str) -> list[str]:
     protected = route.access == "authenticated" or route.websocket
     lines = [
-        f"proxy_pass http://{service.upstream_name};",
+        f"proxy_pass http://{target};",
         "proxy_set_header Host $http_host;",
         # The gateway is the edge: what a client claims about its own address is dropped.
         "proxy_set_header X-Forwarded-For $remote_addr;",

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.db import Database
 from ems.common.inbox import Subscription
-from ems.common.outbox import OutboxRelay
 from ems.common.sync import RelayingConsumer
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import UserRegistered
 from ems.users.models import processed_events
 from ems.users.service import apply_registration
@@ -22,23 +21,21 @@ async def handle_user_registered(session: AsyncSession, event: UserRegistered) -
     await apply_registration(session, event)
 
 
-def registration_consumer(db: Database, relay: OutboxRelay) -> RelayingConsumer:
+def registration_consumer(uow: UnitOfWork) -> RelayingConsumer:
     return RelayingConsumer(
-        db,
+        uow.db,
         processed_events,
         QUEUE,
         [Subscription(UserRegistered, handle_user_registered)],
-        relay=relay,
+        relay=uow.relay,
     )
 
 
-async def apply_snapshot(db: Database, relay: OutboxRelay, items: Sequence[UserRegistered]) -> int:
+async def apply_snapshot(uow: UnitOfWork, items: Sequence[UserRegistered]) -> int:
     """Profiles for logins whose event was published before this service's queue existed."""
     created = 0
-    async with db.transaction() as session:
+    async with uow.transaction() as session:
         for item in items:
             _, new = await apply_registration(session, item)
             created += new
-    if created:
-        relay.notify()
     return created

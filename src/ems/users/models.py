@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ems.common.db import ServiceBase, new_metadata
 from ems.common.inbox import processed_events_table
 from ems.common.outbox import outbox_table
+from ems.common.timezones import DEFAULT_TIME_ZONE
 
 
 class Base(ServiceBase):
@@ -30,6 +31,10 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     full_name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
+    # IANA name: the zone their days, hours and tariff bands are in.
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIME_ZONE, server_default=DEFAULT_TIME_ZONE
+    )
     # Grows with every change; copies apply an event only when it is newer than theirs.
     revision: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

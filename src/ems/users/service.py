@@ -1,7 +1,12 @@
-"""What the users service does, as plain async functions over a session.
+"""What the users service does: each use case opens its own unit of work.
 
 Every change of a profile is written with its event (`user.created/updated/deleted`, the
 whole state and a revision) in one transaction; the outbox relay publishes it.
+
+An admin creating a user: auth holds the password, so the login is created there first
+(credential + `auth.user_registered` in one transaction), then the profile here; if this
+process dies in between, the event writes it instead. Both paths go through
+`apply_registration`, which creates it once.
 """
 
 from __future__ import annotations
@@ -9,38 +14,70 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.errors import ApiError, conflict, forbidden, not_found
+from ems.common.deps import Caller, account_gone
+from ems.common.errors import conflict, forbidden, invalid, not_found, refuse_nulls
 from ems.common.outbox import add_event
+from ems.common.paging import PageParams, contains, page_of
+from ems.common.timezones import DEFAULT_TIME_ZONE
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import UserCreated, UserDeleted, UserRegistered, UserUpdated
-from ems.contracts.identity import ProfilePage
+from ems.contracts.identity import NewCredential, ProfilePage
+from ems.users.logins.client import AuthClient
 from ems.users.models import DeletedUser, User, outbox
+from ems.users.schemas import UserCreate
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, with the role this service holds for them now (not the token's)."""
+async def role_of(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    """The role a profile has now; None before its registration arrived; 401 once deleted."""
+    role = await session.scalar(select(User.role).where(User.id == user_id))
+    if role is None and await session.get(DeletedUser, user_id) is not None:
+        raise account_gone()
+    return role
 
-    user_id: uuid.UUID
-    role: str
-    token: str
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "ADMIN"
+async def list_users(
+    session: AsyncSession, paging: PageParams, q: str | None
+) -> tuple[list[User], int]:
+    query = select(User)
+    if q:
+        query = query.where(contains(q, User.username, User.full_name, User.email))
+    return await page_of(session, query, paging, User.username)
+
+
+async def read_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> User:
+    """A profile the caller may see: anyone's for an admin, else only their own."""
+    user = await session.get(User, user_id) if _may_see(caller, user_id) else None
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+async def create_user(uow: UnitOfWork, auth: AuthClient, caller: Caller, body: UserCreate) -> User:
+    """A login in auth (on the admin's own token), then its profile with the admin's fields."""
+    async with uow.reads() as session:
+        await ensure_available(session, body.username, body.email)
+    login = NewCredential(id=uuid.uuid4(), **body.model_dump(exclude={"time_zone"}))
+    registered = await auth.create_credential(caller.token, login)
+    async with uow.transaction() as session:
+        user, created = await apply_registration(session, registered, body.time_zone)
+        if user is None:  # deleted by another admin in the meantime
+            raise not_found("user")
+        if not created:  # the event got here first, with the default zone
+            await _apply(session, user, {"time_zone": body.time_zone})
+    return user
 
 
 async def apply_registration(
-    session: AsyncSession, event: UserRegistered
+    session: AsyncSession, event: UserRegistered, time_zone: str = DEFAULT_TIME_ZONE
 ) -> tuple[User | None, bool]:
     """The profile of a new login, created once whichever path gets here first (the
     `auth.user_registered` event, the admin's own request, the start-up snapshot).
@@ -63,6 +100,7 @@ async def apply_registration(
         "email": email,
         "full_name": event.full_name or None,
         "role": event.role,
+        "time_zone": time_zone,
         "revision": 1,
     }
     statement = insert(User).on_conflict_do_nothing(index_elements=[User.id]).returning(User.id)
@@ -77,36 +115,8 @@ async def apply_registration(
         created = await session.scalar(statement.values(**{**values, "email": None}))
     user = await session.get(User, event.id)
     if created is not None and user is not None:
-        await add_event(session, outbox, UserCreated(**_state(user)))
+        await add_event(session, outbox, UserCreated.model_validate(user, from_attributes=True))
     return user, created is not None
-
-
-async def list_users(
-    session: AsyncSession, page: int, size: int, q: str | None
-) -> tuple[list[User], int]:
-    query = select(User)
-    if q:
-        pattern = f"%{_escape_like(q.strip())}%"
-        query = query.where(
-            or_(
-                User.username.ilike(pattern, escape="\\"),
-                User.full_name.ilike(pattern, escape="\\"),
-                User.email.ilike(pattern, escape="\\"),
-            )
-        )
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(User.username).offset((page - 1) * size).limit(size)
-    )
-    return list(rows), int(total or 0)
-
-
-async def read_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> User:
-    """A profile the caller may see: anyone's for an admin, else only their own."""
-    user = await session.get(User, user_id) if _may_see(caller, user_id) else None
-    if user is None:
-        raise not_found("user")
-    return user
 
 
 async def ensure_available(session: AsyncSession, username: str, email: str | None) -> None:
@@ -119,60 +129,51 @@ async def ensure_available(session: AsyncSession, username: str, email: str | No
 
 
 async def change_user(
-    session: AsyncSession, caller: Caller, user_id: uuid.UUID, changes: Mapping[str, Any]
+    uow: UnitOfWork, caller: Caller, user_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> User:
-    """Apply `changes` (full_name, email, role) to a profile, with its `user.updated`.
+    """Apply `changes` (full_name, email, time_zone, role) to a profile, with `user.updated`.
 
-    Clients may change their own name and email only; nobody changes their own role.
+    Clients may change their own name, email and zone only; nobody changes their own role.
     """
     if not _may_see(caller, user_id):
         raise not_found("user")
     if "role" in changes and not caller.is_admin:
-        raise ApiError(
-            422, "validation_error", "the role cannot be changed here", [{"loc": ["body", "role"]}]
-        )
-    user = await session.get(User, user_id, with_for_update=True)
-    if user is None:
-        raise not_found("user")
-    values = dict(changes)
-    if "role" in values:
-        if values["role"] is None:
-            raise ApiError(
-                422, "validation_error", "role cannot be null", [{"loc": ["body", "role"]}]
-            )
-        if user_id == caller.user_id and values["role"] != user.role:
+        raise invalid("role", "the role cannot be changed here")
+    async with uow.transaction() as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise not_found("user")
+        refuse_nulls(changes, "role")
+        values = dict(changes)
+        if user_id == caller.user_id and values.get("role", user.role) != user.role:
             raise forbidden("admins cannot change their own role")
-    if "email" in values:
-        values["email"] = normal_email(values["email"])
-        if values["email"] is not None and await _email_holder(session, values["email"], user_id):
-            raise conflict("email is already taken", {"field": "email"})
-    if "full_name" in values:
-        values["full_name"] = values["full_name"] or None
-    if all(getattr(user, key) == value for key, value in values.items()):
-        return user  # nothing changed: no revision, no event
-    for key, value in values.items():
-        setattr(user, key, value)
-    user.revision += 1
-    await session.flush()
-    await session.refresh(user)
-    await add_event(session, outbox, UserUpdated(**_state(user)))
+        if "email" in values:
+            values["email"] = normal_email(values["email"])
+            if values["email"] is not None and await _email_holder(
+                session, values["email"], user_id
+            ):
+                raise conflict("email is already taken", {"field": "email"})
+        if "full_name" in values:
+            values["full_name"] = values["full_name"] or None
+        await _apply(session, user, values)
     return user
 
 
-async def delete_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> None:
+async def delete_user(uow: UnitOfWork, caller: Caller, user_id: uuid.UUID) -> None:
     """Delete a profile, leaving a tombstone; `user.deleted` makes auth end the login and
     devices delete the user's devices."""
     if not caller.is_admin:
         raise forbidden("admin role required")
     if user_id == caller.user_id:
         raise forbidden("admins cannot delete their own account")
-    user = await session.get(User, user_id, with_for_update=True)
-    if user is None:
-        raise not_found("user")
-    revision = user.revision + 1
-    await session.delete(user)
-    session.add(DeletedUser(id=user_id, revision=revision))
-    await add_event(session, outbox, UserDeleted(id=user_id, revision=revision))
+    async with uow.transaction() as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise not_found("user")
+        revision = user.revision + 1
+        await session.delete(user)
+        session.add(DeletedUser(id=user_id, revision=revision))
+        await add_event(session, outbox, UserDeleted(id=user_id, revision=revision))
 
 
 async def profiles_page(session: AsyncSession, after: uuid.UUID | None, limit: int) -> ProfilePage:
@@ -182,13 +183,25 @@ async def profiles_page(session: AsyncSession, after: uuid.UUID | None, limit: i
         query = query.where(User.id > after)
     rows = list(await session.scalars(query))
     return ProfilePage(
-        items=[UserUpdated(**_state(u)) for u in rows],
+        items=[UserUpdated.model_validate(u, from_attributes=True) for u in rows],
         next_after=rows[-1].id if len(rows) == limit else None,
     )
 
 
 def normal_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
+
+
+async def _apply(session: AsyncSession, user: User, values: Mapping[str, Any]) -> None:
+    """Write what changed, with a new revision and `user.updated`; no change, no event."""
+    if all(getattr(user, key) == value for key, value in values.items()):
+        return
+    for key, value in values.items():
+        setattr(user, key, value)
+    user.revision += 1
+    await session.flush()
+    await session.refresh(user)
+    await add_event(session, outbox, UserUpdated.model_validate(user, from_attributes=True))
 
 
 def _may_see(caller: Caller, user_id: uuid.UUID) -> bool:
@@ -202,18 +215,3 @@ async def _email_holder(
     if other_than is not None:
         query = query.where(User.id != other_than)
     return await session.scalar(query)
-
-
-def _state(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "role": user.role,
-        "full_name": user.full_name,
-        "email": user.email,
-        "revision": user.revision,
-    }
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

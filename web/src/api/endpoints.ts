@@ -13,17 +13,22 @@ import type {
   ConversationPage,
   DayConsumption,
   Device,
-  DeviceChange,
   DeviceCreate,
   DevicePage,
+  DeviceUpdate,
   MessagePage,
+  ProfileUpdate,
   RangeConsumption,
   SendResult,
+  Tariff,
+  TariffCreate,
+  TariffPage,
+  TariffUpdate,
   TokenResponse,
   User,
-  UserChange,
   UserCreate,
   UserPage,
+  UserUpdate,
 } from './types'
 
 // --- users -----------------------------------------------------------------------------
@@ -34,7 +39,9 @@ export const users = {
     api.get<UserPage>('/api/users', { ...query }, signal),
   get: (api: ApiClient, id: string) => api.get<User>(`/api/users/${id}`),
   create: (api: ApiClient, body: UserCreate) => api.post<User>('/api/users', body),
-  update: (api: ApiClient, id: string, body: UserChange) => api.patch<User>(`/api/users/${id}`, body),
+  update: (api: ApiClient, id: string, body: UserUpdate) => api.patch<User>(`/api/users/${id}`, body),
+  /** The caller's own profile fields (name, email, time zone). */
+  updateMe: (api: ApiClient, body: ProfileUpdate) => api.patch<User>('/api/users/me', body),
   remove: (api: ApiClient, id: string) => api.delete(`/api/users/${id}`),
   /** The server ends every other session and hands this one fresh tokens. */
   changePassword: async (api: ApiClient, oldPassword: string, newPassword: string) => {
@@ -65,8 +72,21 @@ export const devices = {
   ofUser: async (api: ApiClient, userId: string, signal?: AbortSignal): Promise<Device[]> =>
     (await api.get<DevicePage>(`/api/devices/user/${userId}`, { size: 100 }, signal)).items,
   create: (api: ApiClient, body: DeviceCreate) => api.post<Device>('/api/devices', body),
-  update: (api: ApiClient, id: string, body: DeviceChange) => api.patch<Device>(`/api/devices/${id}`, body),
+  update: (api: ApiClient, id: string, body: DeviceUpdate) => api.patch<Device>(`/api/devices/${id}`, body),
   remove: (api: ApiClient, id: string) => api.delete(`/api/devices/${id}`),
+}
+
+// --- tariffs ---------------------------------------------------------------------------
+
+export const tariffs = {
+  list: (api: ApiClient, query: ApiQuery<'/api/tariffs'> = {}, signal?: AbortSignal) =>
+    api.get<TariffPage>('/api/tariffs', { ...query }, signal),
+  /** The first 100 by name: what a picker offers. */
+  all: async (api: ApiClient, signal?: AbortSignal): Promise<Tariff[]> =>
+    (await tariffs.list(api, { page: 1, size: 100 }, signal)).items,
+  create: (api: ApiClient, body: TariffCreate) => api.post<Tariff>('/api/tariffs', body),
+  update: (api: ApiClient, id: string, body: TariffUpdate) => api.patch<Tariff>(`/api/tariffs/${id}`, body),
+  remove: (api: ApiClient, id: string) => api.delete(`/api/tariffs/${id}`),
 }
 
 // --- consumption -----------------------------------------------------------------------

@@ -26,14 +26,22 @@ export type RegisterRequest = Schemas['RegisterRequest']
 export type User = Schemas['UserRead']
 export type UserPage = Schemas['UserPage']
 export type UserCreate = Schemas['UserCreate']
-export type UserChange = Schemas['UserChange']
-export type ProfileChange = Schemas['ProfileChange']
+export type UserUpdate = Schemas['UserUpdate']
+export type ProfileUpdate = Schemas['ProfileUpdate']
 
 // --- devices
 export type Device = Schemas['DeviceRead']
-export type DevicePage = Schemas['DeviceList']
+export type DevicePage = Schemas['DevicePage']
 export type DeviceCreate = Schemas['DeviceCreate']
-export type DeviceChange = Schemas['DeviceChange']
+export type DeviceUpdate = Schemas['DeviceUpdate']
+
+// --- tariffs
+export type Tariff = Schemas['TariffRead']
+export type TariffPage = Schemas['TariffPage']
+export type TariffCreate = Schemas['TariffCreate']
+export type TariffUpdate = Schemas['TariffUpdate']
+/** A price for part of the day: `start` up to `end` ("HH:MM"), wrapping midnight when start > end. */
+export type TariffBand = Schemas['TariffBand']
 
 // --- consumption and alerts
 export type DayConsumption = Schemas['DayConsumption']

@@ -35,6 +35,7 @@ export function Layout() {
       ? [
           { to: '/admin/users', label: 'Users', icon: 'users' },
           { to: '/admin/devices', label: 'Devices', icon: 'gauge' },
+          { to: '/admin/tariffs', label: 'Tariffs', icon: 'tag' },
           { to: '/admin/consumption', label: 'Consumption', icon: 'chart' },
           { to: '/admin/inbox', label: 'Support inbox', icon: 'inbox', badge: supportUnread },
           { to: '/alerts', label: 'Alerts', icon: 'bell', badge: unread },

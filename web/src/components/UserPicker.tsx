@@ -3,7 +3,7 @@ import { users } from '../api/endpoints'
 import type { User } from '../api/types'
 import { useApi } from '../auth/AuthProvider'
 import { useAsync, useDebounced } from '../hooks/useAsync'
-import { Icon } from './Icon'
+import { SearchBox } from './SearchBox'
 
 export type PickedUser = Pick<User, 'id' | 'username'> & { full_name?: string | null }
 
@@ -58,18 +58,13 @@ export function UserPicker({
 
   return (
     <div className="picker">
-      <div className="search">
-        <Icon name="search" />
-        <input
-          id={id}
-          type="search"
-          placeholder="Search clients by name, username or email"
-          value={query}
-          onChange={(e) => setQuery(e.target.value)}
-          autoFocus={autoFocus}
-          autoComplete="off"
-        />
-      </div>
+      <SearchBox
+        id={id}
+        placeholder="Search clients by name, username or email"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+        autoFocus={autoFocus}
+      />
       <ul className="picker-results" aria-label="Matching clients">
         {results.error ? (
           <li className="muted">Couldn't search users.</li>

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '../api/errors'
 import { serverFieldErrors } from '../hooks/useForm'
-import { matches, optionalEmail, optionalText, password, positiveNumber, required, username, validate } from './validation'
+import {
+  currencyCode,
+  matches,
+  nonNegativeNumber,
+  optionalEmail,
+  optionalMeterId,
+  optionalSilenceMinutes,
+  optionalText,
+  password,
+  positiveNumber,
+  required,
+  username,
+  validate,
+} from './validation'
 
 describe('validators', () => {
   it('checks usernames like the server does', () => {
@@ -25,6 +38,25 @@ describe('validators', () => {
     expect(positiveNumber('Limit')('abc')).toMatch(/a number/)
     expect(positiveNumber('Limit')('')).toMatch(/required/)
     expect(positiveNumber('Limit')('2.5')).toBeNull()
+  })
+
+  it('checks prices, currencies, meter ids and silence limits like the server does', () => {
+    expect(nonNegativeNumber('Price')('0')).toBeNull()
+    expect(nonNegativeNumber('Price')('-0.1')).toMatch(/negative/)
+    expect(nonNegativeNumber('Price')('')).toMatch(/required/)
+    expect(currencyCode('RON')).toBeNull()
+    expect(currencyCode('ron')).toMatch(/three-letter/)
+    expect(currencyCode('EURO')).toMatch(/three-letter/)
+    expect(optionalMeterId('')).toBeNull()
+    expect(optionalMeterId('meter_7-b')).toBeNull()
+    expect(optionalMeterId('meter.7')).toMatch(/letters, digits/)
+    expect(optionalMeterId('x'.repeat(65))).toMatch(/64/)
+    expect(optionalSilenceMinutes('')).toBeNull()
+    expect(optionalSilenceMinutes('1')).toBeNull()
+    expect(optionalSilenceMinutes('10080')).toBeNull()
+    expect(optionalSilenceMinutes('0')).toMatch(/1 to 10080/)
+    expect(optionalSilenceMinutes('10081')).toMatch(/1 to 10080/)
+    expect(optionalSilenceMinutes('1.5')).toMatch(/whole minutes/)
   })
 
   it('reports the first failure per field', () => {

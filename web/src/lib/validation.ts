@@ -38,16 +38,22 @@ export const maxLength =
   (value) =>
     value.length > max ? `${label} must be at most ${max} characters.` : null
 
-export const positiveNumber =
-  (label: string): Validator =>
+/** A number that `check` accepts (it returns what is wrong with it, or null). */
+const numberWhere =
+  (label: string, check: (n: number) => string | null): Validator =>
   (value) => {
     const v = value.trim()
     if (v === '') return `${label} is required.`
     const n = Number(v)
     if (!Number.isFinite(n)) return `${label} must be a number.`
-    if (n <= 0) return `${label} must be greater than 0.`
-    return null
+    return check(n)
   }
+
+export const positiveNumber = (label: string): Validator =>
+  numberWhere(label, (n) => (n > 0 ? null : `${label} must be greater than 0.`))
+
+export const nonNegativeNumber = (label: string): Validator =>
+  numberWhere(label, (n) => (n >= 0 ? null : `${label} cannot be negative.`))
 
 export const matches =
   (other: () => string, message: string): Validator =>
@@ -76,4 +82,23 @@ export function validate(
 export function optionalText(value: string): string | null {
   const v = value.trim()
   return v === '' ? null : v
+}
+
+/** ISO 4217, as the server wants it: three capital letters. */
+export const currencyCode: Validator = (value) =>
+  /^[A-Z]{3}$/.test(value.trim()) ? null : 'Use a three-letter code such as RON or EUR.'
+
+/** How a meter names itself in its readings: it becomes a word of a routing key. */
+export const optionalMeterId: Validator = (value) => {
+  const v = value.trim()
+  if (v === '') return null
+  return /^[A-Za-z0-9_-]{1,64}$/.test(v) ? null : "Use up to 64 letters, digits, '-' or '_'."
+}
+
+/** Whole minutes from 1 to a week (10080), or empty for "never". */
+export const optionalSilenceMinutes: Validator = (value) => {
+  const v = value.trim()
+  if (v === '') return null
+  const n = Number(v)
+  return Number.isInteger(n) && n >= 1 && n <= 10080 ? null : 'Use whole minutes from 1 to 10080 (a week), or leave empty.'
 }

@@ -1,12 +1,15 @@
 import { useEffect } from 'react'
 import { users } from '../api/endpoints'
 import { useApi, useUser } from '../auth/AuthProvider'
-import { Form, FormInput, SubmitButton } from '../components/Field'
+import { Field, Form, FormInput, SubmitButton } from '../components/Field'
 import { PageHeader } from '../components/Layout'
-import { ErrorState, Loading } from '../components/States'
+import { Loaded } from '../components/States'
+import { Icon } from '../components/Icon'
+import { TimeZonePicker } from '../components/TimeZonePicker'
 import { useToast } from '../components/Toasts'
 import { useAsync } from '../hooks/useAsync'
 import { useForm } from '../hooks/useForm'
+import { browserZone, utcOffset } from '../lib/timezones'
 import { matches, maxLength, optionalEmail, optionalText, password, required } from '../lib/validation'
 
 export function ProfilePage() {
@@ -14,19 +17,23 @@ export function ProfilePage() {
   const me = useAsync(() => users.me(api), [api])
   return (
     <>
-      <PageHeader title="Profile" description="Your name, email and password." />
+      <PageHeader title="Profile" description="Your name, email, time zone and password." />
       <div className="two-col">
         <section className="card" aria-labelledby="profile-title">
           <h2 id="profile-title" className="card-title">
             Your details
           </h2>
-          {me.error ? (
-            <ErrorState error={me.error} onRetry={me.reload} title="Couldn't load your profile" />
-          ) : !me.data ? (
-            <Loading />
-          ) : (
-            <ProfileForm full_name={me.data.full_name ?? ''} email={me.data.email ?? ''} onSaved={me.reload} />
-          )}
+          <Loaded state={me} errorTitle="Couldn't load your profile">
+            {(data) => <ProfileForm full_name={data.full_name ?? ''} email={data.email ?? ''} onSaved={me.reload} />}
+          </Loaded>
+        </section>
+        <section className="card" aria-labelledby="zone-title">
+          <h2 id="zone-title" className="card-title">
+            Time zone
+          </h2>
+          <Loaded state={me} errorTitle="Couldn't load your profile">
+            {(data) => <TimeZoneForm current={data.time_zone} onSaved={me.reload} />}
+          </Loaded>
         </section>
         <section className="card" aria-labelledby="password-title">
           <h2 id="password-title" className="card-title">
@@ -74,6 +81,59 @@ function ProfileForm({ full_name, email, onSaved }: { full_name: string; email: 
       <div className="form-actions">
         <SubmitButton busy={form.submitting} busyLabel="Saving…" disabled={!changed}>
           Save changes
+        </SubmitButton>
+      </div>
+    </Form>
+  )
+}
+
+/** The zone the user's days, hours and tariff bands are in: this browser's, or any other. */
+function TimeZoneForm({ current, onSaved }: { current: string; onSaved: () => void }) {
+  const api = useApi()
+  const toast = useToast()
+  const form = useForm({ time_zone: current }, 'zone')
+  useEffect(() => form.reset({ time_zone: current }), [current]) // eslint-disable-line react-hooks/exhaustive-deps
+  const picked = form.values.time_zone
+  const here = browserZone()
+  return (
+    <Form
+      error={form.formError}
+      onSubmit={() => {
+        void form
+          .submit({ time_zone: [required('Time zone')] }, async (values) => {
+            await users.updateMe(api, { time_zone: values.time_zone })
+          })
+          .then((ok) => {
+            if (ok) {
+              toast({ tone: 'success', title: 'Time zone saved' })
+              onSaved()
+            }
+          })
+      }}
+    >
+      <p className="muted">Your days, hours and tariff bands are shown in this zone.</p>
+      <p className="zone-choice" aria-live="polite">
+        <strong data-testid="time-zone">{picked}</strong> <span className="muted">{utcOffset(picked)}</span>
+        {picked !== current && <span className="tag tag-accent">not saved yet</span>}
+      </p>
+      {here && here !== picked && (
+        <p className="zone-browser">
+          <button type="button" className="btn btn-sm" onClick={() => form.setValue('time_zone', here)}>
+            <Icon name="pin" /> Use this browser’s zone ({here})
+          </button>
+        </p>
+      )}
+      <Field id="zone-time_zone" label="Another zone" error={form.errors.time_zone}>
+        <TimeZonePicker
+          id="zone-time_zone"
+          value={picked}
+          onChange={(zone) => form.setValue('time_zone', zone)}
+          error={form.errors.time_zone}
+        />
+      </Field>
+      <div className="form-actions">
+        <SubmitButton busy={form.submitting} busyLabel="Saving…" disabled={picked === current}>
+          Save time zone
         </SubmitButton>
       </div>
     </Form>

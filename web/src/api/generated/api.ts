@@ -182,7 +182,7 @@ export interface paths {
         get: operations["read_me_api_users_me_get"];
         /**
          * Replace Me
-         * @description Replace the caller's own name and email.
+         * @description Replace the caller's own name, email and time zone.
          */
         put: operations["replace_me_api_users_me_put"];
         post?: never;
@@ -191,7 +191,7 @@ export interface paths {
         head?: never;
         /**
          * Update Me
-         * @description Change some of the caller's own name and email.
+         * @description Change some of the caller's own name, email and time zone.
          */
         patch: operations["update_me_api_users_me_patch"];
         trace?: never;
@@ -210,7 +210,7 @@ export interface paths {
         get: operations["read_user_api_users__user_id__get"];
         /**
          * Replace User
-         * @description Replace name and email, and the role when given (admin, or a user's own profile).
+         * @description Replace name, email and time zone, and the role when given (admin, or one's own).
          */
         put: operations["replace_user_api_users__user_id__put"];
         post?: never;
@@ -223,7 +223,7 @@ export interface paths {
         head?: never;
         /**
          * Update User
-         * @description Change some of name, email and role (admin, or a user's own name and email).
+         * @description Change some of name, email, time zone and role (admin, or one's own but the role).
          */
         patch: operations["update_user_api_users__user_id__patch"];
         trace?: never;
@@ -302,6 +302,62 @@ export interface paths {
          * @description Change some fields; `owner_id` assigns, `owner_id: null` unassigns (admin).
          */
         patch: operations["update_device_api_devices__device_id__patch"];
+        trace?: never;
+    };
+    "/api/tariffs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Tariffs
+         * @description Tariffs by name, paged and searchable (anyone signed in: prices are not secret).
+         */
+        get: operations["read_tariffs_api_tariffs_get"];
+        put?: never;
+        /**
+         * Create Tariff
+         * @description Create a tariff: a price per kWh, and bands of the day that differ (admin).
+         */
+        post: operations["create_tariff_api_tariffs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tariffs/{tariff_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Tariff
+         * @description One tariff (anyone signed in).
+         */
+        get: operations["read_tariff_api_tariffs__tariff_id__get"];
+        /**
+         * Replace Tariff
+         * @description Replace a tariff's whole state; bands left out are removed (admin).
+         */
+        put: operations["replace_tariff_api_tariffs__tariff_id__put"];
+        post?: never;
+        /**
+         * Delete Tariff
+         * @description Delete a tariff; 409 `tariff_in_use` while a device has it (admin).
+         */
+        delete: operations["delete_tariff_api_tariffs__tariff_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Tariff
+         * @description Change some fields; `bands` replaces every band at once (admin).
+         */
+        patch: operations["update_tariff_api_tariffs__tariff_id__patch"];
         trace?: never;
     };
     "/api/consumption/day": {
@@ -629,29 +685,22 @@ export interface components {
             role: "ADMIN" | "CLIENT";
         };
         /**
-         * ProfileChange
-         * @description What a user may change about themselves.
+         * ProfileUpdate
+         * @description What a user may change about themselves (a PUT replaces all of it: what is left out
+         *     is cleared, and the zone goes back to UTC).
          */
-        ProfileChange: {
-            /** Full Name */
-            full_name?: string | null;
-            /** Email */
-            email?: string | null;
-        };
-        /**
-         * UserChange
-         * @description What an admin may change about anyone (a client sending `role` is refused).
-         */
-        UserChange: {
+        ProfileUpdate: {
             /** Full Name */
             full_name?: string | null;
             /** Email */
             email?: string | null;
             /**
-             * Role
-             * @description admins only; never one's own
+             * Time Zone
+             * @description IANA time zone of the user's days and hours
+             * @default UTC
+             * @example Europe/Bucharest
              */
-            role?: ("ADMIN" | "CLIENT") | null;
+            time_zone?: string;
         };
         /** UserCreate */
         UserCreate: {
@@ -668,6 +717,13 @@ export interface components {
             full_name?: string | null;
             /** Email */
             email?: string | null;
+            /**
+             * Time Zone
+             * @description IANA time zone of the user's days and hours
+             * @default UTC
+             * @example Europe/Bucharest
+             */
+            time_zone?: string;
         };
         /** UserPage */
         UserPage: {
@@ -698,6 +754,8 @@ export interface components {
             full_name: string | null;
             /** Email */
             email: string | null;
+            /** Time Zone */
+            time_zone: string;
             /**
              * Created At
              * Format: date-time
@@ -710,22 +768,26 @@ export interface components {
             updated_at: string;
         };
         /**
-         * DeviceChange
-         * @description Some fields of a device; `owner_id: null` unassigns it.
+         * UserUpdate
+         * @description What an admin may change about anyone (a client sending `role` is refused).
          */
-        DeviceChange: {
-            /** Name */
-            name?: string | null;
-            /** Description */
-            description?: string | null;
-            /** Address */
-            address?: string | null;
-            /** Max Hourly Kwh */
-            max_hourly_kwh?: number | null;
-            /** Owner Id */
-            owner_id?: string | null;
-            /** Status */
-            status?: ("active" | "inactive") | null;
+        UserUpdate: {
+            /** Full Name */
+            full_name?: string | null;
+            /** Email */
+            email?: string | null;
+            /**
+             * Time Zone
+             * @description IANA time zone of the user's days and hours
+             * @default UTC
+             * @example Europe/Bucharest
+             */
+            time_zone?: string;
+            /**
+             * Role
+             * @description admins only; never one's own
+             */
+            role?: ("ADMIN" | "CLIENT") | null;
         };
         /**
          * DeviceCreate
@@ -742,6 +804,19 @@ export interface components {
             max_hourly_kwh: number;
             /** Owner Id */
             owner_id?: string | null;
+            /** Tariff Id */
+            tariff_id?: string | null;
+            /**
+             * Meter Id
+             * @description unique; how readings name it
+             */
+            meter_id?: string | null;
+            /**
+             * Silence Minutes
+             * @description null: never counted as silent
+             * @default 30
+             */
+            silence_minutes?: number | null;
             /**
              * Status
              * @default active
@@ -749,8 +824,8 @@ export interface components {
              */
             status?: "active" | "inactive";
         };
-        /** DeviceList */
-        DeviceList: {
+        /** DevicePage */
+        DevicePage: {
             /** Items */
             items: components["schemas"]["DeviceRead"][];
             /** Total */
@@ -777,6 +852,12 @@ export interface components {
             max_hourly_kwh: number;
             /** Owner Id */
             owner_id: string | null;
+            /** Tariff Id */
+            tariff_id: string | null;
+            /** Meter Id */
+            meter_id: string | null;
+            /** Silence Minutes */
+            silence_minutes: number | null;
             /**
              * Status
              * @enum {string}
@@ -792,6 +873,129 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * DeviceUpdate
+         * @description Some fields of a device; `owner_id: null` unassigns it, `tariff_id`, `meter_id` and
+         *     `silence_minutes` null clear them.
+         */
+        DeviceUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Address */
+            address?: string | null;
+            /** Max Hourly Kwh */
+            max_hourly_kwh?: number | null;
+            /** Owner Id */
+            owner_id?: string | null;
+            /** Tariff Id */
+            tariff_id?: string | null;
+            /** Meter Id */
+            meter_id?: string | null;
+            /** Silence Minutes */
+            silence_minutes?: number | null;
+            /** Status */
+            status?: ("active" | "inactive") | null;
+        };
+        /**
+         * TariffBand
+         * @description A price from `start` up to but not including `end` (HH:MM, the owner's local time);
+         *     `start` after `end` wraps midnight (22:00-06:00).
+         */
+        TariffBand: {
+            /**
+             * Start
+             * @example 22:00
+             */
+            start: string;
+            /**
+             * End
+             * @example 22:00
+             */
+            end: string;
+            /**
+             * Price Per Kwh
+             * @description per kWh
+             */
+            price_per_kwh: number;
+        };
+        /**
+         * TariffCreate
+         * @description A new tariff; also the whole state a PUT replaces.
+         */
+        TariffCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Currency
+             * @description ISO 4217
+             * @example RON
+             */
+            currency: string;
+            /**
+             * Price Per Kwh
+             * @description per kWh
+             */
+            price_per_kwh: number;
+            /**
+             * Bands
+             * @description no two overlap; outside them price_per_kwh applies
+             * @default []
+             */
+            bands?: components["schemas"]["TariffBand"][];
+        };
+        /** TariffPage */
+        TariffPage: {
+            /** Items */
+            items: components["schemas"]["TariffRead"][];
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Size */
+            size: number;
+        };
+        /** TariffRead */
+        TariffRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Currency */
+            currency: string;
+            /** Price Per Kwh */
+            price_per_kwh: number;
+            /** Bands */
+            bands: components["schemas"]["TariffBand"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * TariffUpdate
+         * @description Some fields of a tariff; `bands` are replaced as a whole (`[]`: none).
+         */
+        TariffUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Currency */
+            currency?: string | null;
+            /** Price Per Kwh */
+            price_per_kwh?: number | null;
+            /** Bands */
+            bands?: components["schemas"]["TariffBand"][] | null;
         };
         /** AlertPage */
         AlertPage: {
@@ -1350,6 +1554,7 @@ export interface operations {
     read_users_api_users_get: {
         parameters: {
             query?: {
+                /** @description text to search for */
                 q?: string | null;
                 /** @description 1-based */
                 page?: number;
@@ -1533,7 +1738,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProfileChange"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -1593,7 +1798,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProfileChange"];
+                "application/json": components["schemas"]["ProfileUpdate"];
             };
         };
         responses: {
@@ -1713,7 +1918,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UserChange"];
+                "application/json": components["schemas"]["UserUpdate"];
             };
         };
         responses: {
@@ -1858,7 +2063,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UserChange"];
+                "application/json": components["schemas"]["UserUpdate"];
             };
         };
         responses: {
@@ -1930,6 +2135,7 @@ export interface operations {
     read_devices_api_devices_get: {
         parameters: {
             query?: {
+                /** @description text to search for */
                 q?: string | null;
                 owner_id?: string | null;
                 /** @description 1-based */
@@ -1948,7 +2154,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeviceList"];
+                    "application/json": components["schemas"]["DevicePage"];
                 };
             };
             /** @description Unauthorized */
@@ -2070,7 +2276,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["DeviceList"];
+                    "application/json": components["schemas"]["DevicePage"];
                 };
             };
             /** @description Unauthorized */
@@ -2334,7 +2540,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DeviceChange"];
+                "application/json": components["schemas"]["DeviceUpdate"];
             };
         };
         responses: {
@@ -2345,6 +2551,420 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeviceRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_tariffs_api_tariffs_get: {
+        parameters: {
+            query?: {
+                /** @description text to search for */
+                q?: string | null;
+                /** @description 1-based */
+                page?: number;
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffPage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_tariff_api_tariffs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TariffCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_tariff_api_tariffs__tariff_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tariff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    replace_tariff_api_tariffs__tariff_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tariff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TariffCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_tariff_api_tariffs__tariff_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tariff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_tariff_api_tariffs__tariff_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tariff_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TariffUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffRead"];
                 };
             };
             /** @description Unauthorized */

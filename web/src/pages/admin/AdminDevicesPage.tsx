@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react'
 import { Link } from 'react-router-dom'
-import { devices, users } from '../../api/endpoints'
+import { devices, tariffs, users } from '../../api/endpoints'
 import { describeError } from '../../api/errors'
-import type { Device } from '../../api/types'
+import type { Device, Tariff } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
 import { Dialog, DialogButtons } from '../../components/Dialog'
 import { Field, FormInput } from '../../components/Field'
@@ -10,16 +10,20 @@ import { Icon } from '../../components/Icon'
 import { EditorDialog, ListPage, OrDash, useListState, type Column } from '../../components/ListPage'
 import { FormError } from '../../components/States'
 import { UserPicker, type PickedUser } from '../../components/UserPicker'
+import { useAsync } from '../../hooks/useAsync'
 import { useForm } from '../../hooks/useForm'
 import { formatKwh } from '../../lib/chart'
-import { maxLength, optionalText, positiveNumber, required } from '../../lib/validation'
+import { formatPrice } from '../../lib/tariffs'
+import { maxLength, optionalMeterId, optionalSilenceMinutes, optionalText, positiveNumber, required } from '../../lib/validation'
 
 export function AdminDevicesPage() {
   const api = useApi()
   const state = useListState((query, signal) => devices.list(api, query, signal), [api])
   const owners = useOwners(state.list.data?.items ?? [])
+  const tariffList = useAsync((signal) => tariffs.all(api, signal), [api])
   const [assigning, setAssigning] = useState<Device | null>(null)
   const ownerOf = (d: Device) => (d.owner_id ? owners[d.owner_id] : undefined)
+  const tariffOf = (d: Device) => tariffList.data?.find((t) => t.id === d.tariff_id)
 
   const columns: Column<Device>[] = [
     {
@@ -28,12 +32,14 @@ export function AdminDevicesPage() {
       cell: (d) => (
         <>
           <strong>{d.name}</strong>
+          {d.meter_id && <div className="muted small">{`Meter ${d.meter_id}`}</div>}
           {d.description && <div className="muted small">{d.description}</div>}
         </>
       ),
     },
     { label: 'Address', cell: (d) => <OrDash value={d.address} /> },
     { label: 'Limit / hour', kind: 'number', cell: (d) => formatKwh(d.max_hourly_kwh) },
+    { label: 'Tariff', cell: (d) => <OrDash value={d.tariff_id ? (tariffOf(d)?.name ?? '…') : null} /> },
     {
       label: 'Owner',
       cell: (d) => (
@@ -56,9 +62,9 @@ export function AdminDevicesPage() {
   return (
     <ListPage
       state={state}
-      description="Smart meters, their hourly limits and who they belong to."
+      description="Smart meters, their hourly limits, tariffs and who they belong to."
       noun="device"
-      searchPlaceholder="Search by name or address"
+      searchPlaceholder="Search by name, address or meter id"
       emptyIcon="gauge"
       emptyHint="Create a device, then assign it to a client."
       columns={columns}
@@ -76,7 +82,9 @@ export function AdminDevicesPage() {
           <strong>{d.name}</strong> and its consumption history will be deleted. This cannot be undone.
         </p>
       )}
-      editor={({ item, onClose, onSaved }) => <DeviceDialog device={item} ownerName={item ? ownerOf(item) : undefined} onClose={onClose} onSaved={onSaved} />}
+      editor={({ item, onClose, onSaved }) => (
+        <DeviceDialog device={item} ownerName={item ? ownerOf(item) : undefined} tariffs={tariffList.data ?? []} onClose={onClose} onSaved={onSaved} />
+      )}
     >
       {assigning && (
         <AssignDialog
@@ -122,11 +130,14 @@ function useOwners(list: readonly Device[]): Record<string, string> {
 function DeviceDialog({
   device,
   ownerName,
+  tariffs: tariffOptions,
   onClose,
   onSaved,
 }: {
   device: Device | null
   ownerName?: string
+  /** What the tariff picker offers. */
+  tariffs: readonly Tariff[]
   onClose: () => void
   onSaved: (device: Device, created: boolean) => void
 }) {
@@ -140,6 +151,10 @@ function DeviceDialog({
       description: device?.description ?? '',
       address: device?.address ?? '',
       max_hourly_kwh: device ? String(device.max_hourly_kwh) : '',
+      tariff_id: device?.tariff_id ?? '',
+      meter_id: device?.meter_id ?? '',
+      // A new device is watched for silence by default; an empty field means never.
+      silence_minutes: device ? (device.silence_minutes?.toString() ?? '') : '30',
     },
     'device',
   )
@@ -150,6 +165,8 @@ function DeviceDialog({
         description: [maxLength('Description', 1000)],
         address: [maxLength('Address', 300)],
         max_hourly_kwh: [positiveNumber('Hourly limit')],
+        meter_id: [optionalMeterId],
+        silence_minutes: [optionalSilenceMinutes],
       },
       async (v) => {
         const body = {
@@ -158,6 +175,9 @@ function DeviceDialog({
           address: optionalText(v.address),
           max_hourly_kwh: Number(v.max_hourly_kwh),
           owner_id: owner?.id ?? null,
+          tariff_id: v.tariff_id || null,
+          meter_id: optionalText(v.meter_id),
+          silence_minutes: v.silence_minutes.trim() === '' ? null : Number(v.silence_minutes),
         }
         if (device) onSaved(await devices.update(api, device.id, body), false)
         else onSaved(await devices.create(api, body), true)
@@ -180,6 +200,40 @@ function DeviceDialog({
         min="0"
         step="0.1"
       />
+      <Field id="device-tariff_id" label="Tariff" optional error={form.errors.tariff_id} hint="What its energy costs; none: consumption is shown without a cost.">
+        <select {...form.field('tariff_id')}>
+          <option value="">No tariff</option>
+          {device?.tariff_id && !tariffOptions.some((t) => t.id === device.tariff_id) && <option value={device.tariff_id}>Current tariff</option>}
+          {tariffOptions.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name} · {formatPrice(t.price_per_kwh, t.currency)}
+            </option>
+          ))}
+        </select>
+      </Field>
+      <div className="field-pair">
+        <FormInput
+          form={form}
+          name="meter_id"
+          label="Meter id"
+          optional
+          hint="How the meter names itself in its readings (their device_id), e.g. 7."
+          autoComplete="off"
+          spellCheck={false}
+        />
+        <FormInput
+          form={form}
+          name="silence_minutes"
+          label="Silent after (minutes)"
+          optional
+          hint="Without readings this long, the meter counts as silent. Empty: never."
+          type="number"
+          inputMode="numeric"
+          min="1"
+          max="10080"
+          step="1"
+        />
+      </div>
       <div className="field">
         <label htmlFor="device-owner">Owner</label>
         <UserPicker id="device-owner" value={owner} onChange={setOwner} noneLabel="Unassign" />

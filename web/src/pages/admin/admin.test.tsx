@@ -10,11 +10,11 @@ import { UsersPage } from './UsersPage'
 const STAMP = '2026-11-01T00:00:00Z'
 
 function user(id: string, username: string, role: User['role'] = 'CLIENT'): User {
-  return { id, username, role, full_name: null, email: null, created_at: STAMP, updated_at: STAMP }
+  return { id, username, role, full_name: null, email: null, time_zone: 'UTC', created_at: STAMP, updated_at: STAMP }
 }
 
 function device(id: string, name: string, owner_id: string | null = null): Device {
-  const base = { description: null, address: null, max_hourly_kwh: 2, status: 'active' as const }
+  const base = { description: null, address: null, max_hourly_kwh: 2, status: 'active' as const, tariff_id: null, meter_id: null, silence_minutes: 30 }
   return { id, name, owner_id, ...base, created_at: STAMP, updated_at: STAMP }
 }
 
@@ -117,6 +117,7 @@ describe('admin devices', () => {
       routes: {
         ...me,
         'GET /api/devices': () => page([device('d1', 'Kitchen', 'u2')]),
+        'GET /api/tariffs': () => page([]),
         'GET /api/users/u2': () => json(200, user('u2', 'ann')),
         'PATCH /api/devices/d1': (call) => json(200, { ...device('d1', 'Kitchen', 'u2'), ...(call.body as object) }),
       },
@@ -139,6 +140,7 @@ describe('admin devices', () => {
       routes: {
         ...me,
         'GET /api/devices': () => page([device('d1', 'Garage')]),
+        'GET /api/tariffs': () => page([]),
         'GET /api/users': () => page([user('u2', 'ann'), user('admin-1', 'root', 'ADMIN')]),
         'PATCH /api/devices/d1': () => json(200, device('d1', 'Garage', 'u2')),
       },
@@ -156,8 +158,79 @@ describe('admin devices', () => {
   })
 
   it('explains an empty list and what to do first', async () => {
-    renderApp(<AdminDevicesPage />, { session: signedIn('ADMIN'), routes: { ...me, 'GET /api/devices': () => page([]) } })
+    renderApp(<AdminDevicesPage />, {
+      session: signedIn('ADMIN'),
+      routes: { ...me, 'GET /api/devices': () => page([]), 'GET /api/tariffs': () => page([]) },
+    })
     expect(await screen.findByText('No devices yet')).toBeInTheDocument()
     expect(screen.getByText('Create a device, then assign it to a client.')).toBeInTheDocument()
+  })
+
+  it('gives a device a tariff, a meter id and a silence limit, and shows a taken meter id on its field', async () => {
+    const night = { id: 't1', name: 'Night saver', currency: 'RON', price_per_kwh: 0.8, bands: [], created_at: STAMP, updated_at: STAMP }
+    const taken = json(409, { error: { code: 'conflict', message: 'meter id is already taken', details: { field: 'meter_id' } } })
+    const { calls } = renderApp(<AdminDevicesPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/devices': () => page([{ ...device('d1', 'Boiler'), meter_id: '7', tariff_id: 't1' }]),
+        'GET /api/tariffs': () => page([night]),
+        'PATCH /api/devices/d1': [() => taken, (call) => json(200, { ...device('d1', 'Boiler'), ...(call.body as object) })],
+      },
+    })
+    const row = (await screen.findByText('Boiler')).closest('tr')!
+    expect(within(row).getByText('Meter 7')).toBeInTheDocument()
+    expect(await within(row).findByText('Night saver')).toBeInTheDocument()
+    await userEvent.click(within(row).getByRole('button', { name: 'Edit Boiler' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit Boiler' })
+    expect(within(dialog).getByLabelText(/Tariff/)).toHaveValue('t1')
+    expect(within(dialog).getByRole('option', { name: 'Night saver · 0.8 RON' })).toBeInTheDocument()
+    await userEvent.selectOptions(within(dialog).getByLabelText(/Tariff/), 'No tariff')
+    await userEvent.clear(within(dialog).getByLabelText(/Meter id/))
+    await userEvent.type(within(dialog).getByLabelText(/Meter id/), 'meter.8')
+    await userEvent.clear(within(dialog).getByLabelText(/Silent after/))
+    await userEvent.type(within(dialog).getByLabelText(/Silent after/), '0')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    expect(within(dialog).getByText("Use up to 64 letters, digits, '-' or '_'.")).toBeInTheDocument()
+    expect(within(dialog).getByText(/Use whole minutes from 1 to 10080/)).toBeInTheDocument()
+    expect(calls.some((c) => c.method === 'PATCH')).toBe(false)
+
+    await userEvent.clear(within(dialog).getByLabelText(/Meter id/))
+    await userEvent.type(within(dialog).getByLabelText(/Meter id/), '8')
+    await userEvent.clear(within(dialog).getByLabelText(/Silent after/))
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    expect(await within(dialog).findByText('Meter id is already taken.')).toBeInTheDocument()
+    expect(within(dialog).getByLabelText(/Meter id/)).toHaveAttribute('aria-invalid', 'true')
+    await userEvent.clear(within(dialog).getByLabelText(/Meter id/))
+    await userEvent.type(within(dialog).getByLabelText(/Meter id/), '9')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    expect(await screen.findByText('Saved Boiler')).toBeInTheDocument()
+    const sent = calls.filter((c) => c.method === 'PATCH').map((c) => c.body)
+    expect(sent[1]).toMatchObject({ tariff_id: null, meter_id: '9', silence_minutes: null })
+  })
+
+  it('offers 30 silent minutes for a new device, and its tariffs to pick from', async () => {
+    const night = { id: 't1', name: 'Night saver', currency: 'RON', price_per_kwh: 0.8, bands: [], created_at: STAMP, updated_at: STAMP }
+    const { calls } = renderApp(<AdminDevicesPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/devices': () => page([]),
+        'GET /api/tariffs': () => page([night]),
+        'GET /api/users': () => page([]),
+        'POST /api/devices': (call) => json(201, { ...device('d2', 'Heat pump'), ...(call.body as object) }),
+      },
+    })
+    await userEvent.click(await screen.findByRole('button', { name: 'New device' }))
+    const dialog = screen.getByRole('dialog', { name: 'New device' })
+    expect(within(dialog).getByLabelText(/Silent after/)).toHaveValue(30)
+    await userEvent.type(within(dialog).getByLabelText('Name'), 'Heat pump')
+    await userEvent.type(within(dialog).getByLabelText('Hourly limit (kWh)'), '2')
+    await within(dialog).findByRole('option', { name: 'Night saver · 0.8 RON' })
+    await userEvent.selectOptions(within(dialog).getByLabelText(/Tariff/), 't1')
+    await userEvent.type(within(dialog).getByLabelText(/Meter id/), '7')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Create device' }))
+    expect(await screen.findByText('Created Heat pump')).toBeInTheDocument()
+    expect(calls.find((c) => c.method === 'POST')?.body).toMatchObject({ tariff_id: 't1', meter_id: '7', silence_minutes: 30 })
   })
 })
