@@ -216,7 +216,9 @@ async def test_device_events_carry_tariff_meter_id_and_silence(platform: Platfor
 
     # The snapshot copies catch up from holds them too.
     kept = await platform.create_device(meter_id=meter(), tariff_id=tariff["id"], silence_minutes=5)
-    response = await platform.direct("devices").get("/internal/devices", params={"limit": 1000})
+    response = await platform.direct("devices").get(
+        "/internal/devices", params={"limit": 1000}, headers=await platform.as_service("monitoring")
+    )
     item = {str(d.id): d for d in DevicePage.model_validate_json(response.content).items}[
         kept["id"]
     ]

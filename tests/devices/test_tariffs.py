@@ -278,7 +278,9 @@ async def test_the_tariff_snapshot_lists_every_tariff_for_copies_to_catch_up(
     """If this fails, a service that starts keeping tariffs after they were created (their
     events went to no queue of its own) never learns them."""
     tariff = await platform.create_tariff(bands=[NIGHT])
-    response = await platform.direct("devices").get("/internal/tariffs", params={"limit": 1000})
+    response = await platform.direct("devices").get(
+        "/internal/tariffs", params={"limit": 1000}, headers=await platform.as_service("monitoring")
+    )
     page = TariffPage.model_validate_json(response.content)
     found = {str(t.id): t for t in page.items}[tariff["id"]]
     assert found.name == tariff["name"] and found.revision == 1

@@ -149,7 +149,9 @@ async def test_user_events_and_the_snapshot_carry_the_zone(platform: Platform) -
     assert (moved.time_zone, moved.revision) == (ZONE, 2)
     assert (renamed.time_zone, renamed.full_name, renamed.revision) == (ZONE, "Zoned", 3)
 
-    snapshot = await platform.direct("users").get("/internal/users", params={"limit": 1000})
+    snapshot = await platform.direct("users").get(
+        "/internal/users", params={"limit": 1000}, headers=await platform.as_service("devices")
+    )
     page = ProfilePage.model_validate_json(snapshot.content)
     assert {str(u.id): u.time_zone for u in page.items}[user["id"]] == ZONE
 

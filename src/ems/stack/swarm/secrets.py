@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ems.common.credentials import GATEWAY, derive_secret
 from ems.common.registry import ServiceSpec
 
 VHOST = "ems"
@@ -107,6 +108,11 @@ def write_secrets(
         if spec.migrations and database:
             password = files.get(f"db_password_{database}")
             files.put(f"pg_url_{spec.name}", f"postgresql://{DB_USER}:{password}@{database}:5432")
+    # Service credentials (ems.common.credentials): the master key for auth, every other
+    # service with routes (and the gateway) its own secret derived from it.
+    master = files.get("service_master_key")
+    for name in [s.name for s in specs if s.routes and s.name != "auth"] + [GATEWAY]:
+        files.put(f"service_secret_{name}", derive_secret(master, name))
     admin = files.get(ADMIN_PASSWORD_FILE, admin_password)
     definitions = broker_definitions(
         topology,
