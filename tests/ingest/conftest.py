@@ -37,7 +37,7 @@ from ems.common.settings import to_libpq
 from ems.contracts.events import DeviceCreated, Envelope, EventBody
 from ems.contracts.readings import reading_routing_key
 from ems.monitoring.app import create_app as create_monitoring
-from ems.monitoring.intake import Intake
+from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
 from tests.conftest import AMQP_HOST

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 from ems.contracts.ws import Audience, ConsumptionUpdated, WsEnvelope
-from ems.monitoring.live import envelope_json
-from ems.monitoring.store import HourFigure
+from ems.monitoring.ingest.live import envelope_json
+from ems.monitoring.ingest.store import HourFigure
 
 
 def test_live_update_json_matches_the_contract_models() -> None:

@@ -139,7 +139,7 @@ async def secure_platform(
     root.addHandler(logs)
     root.setLevel(logging.INFO)
     # Noise, and monitoring's partition log line names a reserved LogRecord field (reported).
-    for quiet in ("aiormq", "aio_pika", "asyncio", "ems.monitoring.partitions"):
+    for quiet in ("aiormq", "aio_pika", "asyncio", "ems.monitoring.ingest.partitions"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix="ems-sec-"))
     served: dict[str, Served] = {}

@@ -1,1 +1,1 @@
-"""The load balancer: spreads readings from the one raw queue over the monitoring replicas."""
+"""The balancer: the control plane that assigns reading partitions to monitoring replicas."""

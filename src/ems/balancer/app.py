@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +16,12 @@ from ems.common.web import Runtime, create_service_app
 def create_app(settings: BalancerSettings) -> FastAPI:
     @asynccontextmanager
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
-        balancer = Balancer(settings)
+        assert runtime.broker is not None
+        balancer = Balancer(settings, runtime.broker, runtime.instance_id)
         app.state.balancer = balancer
         await balancer.start()
-        try:
-            yield
-        finally:
-            await balancer.stop()
+        runtime.background.append(asyncio.create_task(balancer.run(), name="balancer"))
+        yield
 
     return create_service_app(
         name="balancer",
@@ -29,5 +29,5 @@ def create_app(settings: BalancerSettings) -> FastAPI:
         api_prefix="/api/balancer",
         routers=[],
         hook=hook,
-        description="Spreads readings from the raw queue over the monitoring replicas.",
+        description="Assigns the reading partitions to the live monitoring replicas.",
     )

@@ -1,7 +1,9 @@
 from ems.common.registry import ServiceSpec
 
-# No routes: the balancer has only health and metrics. It contributes `ems simulate`, the
-# program that feeds it.
+# No routes and no database: the balancer only listens to the monitoring replicas on the
+# broker's control exchange and tells them which reading partitions to consume (service.py,
+# assignment.py); it has health and metrics. It contributes `ems simulate`, the program
+# that feeds the platform.
 SPEC = ServiceSpec(
     name="balancer",
     app="ems.balancer.app:create_app",

@@ -51,6 +51,13 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """The driver's (asyncpg's) own connection from the one pool, for plain SQL."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:

@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy import Column, DateTime, MetaData, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.bus import EXCHANGE_SYNC, Broker, PoisonMessage
 from ems.common.db import Database
+from ems.common.messaging import Broker, Delivery, Refused
 from ems.contracts.events import Envelope, EventBody
 
 log = logging.getLogger(__name__)
@@ -50,26 +49,28 @@ class EventConsumer:
         processed: Table,
         queue: str,
         subscriptions: list[Subscription],
-        exchange: str = EXCHANGE_SYNC,
     ) -> None:
         self.db = db
         self.processed = processed
         self.queue = queue
-        self.exchange = exchange
         self.by_type = {s.body.routing_key: s for s in subscriptions}
 
     async def start(self, broker: Broker, prefetch: int = 20) -> None:
-        bindings = [(self.exchange, key) for key in self.by_type]
-        await broker.consume(self.queue, bindings, self.handle_message, prefetch=prefetch)
+        """Consume the service's queue (its bindings are in the topology table)."""
+        await broker.consume(self.queue, self.handle_message, prefetch=prefetch)
 
-    async def handle_message(self, message: AbstractIncomingMessage) -> None:
-        await self.handle(Envelope.model_validate_json(message.body))
+    async def handle_message(self, delivery: Delivery) -> None:
+        envelope = Envelope.model_validate_json(delivery.body)
+        if envelope.type != delivery.routing_key:
+            # The sender is checked by its routing key: the type must be the same.
+            raise Refused(f"event type {envelope.type!r} sent as {delivery.routing_key!r}")
+        await self.handle(envelope)
 
     async def handle(self, envelope: Envelope) -> bool:
         """Apply one event; False when it had been applied before."""
         subscription = self.by_type.get(envelope.type)
         if subscription is None:
-            raise PoisonMessage(f"no handler for event type {envelope.type!r}")
+            raise Refused(f"no handler for event type {envelope.type!r}")
         body = subscription.body.model_validate(envelope.data)
         async with self.db.transaction() as session:
             first_time = await session.execute(

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.common.db import Database
+from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
 
@@ -62,11 +62,16 @@ async def add_event(
 
 
 async def add_ws_message(
-    session: AsyncSession, table: Table, body: WsBody, audience: Audience
+    session: AsyncSession,
+    table: Table,
+    body: WsBody,
+    audience: Audience,
+    *,
+    event_id: uuid.UUID | None = None,
 ) -> WsEnvelope:
     """Record a message for connected users (`ems.ws`) in the caller's transaction."""
     envelope = WsEnvelope.wrap(body, audience)
-    await _add_row(session, table, uuid.uuid4(), EXCHANGE_WS, envelope.type, envelope)
+    await _add_row(session, table, event_id or uuid.uuid4(), EXCHANGE_WS, envelope.type, envelope)
     return envelope
 
 

@@ -37,7 +37,22 @@ class CommonSettings(BaseSettings):
     # Per process (plus as many again in bursts): ten services x replicas share one server.
     db_pool_size: int = 5
 
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Where the broker is (host, port, vhost, `?heartbeat=`). Services log in with their own
+    # identity (below), never with credentials written here.
+    amqp_url: str = "amqp://127.0.0.1:5672/"
+    # Each service logs in as `<broker_user_prefix><service>` (the simulator as `...meter`);
+    # a prefix lets several stacks (test runs) share one broker.
+    broker_user_prefix: str = ""
+    # This process's broker password: required in production (or `broker_password_file`,
+    # e.g. a Docker secret). Otherwise read from `<broker_secrets_dir>/<identity>`, where
+    # provisioning (`ems up`, `ems broker provision`) keeps generated ones.
+    broker_password: str | None = None
+    broker_password_file: Path | None = None
+    broker_secrets_dir: Path | None = None
+    # Larger message bodies are dead-lettered unread (the broker refuses them as well).
+    broker_max_message_bytes: int = 64 * 1024
+    # A message delivered this many times without being settled is dead-lettered.
+    broker_delivery_limit: int = 10
 
     data_dir: Path = Path(".ems")
     log_level: str = "INFO"
@@ -71,6 +86,10 @@ class CommonSettings(BaseSettings):
             raise RuntimeError(f"{type(self).__name__} owns no database")
         return to_asyncpg(with_database(self.pg_url, self.full_database_name()))
 
+    def secrets_dir(self) -> Path:
+        """Where development and test passwords of the broker identities are kept."""
+        return self.broker_secrets_dir or self.data_dir / "broker"
+
     def full_database_name(self) -> str:
         assert self.database_name is not None
         return f"{self.db_prefix}{self.database_name}"
@@ -83,9 +102,14 @@ class CommonSettings(BaseSettings):
                     raise ValueError(
                         f"EMS_{name.upper()} must be set to a real secret in production"
                     )
-            amqp = urlsplit(self.amqp_url)
-            if (amqp.password or "guest") in PLACEHOLDER_SECRETS:
-                raise ValueError("EMS_AMQP_URL must carry real broker credentials in production")
+            if self.broker_password_file is None and (
+                self.broker_password is None
+                or self.broker_password.strip().lower() in PLACEHOLDER_SECRETS
+            ):
+                raise ValueError(
+                    "EMS_BROKER_PASSWORD (or EMS_BROKER_PASSWORD_FILE) must be set to a real "
+                    "password in production"
+                )
         return self
 
     def secrets(self) -> dict[str, str | None]:

@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ems.common.bus import Broker
 from ems.common.credentials import ServiceCheck, ServiceCredential, service_secret, token_check
 from ems.common.db import Database
 from ems.common.errors import install_error_handlers
 from ems.common.logs import correlation_id
+from ems.common.messaging import Broker, broker_for
 from ems.common.openapi import document_errors
 from ems.common.revocations import Revocations
 from ems.common.security import TokenVerifier, jwks_loader
@@ -70,6 +70,10 @@ class Runtime:
                 base_url=self.settings.auth_internal_url, auth=self.credential, timeout=5.0
             )
         return self._auth_http
+    # This process's id, for its per-instance queues (gone when it stops).
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # More reasons the service may not be ready (each returns the problems it sees now).
+    health_checks: list[Callable[[], list[str]]] = field(default_factory=list)
 
 
 Hook = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[None]]
@@ -100,8 +104,9 @@ def create_service_app(
         if settings.database_name is not None or settings.database_url:
             runtime.db = Database(settings.dsn(), settings.db_pool_size)
         if uses_broker:
-            runtime.broker = Broker(settings.amqp_url, f"{name}-{settings.instance}")
-            await connect_with_retry(runtime.broker)
+            # Each service logs in as itself (its own user and permissions on the broker).
+            runtime.broker = broker_for(settings, name)
+            await runtime.broker.connect(timeout=None)
         revocations: Revocations | None = app.state.token_verifier.revocations
         if routers and revocations is not None:
             # Before serving: a token checked against no revocations would pass unchecked.
@@ -167,18 +172,6 @@ def _revocations_from_auth(app: FastAPI) -> Callable[[datetime | None], Awaitabl
     return fetch
 
 
-async def connect_with_retry(broker: Broker, delay: float = 1.0) -> None:
-    """Services start even when the broker is still coming up; they wait for it."""
-    while True:
-        try:
-            await broker.connect()
-            return
-        except Exception as exc:
-            log.warning("broker not reachable yet, retrying", extra={"error": str(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-
 def _ops_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -202,13 +195,24 @@ def _ops_router() -> APIRouter:
 
 
 async def readiness(app: FastAPI) -> dict[str, object]:
+    """Each dependency's check, and the reasons the service cannot work, if any."""
     runtime: Runtime = app.state.runtime
     checks: dict[str, bool] = {}
+    problems: list[str] = []
     if runtime.db is not None:
         checks["database"] = await runtime.db.ping()
+        if not checks["database"]:
+            problems.append("database: not answering")
     if runtime.broker is not None:
-        checks["broker"] = runtime.broker.is_connected()
-    return {"status": "ok" if all(checks.values()) else "unavailable", "checks": checks}
+        broker_problems = runtime.broker.problems()
+        checks["broker"] = not broker_problems
+        problems += broker_problems
+    for check in runtime.health_checks:
+        problems += check()
+    report: dict[str, object] = {"status": "unavailable" if problems else "ok", "checks": checks}
+    if problems:
+        report["problems"] = problems
+    return report
 
 
 class RequestContextMiddleware:

@@ -1,32 +1,52 @@
-"""How readings travel from `ems.data` to the monitoring replicas.
+"""How readings travel from `ems.data` to the monitoring replicas, and how the balancer and
+the replicas agree on who consumes what.
 
-Publishers (any AMQP client, the simulator) send to `ems.data` with the routing key
-`device.<id>.reading`; one raw queue takes them all; the load balancer forwards each one, as
-is, to the ingest queue of one monitoring replica through the default exchange.
+Publishers (any AMQP client that logs in as a meter, the simulator) send to `ems.data` with
+the routing key `device.<id>.reading`. The broker's consistent-hash exchange puts each
+device in one of the partition queues (`readings.<nn>`, see ems.common.messaging.topology);
+each partition is consumed by the replica the balancer assigned it to.
+
+On `ems.control`: every replica announces itself (`ReplicaHeartbeat`, routing key
+`monitoring.replica.<replica>`) each heartbeat interval; the balancer answers with the whole
+`Assignment` (routing key `balancer.assignment`) whenever it changes, and every interval.
 """
 
 from __future__ import annotations
 
-# The one queue bound to `ems.data` that the balancer consumes.
-RAW_READINGS_QUEUE = "readings.raw"
-RAW_READINGS_BINDING = "device.*.reading"
-
-# On a dead letter: where the reading was first published (names as in ems.common.bus).
-ORIGINAL_EXCHANGE_HEADER = "x-ems-original-exchange"
-ORIGINAL_ROUTING_KEY_HEADER = "x-ems-original-routing-key"
+from pydantic import BaseModel, ConfigDict, Field
 
 # Optional header a publisher may add: when it sent the reading, in integer microseconds
 # since the epoch (an AMQP float is single precision: useless for a timestamp). Monitoring
 # reports publish-to-stored latency for the readings that carry it.
 SENT_AT_HEADER = "x-ems-sent-at-us"
 
-
-def ingest_queue(instance: int) -> str:
-    """The queue monitoring replica `instance` (0-based) consumes."""
-    return f"monitoring.ingest.{instance}"
+ASSIGNMENT_ROUTING_KEY = "balancer.assignment"
 
 
-def device_key(routing_key: str) -> str:
-    """The device id part of `device.<id>.reading` (the whole key if it has another shape)."""
-    parts = routing_key.split(".")
-    return parts[1] if len(parts) == 3 else routing_key
+def heartbeat_routing_key(replica: str) -> str:
+    return f"monitoring.replica.{replica}"
+
+
+class ReplicaHeartbeat(BaseModel):
+    """A replica is alive; `partitions` are the ones it was assigned (its claim), `ready`
+    whether it can do its work (its /health/ready), with the reasons when not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    replica: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    partitions: list[int] = Field(default_factory=list, max_length=4096)
+    ready: bool = True
+    problems: list[str] = Field(default_factory=list, max_length=20)
+    weight: int = Field(default=1, ge=1, le=1000)
+    interval: float = Field(default=1.0, gt=0, le=60)
+
+
+class Assignment(BaseModel):
+    """Which replica consumes which partitions. `shared`: round robin, every live replica
+    consumes every partition (the broker spreads each partition's readings over them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    generation: int
+    shared: bool = False
+    replicas: dict[str, list[int]] = Field(default_factory=dict)

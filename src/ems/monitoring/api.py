@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ems.common.openapi import errors
@@ -18,9 +17,8 @@ from ems.monitoring.schemas import AlertPage, Bucket, DayConsumption, RangeConsu
 
 
 async def connection(request: Request) -> AsyncIterator[Any]:
-    """A connection of the replica's read pool for the length of the request."""
-    pool: asyncpg.Pool = request.app.state.read_pool
-    async with pool.acquire() as conn:
+    """A plain connection of the service's one pool for the length of the request."""
+    async with request.app.state.runtime.db.driver() as conn:
         yield conn
 
 

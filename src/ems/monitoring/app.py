@@ -1,5 +1,5 @@
-"""A monitoring replica: its ingest queue, the shared device sync queue, the outbox relay,
-partition upkeep, and the consumption API."""
+"""A monitoring replica: its reading partitions, the shared device sync queue, the outbox
+relay, partition upkeep, and the consumption API, on one database pool."""
 
 from __future__ import annotations
 
@@ -9,28 +9,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 from fastapi import FastAPI
 
 from ems.common.db import Database
 from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
-from ems.common.settings import to_libpq
+from ems.common.tasks import every
 from ems.common.web import Runtime, create_service_app
 from ems.monitoring.api import router
 from ems.monitoring.catchup import keep_catching_up
 from ems.monitoring.consumers import SYNC_QUEUE, DeviceSync
-from ems.monitoring.intake import Intake
-from ems.monitoring.live import LiveUpdates
+from ems.monitoring.ingest.intake import Intake
+from ems.monitoring.ingest.live import LiveUpdates
+from ems.monitoring.ingest.metrics import HELD, READINGS
+from ems.monitoring.ingest.partitions import maintain_partitions
+from ems.monitoring.ingest.replica import ReplicaControl
+from ems.monitoring.ingest.store import StoreResult, cap_held_total
 from ems.monitoring.models import outbox, processed_events
-from ems.monitoring.partitions import maintain_partitions
 from ems.monitoring.settings import MonitoringSettings
-from ems.monitoring.store import StoreResult
 
 log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL = 3600.0
+HELD_CHECK_INTERVAL = 30.0
 
 
 def create_app(
@@ -39,16 +41,12 @@ def create_app(
     @asynccontextmanager
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.db is not None and runtime.broker is not None
-        pool = await asyncpg.create_pool(to_libpq(settings.dsn()), min_size=1, max_size=2)
-        # The API's reads: plain SQL, a pool of their own so ingest never waits on them.
-        app.state.read_pool = await asyncpg.create_pool(
-            to_libpq(settings.dsn()), min_size=1, max_size=settings.db_pool_size
-        )
-        await maintain(pool, settings)
-        relay = OutboxRelay(runtime.db, runtime.broker, outbox)
+        db = runtime.db
+        await maintain(db, settings)
+        relay = OutboxRelay(db, runtime.broker, outbox)
         relay.start()
         sync = DeviceSync(settings)
-        await EventConsumer(runtime.db, processed_events, SYNC_QUEUE, sync.subscriptions()).start(
+        await EventConsumer(db, processed_events, SYNC_QUEUE, sync.subscriptions()).start(
             runtime.broker, prefetch=settings.sync_prefetch
         )
 
@@ -60,18 +58,30 @@ def create_app(
             if live is not None and result.hours:
                 live.offer(result.hours)
 
-        intake = Intake(settings, pool, on_committed)
+        intake = Intake(settings, db, outbox, on_committed)
         live = LiveUpdates(intake.link, settings.live_update_interval_seconds)
         app.state.intake = intake
+        runtime.health_checks.append(intake.problems)
+        control = ReplicaControl(
+            settings, runtime.broker, intake, lambda: _problems(runtime), runtime.instance_id
+        )
+        app.state.replica = control
         live.start()
         await intake.start()
-        runtime.background.append(asyncio.create_task(_maintenance_loop(pool, settings)))
+        await control.start()
+        runtime.background += [
+            asyncio.create_task(control.run(), name="replica-heartbeat"),
+            asyncio.create_task(
+                every(MAINTENANCE_INTERVAL, lambda: maintain(db, settings), "maintenance")
+            ),
+            asyncio.create_task(
+                every(HELD_CHECK_INTERVAL, lambda: cap_held(db, settings), "held readings cap")
+            ),
+        ]
         if settings.devices_internal_url:
             runtime.background.append(
                 asyncio.create_task(
-                    keep_catching_up(
-                        runtime.db, sync, settings.devices_internal_url, runtime.credential
-                    )
+                    keep_catching_up(db, sync, settings.devices_internal_url, runtime.credential)
                 )
             )
         try:
@@ -80,8 +90,6 @@ def create_app(
             await intake.stop()
             await live.stop()
             await relay.stop()
-            await pool.close()
-            await app.state.read_pool.close()
 
     return create_service_app(
         name="monitoring",
@@ -94,10 +102,19 @@ def create_app(
     )
 
 
-async def maintain(pool: asyncpg.Pool, settings: MonitoringSettings) -> None:
+def _problems(runtime: Runtime) -> list[str]:
+    """What the replica tells the balancer: the same as its /health/ready (sans database
+    ping, which the batches' failures stand for)."""
+    problems = runtime.broker.problems() if runtime.broker is not None else []
+    for check in runtime.health_checks:
+        problems += check()
+    return problems
+
+
+async def maintain(db: Database, settings: MonitoringSettings) -> None:
     """Partitions for the accepted window; held and processed-event rows past their time."""
     now = datetime.now(UTC)
-    async with pool.acquire() as conn:
+    async with db.driver() as conn:
         await maintain_partitions(
             conn,
             now,
@@ -112,17 +129,14 @@ async def maintain(pool: asyncpg.Pool, settings: MonitoringSettings) -> None:
         await conn.execute(
             "DELETE FROM processed_events WHERE processed_at < $1", now - timedelta(days=30)
         )
+    await cap_held(db, settings)
 
 
-async def _maintenance_loop(pool: asyncpg.Pool, settings: MonitoringSettings) -> None:
-    while True:
-        await asyncio.sleep(MAINTENANCE_INTERVAL)
-        try:
-            await maintain(pool, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("maintenance failed; will try again", exc_info=True)
-
-
-__all__ = ["Database", "create_app"]
+async def cap_held(db: Database, settings: MonitoringSettings) -> None:
+    """Keep the held readings of unknown devices within their total cap (oldest dropped)."""
+    async with db.driver() as conn:
+        dropped = await cap_held_total(conn, settings.held_total)
+        HELD.set(await conn.fetchval("SELECT count(*) FROM unmatched_readings"))
+    if dropped:
+        READINGS.labels("held_dropped").inc(dropped)
+        log.warning("held readings over the cap dropped", extra={"count": dropped})

@@ -15,9 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.inbox import Subscription
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
-from ems.monitoring.parsing import to_micro_kwh
+from ems.monitoring.ingest.parsing import to_micro_kwh
+from ems.monitoring.ingest.store import (
+    ReadingRow,
+    driver_connection,
+    lock_devices,
+    store_readings,
+)
+from ems.monitoring.models import outbox
 from ems.monitoring.settings import MonitoringSettings
-from ems.monitoring.store import ReadingRow, lock_devices, store_readings
 
 SYNC_QUEUE = "monitoring.sync"
 
@@ -40,13 +46,6 @@ ON CONFLICT (id) DO UPDATE
     WHERE devices.revision <= EXCLUDED.revision AND NOT devices.deleted
 RETURNING id
 """
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, inside the session's transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 class DeviceSync:
@@ -79,7 +78,7 @@ class DeviceSync:
             event.revision,
         )
         if applied is not None:
-            await self._adopt_unmatched(conn, event.id)
+            await self._adopt_unmatched(session, conn, event.id)
 
     async def handle_device_deleted(self, session: AsyncSession, event: DeviceDeleted) -> None:
         """A deleted device: tombstoned, its readings, hours and alerts dropped."""
@@ -111,7 +110,9 @@ class DeviceSync:
         )
         await drop_device_data(conn, [row["id"] for row in gone])
 
-    async def _adopt_unmatched(self, conn: Any, device_id: uuid.UUID) -> None:
+    async def _adopt_unmatched(
+        self, session: AsyncSession, conn: Any, device_id: uuid.UUID
+    ) -> None:
         held = await conn.fetch(
             "DELETE FROM unmatched_readings WHERE device_id = $1 RETURNING ts, micro_kwh",
             device_id,
@@ -125,7 +126,9 @@ class DeviceSync:
             if row["ts"] > horizon + timedelta(minutes=5)
         ]
         if rows:
-            await store_readings(conn, rows, over_limit_micro_kwh=self.over_limit_micro_kwh)
+            await store_readings(
+                session, outbox, rows, over_limit_micro_kwh=self.over_limit_micro_kwh
+            )
 
 
 async def drop_device_data(conn: Any, device_ids: list[uuid.UUID]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ems.common.errors import ApiError, not_found
 from ems.common.security import Principal
+from ems.monitoring.ingest.store import MICRO
 from ems.monitoring.schemas import (
     AlertPage,
     AlertRead,
@@ -27,7 +28,6 @@ from ems.monitoring.schemas import (
     RangeConsumption,
     RangePoint,
 )
-from ems.monitoring.store import MICRO
 
 MAX_DAYS = {"hour": 62, "day": 400}
 

@@ -26,8 +26,16 @@ class MonitoringSettings(CommonSettings):
     max_future_seconds: int = 3600
     # Larger single readings are refused as bad input (protects the hourly sums).
     max_reading_kwh: float = 1_000_000.0
-    # Readings of devices monitoring does not know yet wait this long for the device.
+    # Readings of devices monitoring does not know yet wait this long for the device, at
+    # most this many per device and in all (the oldest are dropped, and counted).
     unmatched_retention_days: int = 7
+    held_per_device: int = 10_000
+    held_total: int = 1_000_000
+
+    # This replica's share of the reading partitions relative to the others' (announced to
+    # the balancer with every heartbeat), and how often it announces itself.
+    replica_weight: int = 1
+    replica_heartbeat_seconds: float = 1.0
 
     # Live `consumption.updated` messages: the newest figure of each device-hour is sent at
     # most once per interval (0 turns them off).

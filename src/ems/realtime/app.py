@@ -15,7 +15,7 @@ from ems.common.security import TokenVerifier
 from ems.common.web import Runtime, create_service_app
 from ems.realtime.api import router
 from ems.realtime.connections import CLOSE_RESTART
-from ems.realtime.consumers import handle_sync_event, handle_ws_message, sync_queue, ws_queue
+from ems.realtime.consumers import SYNC_QUEUE, WS_QUEUE, handle_sync_event, handle_ws_message
 from ems.realtime.context import RealtimeContext
 from ems.realtime.gcpolicy import keep_collections_short
 from ems.realtime.settings import RealtimeSettings
@@ -28,12 +28,9 @@ def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None 
         assert runtime.broker is not None
         ctx: RealtimeContext = app.state.realtime
         ctx.broker = runtime.broker
-        for (name, bindings), handler in (
-            (ws_queue(ctx), handle_ws_message),
-            (sync_queue(ctx), handle_sync_event),
-        ):
+        for name, handler in ((WS_QUEUE, handle_ws_message), (SYNC_QUEUE, handle_sync_event)):
             await runtime.broker.consume(
-                name, bindings, partial(handler, ctx), prefetch=500, durable=False
+                name, partial(handler, ctx), prefetch=500, instance_id=ctx.instance_id
             )
         tasks = [asyncio.create_task(ctx.presence.run(), name="presence")]
         if settings.gc_freeze_interval_seconds > 0:

@@ -6,10 +6,9 @@ import json
 import logging
 import time
 
-from aio_pika.abc import AbstractIncomingMessage
 from prometheus_client import Histogram
 
-from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, PoisonMessage
+from ems.common.messaging import Delivery, Refused
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from ems.contracts.ws import WsEnvelope
 from ems.realtime.connections import CLOSE_BAD_TOKEN, CLOSE_USER_DELETED
@@ -25,19 +24,17 @@ HAND_OFF = Histogram(
 )
 
 
-def ws_queue(ctx: RealtimeContext) -> tuple[str, list[tuple[str, str]]]:
-    """This instance's own queue for everything on ems.ws (deleted when it stops)."""
-    return f"realtime.{ctx.instance_id}.ws", [(EXCHANGE_WS, "#")]
+# This instance's own queues (gone when it stops), as named in the topology table.
+WS_QUEUE = "realtime.{id}.ws"
+SYNC_QUEUE = "realtime.{id}.sync"
 
 
-def sync_queue(ctx: RealtimeContext) -> tuple[str, list[tuple[str, str]]]:
-    keys = (UserDeleted.routing_key, UserUpdated.routing_key)
-    return f"realtime.{ctx.instance_id}.sync", [(EXCHANGE_SYNC, key) for key in keys]
-
-
-async def handle_ws_message(ctx: RealtimeContext, message: AbstractIncomingMessage) -> None:
+async def handle_ws_message(ctx: RealtimeContext, message: Delivery) -> None:
     """Push a message to exactly the sockets of its audience on this instance."""
     envelope = WsEnvelope.model_validate_json(message.body)
+    if envelope.type != message.routing_key:
+        # The sender was checked by the routing key: the type must be the same.
+        raise Refused(f"message type {envelope.type!r} sent as {message.routing_key!r}")
     if envelope.type == PRESENCE_TYPE:
         ctx.presence.apply(envelope.data)
         return
@@ -48,10 +45,12 @@ async def handle_ws_message(ctx: RealtimeContext, message: AbstractIncomingMessa
     ctx.replay.record(envelope.type, envelope.audience, text)
 
 
-async def handle_sync_event(ctx: RealtimeContext, message: AbstractIncomingMessage) -> None:
+async def handle_sync_event(ctx: RealtimeContext, message: Delivery) -> None:
     """A deleted user's sockets close with 4403; a changed role closes with 4401 so the
     client comes back with a token that carries the new role."""
     envelope = Envelope.model_validate_json(message.body)
+    if envelope.type != message.routing_key:
+        raise Refused(f"event type {envelope.type!r} sent as {message.routing_key!r}")
     if envelope.type == UserDeleted.routing_key:
         deleted = UserDeleted.model_validate(envelope.data)
         ctx.user_deleted(deleted.id)
@@ -61,4 +60,4 @@ async def handle_sync_event(ctx: RealtimeContext, message: AbstractIncomingMessa
         updated = UserUpdated.model_validate(envelope.data)
         ctx.hub.close_user(updated.id, CLOSE_BAD_TOKEN, "role changed", unless_role=updated.role)
     else:
-        raise PoisonMessage(f"unexpected event type {envelope.type!r}")
+        raise Refused(f"unexpected event type {envelope.type!r}")

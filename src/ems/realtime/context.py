@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from ems.common.bus import EXCHANGE_WS, Broker
+from ems.common.messaging import EXCHANGE_WS, Broker
 from ems.common.security import TokenVerifier
 from ems.contracts.ws import Audience, WsEnvelope
 from ems.realtime.connections import Connection, Hub

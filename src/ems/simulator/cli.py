@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ems.common.messaging.credentials import connection_url
+from ems.common.messaging.topology import METER
 from ems.simulator.devices import meters_from_file, platform_meters
 from ems.simulator.publisher import Progress, ReadingPublisher
 from ems.simulator.readings import Faults, Meter
@@ -96,7 +98,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 async def _main(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     plan = await build_plan(args, settings)
-    publisher = ReadingPublisher(settings.amqp_url, window=args.window)
+    publisher = ReadingPublisher(connection_url(settings, METER), window=args.window)
     await publisher.start()
     progress = None if args.quiet else Progress(publisher)
     if progress is not None:

@@ -14,24 +14,22 @@ import sys
 import time
 from typing import Any, TextIO
 
-from pamqp import commands as spec
+from aiormq.abc import AbstractConnection
 
-from ems.common.amqplink import (
-    AmqpLink,
-    BatchPublisher,
-    declare_exchanges,
-    declare_queue_with_dlq,
-)
-from ems.common.bus import EXCHANGE_DATA
-from ems.contracts.ingest import RAW_READINGS_BINDING, RAW_READINGS_QUEUE, SENT_AT_HEADER
+from ems.common.messaging import EXCHANGE_DATA
+from ems.common.messaging.link import Link
+from ems.common.messaging.publisher import BatchPublisher, properties
+from ems.contracts.ingest import SENT_AT_HEADER
 from ems.contracts.readings import reading_routing_key
 from ems.simulator.readings import OutgoingReading
 
 
 class ReadingPublisher:
     def __init__(self, amqp_url: str, *, window: int = 1000, name: str = "simulator") -> None:
+        """`amqp_url` carries a login that may publish readings (the `meter` identity)."""
         self.window = window
-        self.link = AmqpLink(amqp_url, name, self._on_connect)
+        self.link = Link(amqp_url, name)
+        self.link.on_connect(self._on_connect)
         self._batch: BatchPublisher | None = None
         self._slots = asyncio.Semaphore(window)
         self._unsettled = 0
@@ -41,19 +39,12 @@ class ReadingPublisher:
         self.confirmed = 0
         self.retried = 0
 
-    async def _on_connect(self, connection: Any) -> None:
-        channel = await connection.channel(publisher_confirms=True)
-        await declare_exchanges(channel)
-        # Declared here as well as by the balancer: readings published before it first ran
-        # wait in the raw queue instead of being dropped by an exchange with no binding.
-        await declare_queue_with_dlq(
-            channel, RAW_READINGS_QUEUE, [(EXCHANGE_DATA, RAW_READINGS_BINDING)]
-        )
-        self._batch = BatchPublisher(channel)
+    async def _on_connect(self, _: AbstractConnection) -> None:
+        self._batch = BatchPublisher(await self.link.channel(confirms=True))
 
     async def start(self, timeout: float = 30.0) -> None:
         self.link.start()
-        await asyncio.wait_for(self.link.ready.wait(), timeout)
+        await self.link.wait_ready(timeout)
 
     async def publish(self, reading: OutgoingReading) -> None:
         """Hand one reading over; returns as soon as there is room in the window."""
@@ -71,11 +62,7 @@ class ReadingPublisher:
             body,
             exchange=EXCHANGE_DATA,
             routing_key=routing_key,
-            properties=spec.Basic.Properties(
-                content_type="application/json",
-                delivery_mode=2,
-                headers={SENT_AT_HEADER: time.time_ns() // 1000},
-            ),
+            properties=properties(self.link.user, headers={SENT_AT_HEADER: time.time_ns() // 1000}),
         )
         confirmation.add_done_callback(
             lambda done: self._on_confirm(done, body, routing_key, pause)

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ems.common.bus import EXCHANGE_WS
-from ems.contracts.ws import Audience, OverconsumptionAlert, WsEnvelope
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ems.common.outbox import add_ws_message
+from ems.contracts.ws import Audience, OverconsumptionAlert
 
 MICRO = 1_000_000
 # Device locks: sync events take one exclusively, ingest batches share them (see below).
@@ -95,6 +98,18 @@ class StoreResult:
     alerts_seen: list[AlertKey] = field(default_factory=list)
     # The kind of each alert this transaction created.
     alerts_raised: list[str] = field(default_factory=list)
+    # Held readings of unknown devices dropped (oldest first) to keep within the cap.
+    held_dropped: int = 0
+
+    def merge(self, other: StoreResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.unmatched += other.unmatched
+        self.of_deleted_devices += other.of_deleted_devices
+        self.hours += other.hours
+        self.alerts_seen += other.alerts_seen
+        self.alerts_raised += other.alerts_raised
+        self.held_dropped += other.held_dropped
 
 
 def lock_bucket(device_id: uuid.UUID) -> int:
@@ -130,20 +145,31 @@ async def load_devices(conn: Any, device_ids: Sequence[uuid.UUID]) -> dict[uuid.
 
 
 async def store_readings(
-    conn: Any,
+    session: AsyncSession,
+    outbox: Table,
     rows: Sequence[ReadingRow],
     *,
     over_limit_micro_kwh: int | None,
     alerted: set[AlertKey] | frozenset[AlertKey] = frozenset(),
+    held_per_device: int = 10_000,
 ) -> StoreResult:
-    """Store `rows` (distinct by device and timestamp) inside the caller's transaction.
+    """Store `rows` (distinct by device and timestamp) inside the session's transaction.
 
-    `alerted` holds alerts known to exist already, which are not tried again."""
+    `alerted` holds alerts known to exist already, which are not tried again; readings of
+    unknown devices are held, at most `held_per_device` per device (the oldest dropped)."""
     result = StoreResult()
     if not rows:
         return result
     device_ids = list({row.device_id for row in rows})
-    await lock_devices(conn, device_ids, exclusive=False)
+    # Through the session: its first statement opens the transaction the rest runs in.
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock_shared(:space, b) "
+            "FROM unnest(CAST(:buckets AS int[])) AS b"
+        ),
+        {"space": _DEVICE_LOCK_SPACE, "buckets": sorted({lock_bucket(d) for d in device_ids})},
+    )
+    conn = await driver_connection(session)
     devices = await load_devices(conn, device_ids)
 
     known: list[ReadingRow] = []
@@ -168,6 +194,7 @@ async def store_readings(
             [r.micro_kwh for r in unknown],
         )
         result.unmatched = int(status.rsplit(" ", 1)[-1])
+        result.held_dropped = await _cap_held(conn, {r.device_id for r in unknown}, held_per_device)
 
     if not known:
         return result
@@ -194,12 +221,49 @@ async def store_readings(
     result.duplicates = len(known) - result.stored
     fresh = [c for c in candidates if c[0] not in alerted]
     if fresh:
-        result.alerts_raised = await _raise_alerts(conn, fresh, devices)
+        result.alerts_raised = await _raise_alerts(session, outbox, conn, fresh, devices)
         result.alerts_seen = [c[0] for c in fresh]
     return result
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def _cap_held(conn: Any, device_ids: set[uuid.UUID], per_device: int) -> int:
+    """Drop the oldest held readings of these devices beyond `per_device` each."""
+    status = await conn.execute(
+        "DELETE FROM unmatched_readings u USING ("
+        "  SELECT device_id, ts FROM ("
+        "    SELECT device_id, ts, row_number() OVER "
+        "      (PARTITION BY device_id ORDER BY ts DESC) AS n"
+        "    FROM unmatched_readings WHERE device_id = ANY($1::uuid[])"
+        "  ) ranked WHERE n > $2"
+        ") old WHERE u.device_id = old.device_id AND u.ts = old.ts",
+        list(device_ids),
+        per_device,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def cap_held_total(conn: Any, total: int) -> int:
+    """Drop the oldest held readings (by arrival) beyond `total`; returns how many."""
+    status = await conn.execute(
+        "DELETE FROM unmatched_readings u USING ("
+        "  SELECT device_id, ts FROM unmatched_readings"
+        "  ORDER BY received_at DESC, device_id, ts OFFSET $1"
+        ") old WHERE u.device_id = old.device_id AND u.ts = old.ts",
+        total,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def _raise_alerts(
+    session: AsyncSession,
+    outbox: Table,
     conn: Any,
     candidates: list[tuple[AlertKey, int, int]],
     devices: dict[uuid.UUID, DeviceInfo],
@@ -223,7 +287,6 @@ async def _raise_alerts(
     )
     if not created:
         return []
-    events: list[tuple[uuid.UUID, bytes]] = []
     for row in created:
         info = devices[row["device_id"]]
         alert = OverconsumptionAlert(
@@ -237,12 +300,5 @@ async def _raise_alerts(
             created_at=now,
         )
         audience = Audience(user_ids=[info.owner_id] if info.owner_id else [], admins=True)
-        events.append((row["id"], WsEnvelope.wrap(alert, audience).model_dump_json().encode()))
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, exchange, routing_key, body) VALUES ($1, $2, $3, $4)",
-        [
-            (event_id, EXCHANGE_WS, OverconsumptionAlert.routing_key, body)
-            for event_id, body in events
-        ],
-    )
+        await add_ws_message(session, outbox, alert, audience, event_id=row["id"])
     return [row["kind"] for row in created]

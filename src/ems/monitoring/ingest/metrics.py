@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75]
 _LATENCY_BUCKETS += [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0]
@@ -10,7 +10,7 @@ _LATENCY_BUCKETS += [1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0]
 READINGS = Counter(
     "ems_monitoring_readings_total",
     "Readings taken off the ingest queue, by outcome "
-    "(stored, duplicate, unmatched, deleted_device, invalid)",
+    "(stored, duplicate, unmatched, held_dropped, deleted_device, invalid)",
     ["outcome"],
 )
 ALERTS = Counter("ems_monitoring_alerts_total", "Overconsumption alerts raised", ["kind"])
@@ -28,4 +28,15 @@ STORE_LATENCY = Histogram(
     "ems_monitoring_store_latency_seconds",
     "From a reading's publish (its x-ems-sent-at-us header) to the commit that stored it",
     buckets=_LATENCY_BUCKETS,
+)
+OLDEST_UNACKED = Gauge(
+    "ems_monitoring_oldest_unacked_seconds",
+    "Age of the oldest reading this replica holds unacknowledged",
+)
+HELD = Gauge(
+    "ems_monitoring_held_readings",
+    "Readings of unknown devices held until the device is known (capped)",
+)
+PARTITIONS = Gauge(
+    "ems_monitoring_partitions", "Reading partitions this replica is assigned / consumes", ["state"]
 )

@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pydantic import ValidationError
 
 from ems.contracts.readings import Reading
+from ems.monitoring.ingest.store import MICRO, ReadingRow
 from ems.monitoring.settings import MonitoringSettings
-from ems.monitoring.store import MICRO, ReadingRow
 
 
 class BadReading(Exception):

@@ -9,19 +9,19 @@ thousands of readings a second the coalescing keeps them from doubling the broke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
 from datetime import UTC, datetime
 
-from pamqp import commands as spec
 from prometheus_client import Counter
 
-from ems.common.amqplink import AmqpLink, BatchPublisher
-from ems.common.bus import EXCHANGE_WS
+from ems.common.messaging import EXCHANGE_WS
+from ems.common.messaging.link import Link
+from ems.common.messaging.publisher import BatchPublisher, properties
+from ems.common.tasks import Background
 from ems.contracts.ws import ConsumptionUpdated
-from ems.monitoring.store import MICRO, HourFigure
+from ems.monitoring.ingest.store import MICRO, HourFigure
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ SENT = Counter("ems_monitoring_live_updates_total", "consumption.updated message
 
 
 class LiveUpdates:
-    def __init__(self, link: AmqpLink, interval: float) -> None:
+    def __init__(self, link: Link, interval: float) -> None:
         self.link = link
         self.interval = interval
         self._pending: dict[tuple[uuid.UUID, datetime], HourFigure] = {}
         self._publisher: BatchPublisher | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("monitoring-live-updates")
 
     def offer(self, figures: list[HourFigure]) -> None:
         if self.interval <= 0:
@@ -44,13 +44,10 @@ class LiveUpdates:
 
     def start(self) -> None:
         if self.interval > 0:
-            self._task = asyncio.create_task(self._run(), name="monitoring-live-updates")
+            self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:
@@ -64,19 +61,20 @@ class LiveUpdates:
                 log.info("live updates skipped: %r", exc)
 
     async def _send(self, figures: list[HourFigure]) -> None:
-        connection = self.link.connection
-        if connection is None or not self.link.is_connected():
+        if not self.link.is_connected():
             return
         if self._publisher is None or self._publisher.channel.is_closed:
             # No confirms: aiormq opens channels in confirm mode unless told otherwise, and
             # would log every ack of a message it did not publish itself as unexpected.
-            self._publisher = BatchPublisher(await connection.channel(publisher_confirms=False))
+            self._publisher = BatchPublisher(
+                await self.link.channel(confirms=False, on_lost=lambda *_: None)
+            )
         for figure in figures:
             self._publisher.publish_unconfirmed(
                 envelope_json(figure),
                 exchange=EXCHANGE_WS,
                 routing_key=ConsumptionUpdated.routing_key,
-                properties=spec.Basic.Properties(content_type="application/json", delivery_mode=1),
+                properties=properties(self.link.user, persistent=False),
             )
         SENT.inc(len(figures))
 

@@ -1,0 +1,121 @@
+"""A service's broker: one link, confirmed publishing, consumers under the one policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ems.common.messaging.consume import Consumer, Handler, Policy, Sender
+from ems.common.messaging.credentials import connection_url, login_name
+from ems.common.messaging.deadletters import DeadLetters
+from ems.common.messaging.link import Link
+from ems.common.messaging.publisher import Publisher
+from ems.common.messaging.topology import MAX_MESSAGE_BYTES, Queue, owner_of, queue
+from ems.common.settings import CommonSettings
+
+
+class Broker:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        user_prefix: str = "",
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        delivery_limit: int = 10,
+    ) -> None:
+        self.name = name
+        self.user_prefix = user_prefix
+        self.link = Link(url, name)
+        self.publisher = Publisher(self.link)
+        self.dead_letters = DeadLetters(self.publisher)
+        self.policy = Policy(max_message_bytes, delivery_limit, self.sender)
+        self.consumers: list[Consumer] = []
+
+    def sender(self, exchange: str, routing_key: str) -> str | None:
+        """The login whose messages under this routing key are genuine."""
+        owner = owner_of(exchange, routing_key)
+        return None if owner is None else f"{self.user_prefix}{owner}"
+
+    async def connect(self, timeout: float | None = 30.0) -> None:
+        self.link.start()
+        await self.link.wait_ready(timeout)
+
+    def is_connected(self) -> bool:
+        return self.link.is_connected()
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        persistent: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        """Publish and wait for the broker's confirm (raises when it is not given)."""
+        await self.publisher.publish(
+            exchange,
+            routing_key,
+            body,
+            message_id=message_id,
+            headers=headers,
+            persistent=persistent,
+            timeout=timeout,
+        )
+
+    async def consume(
+        self,
+        queue_or_name: Queue | str,
+        handler: Handler,
+        *,
+        prefetch: int = 50,
+        instance_id: str = "",
+        sender: Sender | None = None,
+    ) -> Consumer:
+        """Consume a queue of the topology (declared as the table says) from now on, and
+        again after every reconnect."""
+        q = queue(queue_or_name) if isinstance(queue_or_name, str) else queue_or_name
+        policy = (
+            self.policy
+            if sender is None
+            else Policy(self.policy.max_bytes, self.policy.delivery_limit, sender)
+        )
+        consumer = Consumer(
+            self.link,
+            q,
+            handler,
+            policy,
+            self.dead_letters,
+            prefetch=prefetch,
+            instance_id=instance_id,
+        )
+        self.consumers.append(consumer)
+        if self.link.is_connected() and self.link.connection is not None:
+            await consumer._setup(self.link.connection)
+        return consumer
+
+    def problems(self) -> list[str]:
+        """Why this broker cannot do its work now (empty when it can)."""
+        if not self.link.is_connected():
+            return [f"broker: not connected ({self.link.last_problem or 'connecting'})"]
+        return [f"consumer of {c.name} is gone" for c in self.consumers if not c.active()]
+
+    async def close(self) -> None:
+        await self.link.stop()
+
+
+def broker_for(settings: CommonSettings, identity: str, name: str | None = None) -> Broker:
+    """The broker of a process that logs in as `identity` (a service's name, or `meter`)."""
+    return Broker(
+        connection_url(settings, identity),
+        name or f"{identity}-{settings.instance}",
+        user_prefix=settings.broker_user_prefix,
+        max_message_bytes=settings.broker_max_message_bytes,
+        delivery_limit=settings.broker_delivery_limit,
+    )
+
+
+__all__ = ["Broker", "broker_for", "login_name"]

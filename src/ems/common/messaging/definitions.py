@@ -1,0 +1,98 @@
+"""RabbitMQ definitions (the JSON `rabbitmqctl import_definitions` and `load_definitions`
+read) made from the topology table: the vhost, exchanges, static queues, bindings and, when
+passwords are given, the users with their permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ems.common.messaging.credentials import rabbitmq_password_hash
+from ems.common.messaging.topology import (
+    EXCHANGES,
+    IDENTITIES,
+    permissions,
+    static_queues,
+)
+
+
+def topology_definitions(vhost: str) -> dict[str, Any]:
+    """Everything but users: what a broker needs before any service connects."""
+    queues = static_queues()
+    return {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [
+            {
+                "name": x.name,
+                "vhost": vhost,
+                "type": x.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": dict(x.arguments),
+            }
+            for x in EXCHANGES
+        ],
+        "queues": [
+            {
+                "name": q.name,
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": q.arguments(),
+            }
+            for q in queues
+        ],
+        # In table order: the consistent-hash ring is built in binding order.
+        "bindings": [
+            {
+                "source": b.exchange,
+                "vhost": vhost,
+                "destination": q.name,
+                "destination_type": "queue",
+                "routing_key": b.routing_key,
+                "arguments": {},
+            }
+            for q in queues
+            for b in q.all_bindings()
+        ],
+    }
+
+
+def user_definitions(vhost: str, prefix: str, passwords: dict[str, str]) -> dict[str, Any]:
+    """The identities' users (salted SHA-256 hashes, RabbitMQ's format) and permissions."""
+    users, perms, topics = [], [], []
+    for identity in IDENTITIES:
+        name = f"{prefix}{identity}"
+        users.append(
+            {
+                "name": name,
+                "password_hash": rabbitmq_password_hash(passwords[identity]),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": [],
+                "limits": {},
+            }
+        )
+        p = permissions(identity)
+        perms.append(
+            {
+                "user": name,
+                "vhost": vhost,
+                "configure": p.configure,
+                "write": p.write,
+                "read": p.read,
+            }
+        )
+        topics += [
+            {"user": name, "vhost": vhost, "exchange": exchange, "write": write, "read": read}
+            for exchange, (write, read) in p.topics.items()
+        ]
+    return {"users": users, "permissions": perms, "topic_permissions": topics}
+
+
+def broker_definitions(
+    vhost: str, prefix: str = "", passwords: dict[str, str] | None = None
+) -> dict[str, Any]:
+    definitions = topology_definitions(vhost)
+    if passwords is not None:
+        definitions.update(user_definitions(vhost, prefix, passwords))
+    return definitions
