@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(func=_makemigrations)
 
+    from ems.common.messaging.commands import register_commands
+
+    register_commands(sub)
     for spec in service_specs():
         for command in spec.commands:
             module, _, attr = command.partition(":")

@@ -7,13 +7,18 @@ loopback-only ports, so it never meets a system broker on the same machine.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
+import aiormq
 
+from ems.common.messaging.definitions import broker_definitions
+from ems.common.messaging.provision import PLUGIN
+from ems.common.messaging.topology import MAX_MESSAGE_BYTES
 from ems.stack.probes import StackError, pick_port
 from ems.stack.processes import ChildSpec
 
@@ -26,8 +31,8 @@ _HOST = "127.0.0.1"
 async def login_problem(amqp_url: str) -> str | None:
     """None when we can open a connection to `amqp_url`, else why not."""
     try:
-        connection = await aio_pika.connect(amqp_url, timeout=5)
-    except Exception as exc:  # aio-pika raises many unrelated types; any means "no"
+        connection = await asyncio.wait_for(aiormq.connect(amqp_url), 5)
+    except Exception as exc:  # the client raises many unrelated types; any means "no"
         return f"{type(exc).__name__}: {exc}"
     await connection.close()
     return None
@@ -42,8 +47,9 @@ class PrivateRabbitMQ:
 
     @property
     def url(self) -> str:
-        # guest may only log in over loopback, which is all this broker listens on.
-        return f"amqp://guest:guest@{_HOST}:{self.amqp_port}/"
+        """Where it is; the services log in with their own identities (guest cannot: the
+        definitions it loads at boot hold only the platform's users)."""
+        return f"amqp://{_HOST}:{self.amqp_port}/"
 
     @property
     def pid_file(self) -> Path:
@@ -88,8 +94,11 @@ class PrivateRabbitMQ:
             return None
 
 
-def prepare_private_rabbitmq(folder: Path, preferred_port: int) -> PrivateRabbitMQ:
-    """Write the broker's config; the caller starts `port_mapper()` and then `server()`."""
+def prepare_private_rabbitmq(
+    folder: Path, preferred_port: int, prefix: str, passwords: dict[str, str]
+) -> PrivateRabbitMQ:
+    """Write the broker's config (with the platform's vhost, topology, users and permissions
+    loaded at every boot); the caller starts `port_mapper()` and then `server()`."""
     if not _SERVER.exists():
         raise StackError(
             "no RabbitMQ answers and none is installed to start: "
@@ -103,12 +112,18 @@ def prepare_private_rabbitmq(folder: Path, preferred_port: int) -> PrivateRabbit
         epmd_port=pick_port(_HOST, amqp_port + 2),
     )
     folder.mkdir(parents=True, exist_ok=True)
+    definitions = folder / "definitions.json"
+    fd = os.open(definitions, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(broker_definitions("/", prefix, passwords), f, indent=1)
     (folder / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = {_HOST}:{amqp_port}\n"
         "loopback_users.guest = true\n"
+        f"load_definitions = {definitions}\n"
+        f"max_message_size = {MAX_MESSAGE_BYTES}\n"
         # Its start-up chatter would drown the services' output.
         "log.console.level = warning\n"
     )
-    # The balancer's consistent hashing can use the exchange type this plugin adds.
-    (folder / "enabled_plugins").write_text("[rabbitmq_consistent_hash_exchange].\n")
+    # Readings are spread over the partitions by the exchange type this plugin adds.
+    (folder / "enabled_plugins").write_text(f"[{PLUGIN}].\n")
     return broker

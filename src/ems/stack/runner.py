@@ -18,6 +18,9 @@ import httpx
 from ems.auth.bootstrap import AdminLogin, ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.common.credentials import derive_secret, gateway_credential, master_key
+from ems.common.messaging.credentials import connection_url, ensure_passwords, vhost_of
+from ems.common.messaging.provision import BrokerTools
+from ems.common.messaging.topology import BALANCER, IDENTITIES
 from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec, service_specs
 from ems.gateway.nginx import AUTH_SERVICE, placeholder_root, upstreams_from_specs
@@ -186,25 +189,51 @@ class Stack:
         return server.url
 
     async def _rabbitmq(self) -> str:
-        url = self.settings.amqp_url
+        """The broker, provisioned as strictly as production: each service its own login."""
+        s = self.settings
+        url = s.amqp_url
         host, port = host_and_port(url, 5672)
+        passwords = ensure_passwords(s.secrets_dir(), IDENTITIES)
         if await tcp_answers(host, port):
-            return self._configured("RabbitMQ", url, await rabbitmq.login_problem(url))
+            await self._provision_local(url, passwords)
+            probe = connection_url(s.model_copy(update={"amqp_url": url}), BALANCER)
+            return self._configured("RabbitMQ", url, await rabbitmq.login_problem(probe))
         folder = self.data_dir / "rabbitmq"
         self._say(f"no RabbitMQ answers at {host}:{port}; starting a private one in {folder}")
-        broker = rabbitmq.prepare_private_rabbitmq(folder, self.settings.private_amqp_port)
+        broker = rabbitmq.prepare_private_rabbitmq(
+            folder, s.private_amqp_port, s.broker_user_prefix, passwords
+        )
         await self._start_layer(broker.port_mapper())
         await self._start_layer(broker.server())
+        probe = connection_url(s.model_copy(update={"amqp_url": broker.url}), BALANCER)
 
         async def logs_in() -> bool:
             return (
                 await tcp_answers("127.0.0.1", broker.amqp_port)
-                and await rabbitmq.login_problem(broker.url) is None
+                and await rabbitmq.login_problem(probe) is None
             )
 
         await self._ready(logs_in, "RabbitMQ")
         self._say(f"RabbitMQ: private broker at {redact(broker.url)} (pid {broker.server_pid()})")
         return broker.url
+
+    async def _provision_local(self, url: str, passwords: dict[str, str]) -> None:
+        """Users, permissions, topology and plugin on an existing local broker (as root)."""
+        host, _ = host_and_port(url, 5672)
+        why_not = BrokerTools.available()
+        if host not in {"127.0.0.1", "localhost", "::1"} or why_not is not None:
+            self._say(
+                "cannot provision the broker's users here "
+                f"({why_not or 'the broker is not local'}); when they are missing, run "
+                "`sudo uv run ems broker provision` once (or point EMS_AMQP_URL at a "
+                "provisioned broker)"
+            )
+            return
+        vhost = vhost_of(url)
+        await asyncio.to_thread(
+            BrokerTools().provision, vhost, self.settings.broker_user_prefix, passwords
+        )
+        self._say(f"RabbitMQ: vhost {vhost!r} provisioned (users, permissions, topology)")
 
     def _configured(self, what: str, url: str, problem: str | None) -> str:
         # Something listens there: starting a second server beside it would only hide a

@@ -264,9 +264,8 @@ class Consumer:
         link.on_connect(self._setup, self._teardown)
 
     def active(self) -> bool:
-        return (
-            self.channel is not None and not self.channel.is_closed and bool(self.channel.consumers)
-        )
+        channel: Any = self.channel
+        return channel is not None and not channel.is_closed and bool(channel.consumers)
 
     async def _setup(self, connection: AbstractConnection) -> None:
         channel = await self.link.channel(confirms=False, prefetch=self.prefetch)

@@ -8,7 +8,7 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ems.common.settings import CommonSettings
 
@@ -53,8 +53,6 @@ def connection_url(settings: CommonSettings, identity: str) -> str:
 
 def vhost_of(amqp_url: str) -> str:
     path = urlsplit(amqp_url).path
-    from urllib.parse import unquote
-
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
