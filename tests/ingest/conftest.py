@@ -1,6 +1,7 @@
 """The ingest pipeline in-process: monitoring replicas and the balancer on a database and a
 RabbitMQ vhost of their own per test module (queue names are fixed, so modules must not
-share a vhost)."""
+share a vhost). Each logs in as itself; the test publishes readings as a meter and device
+events as the devices service."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from ems.auth.spec import SPEC as AUTH
 from ems.balancer.app import create_app as create_balancer
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
-from ems.common.bus import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
+from ems.common.messaging.topology import DEVICES, METER
 from ems.common.migrations import migrate_service
 from ems.common.security import TokenVerifier, parse_jwks
 from ems.common.settings import to_libpq
@@ -40,7 +42,7 @@ from ems.monitoring.app import create_app as create_monitoring
 from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
-from tests.conftest import AMQP_HOST
+from tests.support.broker import TOOLS, TestBroker, admin_url, plain_url, vhost_name
 from tests.support.polling import eventually
 from tests.support.tcpproxy import free_port
 
@@ -48,18 +50,13 @@ PASSWORD = "correct-horse-1"
 ADMIN = "root"
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
-def module_vhost(run_id: str) -> Iterator[str]:
-    """An AMQP URL on a vhost of this module's own."""
-    vhost = f"ems-test-{run_id}-{uuid.uuid4().hex[:6]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{AMQP_HOST}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+def module_vhost(run_id: str, test_broker: TestBroker) -> Iterator[str]:
+    """An AMQP URL (no login) on a provisioned vhost of this module's own."""
+    vhost = vhost_name(run_id)
+    test_broker.provision(vhost)
+    yield plain_url(vhost)
+    TOOLS.ctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +88,7 @@ class Pipeline:
 
     settings: MonitoringSettings
     broker: Broker
+    meter: Broker
     db: asyncpg.Pool
     stack: AsyncExitStack
     apps: dict[int, Any] = field(default_factory=dict)
@@ -115,13 +113,19 @@ class Pipeline:
         await eventually(_ready(app), timeout=10)
         return app
 
-    async def start_balancer(self, replicas: int = 2, **overrides: Any) -> Any:
+    @property
+    def admin_url(self) -> str:
+        """The test's own inspector login on the vhost (reads queues; trusted by nobody)."""
+        return admin_url(self.settings.amqp_url)
+
+    async def start_balancer(self, **overrides: Any) -> Any:
         values = {
             "pg_url": self.settings.pg_url,
             "amqp_url": self.settings.amqp_url,
+            "broker_user_prefix": self.settings.broker_user_prefix,
+            "broker_secrets_dir": self.settings.broker_secrets_dir,
             "environment": "test",
             "log_json": False,
-            "monitoring_replicas": replicas,
             "replica_check_interval_seconds": 0.2,
             "replica_gone_after_seconds": 1.0,
             **overrides,
@@ -173,8 +177,11 @@ class Pipeline:
         body = {"device_id": str(device_id), "timestamp": stamp, "measurement_value": value}
         await self.publish_raw(reading_routing_key(device_id), json.dumps(body).encode())
 
-    async def publish_raw(self, routing_key: str, body: bytes) -> None:
-        await self.broker.publish(EXCHANGE_DATA, routing_key, body)
+    async def publish_raw(
+        self, routing_key: str, body: bytes, headers: dict[str, Any] | None = None
+    ) -> None:
+        """As a meter would: to ems.data, confirmed."""
+        await self.meter.publish(EXCHANGE_DATA, routing_key, body, headers=headers)
 
     async def hourly(self, device_id: uuid.UUID) -> dict[datetime, int]:
         rows = await self.db.fetch(
@@ -198,23 +205,29 @@ def _ready(app: Any) -> Any:
 
 
 async def _connected(balancer: Balancer) -> bool:
-    return balancer.link.is_connected()
+    return balancer.broker.is_connected()
 
 
 @pytest.fixture
-async def pipeline(monitoring_settings: MonitoringSettings) -> AsyncIterator[Pipeline]:
+async def pipeline(
+    monitoring_settings: MonitoringSettings, test_broker: TestBroker
+) -> AsyncIterator[Pipeline]:
     """Nothing running yet: each test starts the replicas and balancer it needs."""
-    broker = Broker(monitoring_settings.amqp_url, "test-client")
+    url = monitoring_settings.amqp_url
+    broker = test_broker.client(url, DEVICES, "test-devices")
+    meter = test_broker.client(url, METER, "test-meter")
     await broker.connect()
+    await meter.connect()
     pool = await asyncpg.create_pool(to_libpq(monitoring_settings.dsn()), min_size=1, max_size=4)
     async with AsyncExitStack() as stack:
-        yield Pipeline(monitoring_settings, broker, pool, stack)
+        yield Pipeline(monitoring_settings, broker, meter, pool, stack)
     await pool.close()
     await broker.close()
+    await meter.close()
 
 
 async def purge(amqp_url: str, *queues: str) -> None:
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(admin_url(amqp_url))
     try:
         channel = await connection.channel()
         for name in queues:
@@ -242,6 +255,8 @@ class ReplicaProcess:
             "EMS_PG_URL": s.pg_url,
             "EMS_DB_PREFIX": s.db_prefix,
             "EMS_AMQP_URL": s.amqp_url,
+            "EMS_BROKER_USER_PREFIX": s.broker_user_prefix,
+            "EMS_BROKER_SECRETS_DIR": str(s.broker_secrets_dir),
             "EMS_ENVIRONMENT": "test",
             "EMS_LOG_JSON": "false",
             "EMS_LOG_LEVEL": "WARNING",

@@ -10,8 +10,7 @@ from typing import Any
 import aio_pika
 from prometheus_client import REGISTRY
 
-from ems.common.bus import REASON_HEADER
-from ems.contracts.ingest import ingest_queue
+from ems.common.messaging import REASON_HEADER
 from ems.contracts.readings import reading_routing_key
 from tests.ingest.conftest import Pipeline
 from tests.support.polling import eventually
@@ -29,7 +28,7 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
     redelivered forever, or vanish without a trace or a count."""
     await pipeline.start_replica(0)
     await pipeline.start_replica(1)
-    await pipeline.start_balancer(replicas=2)
+    await pipeline.start_balancer()
     device = await pipeline.create_device()
     await pipeline.wait_for_devices(device)
     now = datetime.now(UTC)
@@ -53,6 +52,12 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
         "far future": variant(timestamp=(now + timedelta(days=3)).isoformat()),
         "too old": variant(timestamp=(now - timedelta(days=30)).isoformat()),
         "bad timestamp": variant(timestamp="yesterday"),
+        # Issue 15: `fromtimestamp` overflows; nesting deeper than the parser's stack.
+        "timestamp 1e20": variant(timestamp=1e20),
+        "huge epoch": variant(timestamp=10**30),
+        "deep nesting": b'{"device_id": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        "invalid utf-8": b'{"device_id": "\xff\xfe"}',
+        "empty": b"",
     }
     before = _invalid_total()
     for body in bad.values():
@@ -64,15 +69,14 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
 
     await eventually(good_one_stored, timeout=15)
 
-    connection = await aio_pika.connect(pipeline.settings.amqp_url)
+    connection = await aio_pika.connect(pipeline.admin_url)
     channel = await connection.channel()
     dead: list[aio_pika.abc.AbstractIncomingMessage] = []
 
     async def all_dead_lettered() -> bool:
-        for replica in (0, 1):
-            dlq = await channel.declare_queue(f"{ingest_queue(replica)}.dlq", passive=True)
-            while (message := await dlq.get(no_ack=True, fail=False)) is not None:
-                dead.append(message)
+        dlq = await channel.declare_queue("readings.dlq", passive=True)
+        while (message := await dlq.get(no_ack=True, fail=False)) is not None:
+            dead.append(message)
         return len(dead) >= len(bad)
 
     await eventually(all_dead_lettered, timeout=15)
@@ -89,10 +93,16 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
     assert "future" in reasons[bad["far future"]]
     assert "retention" in reasons[bad["too old"]]
     assert all(m.headers["x-ems-original-exchange"] == "ems.data" for m in dead)
-    published_as = {m.body: m.headers["x-ems-original-routing-key"] for m in dead}
-    assert published_as[bad["negative"]] == f"device.{device}.reading"
-    assert published_as[bad["bad device id"]] == "device.meter-7.reading"
-    assert published_as[bad["not json"]] == "device.?.reading"
+    # Where each was published, kept for whoever reads the dead letters.
+    published_as = {m.headers["x-ems-original-routing-key"] for m in dead}
+    assert published_as == {f"device.{device}.reading"}
+    assert (
+        "unreadable" in reasons[bad["timestamp 1e20"]]
+        or "timestamp" in reasons[bad["timestamp 1e20"]]
+    )
+    assert (
+        "RecursionError" in reasons[bad["deep nesting"]] or "JSON" in reasons[bad["deep nesting"]]
+    )
     assert _invalid_total() - before == len(bad)
     assert (await pipeline.hourly(device)) == {
         now.replace(minute=0, second=0, microsecond=0): 250_000
@@ -106,7 +116,7 @@ async def test_readings_of_unknown_devices_wait_aside_until_the_device_is_create
     lost (or counted twice once the device appears)."""
     await pipeline.start_replica(0)
     await pipeline.start_replica(1)
-    await pipeline.start_balancer(replicas=2)
+    await pipeline.start_balancer()
     device = uuid.uuid4()
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     for minute in range(0, 60, 10):

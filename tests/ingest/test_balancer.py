@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
-
 from ems.balancer.ring import HashRing, RoundRobin
+
 from ems.contracts.ingest import ingest_queue
 from tests.ingest.conftest import Pipeline
 from tests.support.polling import eventually

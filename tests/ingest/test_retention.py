@@ -8,7 +8,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from ems.common.settings import to_libpq
-from ems.monitoring.ingest.partitions import existing_partitions, maintain_partitions, partition_name
+from ems.monitoring.ingest.partitions import (
+    existing_partitions,
+    maintain_partitions,
+    partition_name,
+)
 from ems.monitoring.settings import MonitoringSettings
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ems.common.bus import Broker
+
 from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ems.common.messaging.credentials import rabbitmq_password_hash
 from ems.common.messaging.topology import (
+    EXCHANGE_BINDINGS,
     EXCHANGES,
     IDENTITIES,
     permissions,
@@ -44,6 +45,17 @@ def topology_definitions(vhost: str) -> dict[str, Any]:
         ],
         # In table order: the consistent-hash ring is built in binding order.
         "bindings": [
+            {
+                "source": source,
+                "vhost": vhost,
+                "destination": destination,
+                "destination_type": "exchange",
+                "routing_key": key,
+                "arguments": {},
+            }
+            for source, destination, key in EXCHANGE_BINDINGS
+        ]
+        + [
             {
                 "source": b.exchange,
                 "vhost": vhost,

@@ -129,6 +129,9 @@ EXCHANGES = (
     Exchange(EXCHANGE_RETRY),
 )
 
+# Exchange-to-exchange bindings: (source, destination, routing key).
+EXCHANGE_BINDINGS = ((EXCHANGE_DATA, EXCHANGE_READINGS, "device.*.reading"),)
+
 # Who publishes what: (identity, exchange, routing-key pattern as a regex). The owner of a
 # routing key on ems.sync, ems.ws and ems.control is the only login whose messages under
 # it are accepted (consumers check the AMQP user_id, which RabbitMQ checks at publish).
@@ -267,7 +270,7 @@ def permissions(identity: str) -> Permissions:
     dlqs = sorted({q.dead_letter_key for q in own if q.dead_letter_key is not None})
     own_names = [_pattern(q.name) for q in own] + [_pattern(f"{key}.dlq") for key in dlqs]
     published = [(ex, pattern) for who, ex, pattern in PUBLISHES if who == identity]
-    bound_exchanges = {b.exchange for q in own for b in q.all_bindings()}
+    bound_exchanges = {b.exchange for q in own for b in q.all_bindings("{id}")}
     if dlqs:
         bound_exchanges.add(EXCHANGE_DLX)
     writes = own_names + [re.escape(ex) for ex, _ in published]
@@ -279,7 +282,7 @@ def permissions(identity: str) -> Permissions:
     for ex, pattern in published:
         topics.setdefault(ex, ([], []))[0].append(pattern)
     for q in own:
-        for b in q.all_bindings():
+        for b in q.all_bindings("{id}"):
             if _exchange(b.exchange).type == "topic":
                 topics.setdefault(b.exchange, ([], []))[1].append(
                     _pattern(b.routing_key)

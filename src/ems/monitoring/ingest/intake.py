@@ -147,7 +147,12 @@ class Intake:
         for index in list(self.partitions):
             if index not in partitions:
                 self._release(index)
-        log.info("partitions assigned", extra={"partitions": sorted(partitions), "shared": shared})
+        log.info(
+            "replica %s assigned %d partitions (shared: %s)",
+            self.settings.instance,
+            len(partitions),
+            shared,
+        )
         self._changed.set()
 
     def consuming(self) -> frozenset[int]:
@@ -224,7 +229,12 @@ class Intake:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.info("partition %s not consumed yet: %r", index, exc)
+                    log.info(
+                        "replica %s: partition %s not consumed yet: %r",
+                        self.settings.instance,
+                        index,
+                        exc,
+                    )
 
     async def _consume(self, index: int) -> None:
         name = partition_queue(index)

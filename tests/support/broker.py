@@ -1,0 +1,89 @@
+"""The one broker-admin helper of the tests: vhosts of their own, provisioned with the
+platform's topology and this run's users (names unique per run), as `ems up` does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from ems.common.messaging import Broker
+from ems.common.messaging.credentials import ensure_passwords
+from ems.common.messaging.definitions import broker_definitions
+from ems.common.messaging.provision import BrokerTools
+from ems.common.messaging.topology import IDENTITIES
+
+AMQP_HOST = os.environ.get("EMS_TEST_AMQP_HOST", "127.0.0.1:5672")
+TOOLS = BrokerTools()
+
+
+class TestBroker:
+    """This run's broker logins: a prefix and a password per identity."""
+
+    def __init__(self, prefix: str, secrets: Path) -> None:
+        self.prefix = prefix
+        self.secrets = secrets
+        self.passwords = ensure_passwords(secrets, IDENTITIES)
+
+    def provision(self, vhost: str) -> None:
+        """The vhost with the topology, this run's users' permissions, and guest as the
+        tests' own inspector (it reads queues; it is nobody the services trust)."""
+        TOOLS.ctl("add_vhost", vhost)
+        TOOLS.import_definitions(broker_definitions(vhost, self.prefix, self.passwords))
+        TOOLS.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+    def login(self, identity: str) -> str:
+        return f"{self.prefix}{identity}"
+
+    def url(self, vhost_url: str, identity: str) -> str:
+        """An AMQP URL on the vhost of `vhost_url` logged in as `identity`."""
+        host_and_vhost = vhost_url.split("@", 1)[-1].split("://", 1)[-1]
+        user = quote(self.login(identity), safe="")
+        password = quote(self.passwords[identity], safe="")
+        return f"amqp://{user}:{password}@{host_and_vhost}"
+
+    def client(self, vhost_url: str, identity: str, name: str = "test-client") -> Broker:
+        """A broker client logged in as `identity` (publishes carry its user_id)."""
+        return Broker(self.url(vhost_url, identity), name, user_prefix=self.prefix)
+
+    def remove_users(self) -> None:
+        TOOLS.delete_users(self.prefix)
+
+
+def guest_url(vhost: str) -> str:
+    return f"amqp://guest:guest@{AMQP_HOST}/{quote(vhost, safe='')}"
+
+
+def plain_url(vhost: str) -> str:
+    """Where the vhost is, without a login (services add their own)."""
+    return f"amqp://{AMQP_HOST}/{quote(vhost, safe='')}"
+
+
+def vhost_name(run_id: str) -> str:
+    return f"ems-test-{run_id}-{uuid.uuid4().hex[:6]}"
+
+
+@asynccontextmanager
+async def own_vhost(broker: TestBroker, run_id: str) -> AsyncIterator[str]:
+    """A provisioned vhost of its own (its plain URL), deleted afterwards."""
+    vhost = vhost_name(run_id)
+    await asyncio.to_thread(broker.provision, vhost)
+    try:
+        yield plain_url(vhost)
+    finally:
+        await asyncio.to_thread(TOOLS.ctl, "delete_vhost", vhost)
+
+
+def vhost_of_url(url: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(url.rsplit("/", 1)[1])
+
+
+def admin_url(url: str) -> str:
+    """The guest (inspector) URL of the vhost of `url`."""
+    return guest_url(vhost_of_url(url))
