@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from _support import free_port, isolated_env, machine, migrate, service
+
 from devices import ADMIN, ADMIN_PASSWORD, gateway, login, measured, processes, wrk
 
 

@@ -185,7 +185,7 @@ async def register_devices(env: dict[str, str], ids: list[uuid.UUID]) -> None:
     """Play the devices service: one `device.created` per device, then wait for monitoring."""
     import aio_pika
 
-    from ems.common.bus import EXCHANGE_SYNC
+    from ems.common.messaging import EXCHANGE_SYNC
     from ems.contracts.events import DeviceCreated, Envelope
 
     connection = await aio_pika.connect(env["EMS_AMQP_URL"])

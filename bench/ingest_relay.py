@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 import uvloop
-
 from ems.balancer.acks import InOrderAcks
 from ems.common.amqplink import AmqpLink, BatchPublisher, declare_exchanges, declare_queue_with_dlq
-from ems.common.bus import EXCHANGE_DATA
+
+from ems.common.messaging import EXCHANGE_DATA
 from ems.contracts.ingest import RAW_READINGS_BINDING, RAW_READINGS_QUEUE, SENT_AT_HEADER
 
 

@@ -15,9 +15,8 @@ import json
 import time
 
 import httpx
-from argon2 import PasswordHasher
-
 from _support import free_port, isolated_env, machine, migrate, service, summary
+from argon2 import PasswordHasher
 
 PASSWORD = "correct-horse-battery"
 

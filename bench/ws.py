@@ -34,7 +34,7 @@ import jwt
 from _support import free_port, isolated_env, machine, percentile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ems.common.bus import EXCHANGE_WS, Broker
+from ems.common.messaging import EXCHANGE_WS, Broker
 from ems.contracts.ws import Audience, WsEnvelope
 
 HERE = Path(__file__).resolve().parent

@@ -26,7 +26,7 @@ import httpx
 from _support import free_port, isolated_env, machine, migrate, percentile, service, summary
 from websockets.asyncio.client import connect
 
-from ems.common.bus import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.contracts.readings import reading_routing_key
 

@@ -13,7 +13,7 @@ from ems.auth.app import create_app
 from ems.auth.bootstrap import DEFAULT_ADMIN, ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC
-from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC, Broker
 from ems.common.migrations import migrate_service
 from ems.contracts.events import Envelope
 from tests.auth.conftest import AuthService

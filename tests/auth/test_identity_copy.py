@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ems.common.bus import EXCHANGE_SYNC, Broker
 from sqlalchemy import func, select
 
 from ems.auth.consumers import user_events_consumer
 from ems.auth.models import Credential, RefreshToken
 from ems.common.db import Database
+from ems.common.messaging import EXCHANGE_SYNC, Broker
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from tests.auth.conftest import AuthService
 from tests.support.polling import eventually

@@ -15,8 +15,8 @@ from typing import Any
 
 import aio_pika
 import asyncpg
-from ems.common.bus import EXCHANGE_DATA
 
+from ems.common.messaging import EXCHANGE_DATA
 from ems.contracts.readings import reading_routing_key
 from ems.simulator.profile import reading_kwh
 from ems.simulator.publisher import Pacer

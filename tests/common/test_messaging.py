@@ -10,12 +10,12 @@ from typing import ClassVar
 
 import aio_pika
 import pytest
-from ems.common.bus import EXCHANGE_SYNC, REASON_HEADER, Broker
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.db import Database, new_metadata
 from ems.common.inbox import EventConsumer, Subscription, processed_events_table
+from ems.common.messaging import EXCHANGE_SYNC, REASON_HEADER, Broker
 from ems.common.migrations import create_database
 from ems.common.outbox import OutboxRelay, add_event, outbox_table
 from ems.common.settings import to_asyncpg, with_database

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
-from ems.common.bus import REASON_HEADER
 
+from ems.common.messaging import REASON_HEADER
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
 from ems.contracts.ingest import ingest_queue
 from tests.ingest.conftest import Pipeline

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
-from ems.common.bus import EXCHANGE_WS
 
+from ems.common.messaging import EXCHANGE_WS
 from tests.ingest.conftest import Pipeline, expected_micro
 from tests.support.polling import eventually
 

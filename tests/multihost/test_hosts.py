@@ -25,9 +25,9 @@ import asyncpg
 import httpx
 import pytest
 import websockets
-from ems.common.bus import EXCHANGE_SYNC, Broker
 
 from ems.auth.settings import AuthSettings
+from ems.common.messaging import EXCHANGE_SYNC, Broker
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
 from ems.contracts.events import DeviceCreated, Envelope

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from ems.common.bus import Broker
 
 from ems.auth.app import create_app as create_auth_app
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC as AUTH_SPEC
+from ems.common.messaging import Broker
 from ems.common.migrations import migrate_service
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import uvicorn
-from ems.common.bus import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ems.auth.bootstrap import ensure_admin
+from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
 from tests.support.polling import eventually

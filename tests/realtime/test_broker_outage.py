@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from ems.common.bus import Broker
 
+from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings

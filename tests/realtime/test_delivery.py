@@ -7,8 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from ems.common.bus import Broker
-
+from ems.common.messaging import Broker
 from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
 

@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 import pytest
-from ems.common.bus import Broker
 from websockets.exceptions import InvalidStatus
 
+from ems.common.messaging import Broker
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.contracts.ws import Audience
 from tests.realtime.harness import (

@@ -4,8 +4,7 @@ people, over real WebSockets."""
 
 from __future__ import annotations
 
-from ems.common.bus import Broker
-
+from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
 from tests.realtime.test_delivery import chat

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ems.common.bus import Broker
+from ems.common.messaging import Broker
 from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.bot import HANDOFF_ANSWER

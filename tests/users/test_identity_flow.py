@@ -8,9 +8,9 @@ import uuid
 from typing import Any
 
 import pytest
-from ems.common.bus import EXCHANGE_SYNC, Broker
 from sqlalchemy import text
 
+from ems.common.messaging import EXCHANGE_SYNC, Broker
 from ems.contracts.events import Envelope, UserUpdated
 from ems.users import service
 from tests.support.polling import eventually

@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from ems.common.bus import EXCHANGE_SYNC, Broker
 
+from ems.common.messaging import EXCHANGE_SYNC, Broker
 from ems.contracts.events import Envelope
 from tests.support.polling import eventually
 from tests.users.platform import PASSWORD, Platform, bearer, unique
