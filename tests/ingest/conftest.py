@@ -1,7 +1,7 @@
 """The ingest pipeline in-process: monitoring replicas and the balancer on a database and a
 RabbitMQ vhost of their own per test module (queue names are fixed, so modules must not
-share a vhost). Each logs in as itself; the test publishes readings as a meter and device
-events as the devices service."""
+share a vhost). Each logs in as itself; the test publishes readings as a meter, and device
+and user events as the services that own them."""
 
 from __future__ import annotations
 
@@ -32,7 +32,14 @@ from ems.balancer.app import create_app as create_balancer
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
-from ems.common.messaging.topology import DEVICES, METER
+from ems.common.messaging.topology import (
+    DEVICES,
+    METER,
+    READING_PARTITIONS,
+    USERS,
+    owner_of,
+    partition_queue,
+)
 from ems.common.migrations import migrate_service
 from ems.common.security import TokenVerifier, parse_jwks
 from ems.common.settings import to_libpq
@@ -87,12 +94,14 @@ class Pipeline:
     """Running replicas and balancer, with a plain AMQP client to feed them."""
 
     settings: MonitoringSettings
-    broker: Broker
+    # The services that own device and user events, each logged in as itself.
+    senders: dict[str, Broker]
     meter: Broker
     db: asyncpg.Pool
     stack: AsyncExitStack
     apps: dict[int, Any] = field(default_factory=dict)
     balancer_app: Any = None
+    _stops: dict[int, AsyncExitStack] = field(default_factory=dict)
 
     @property
     def balancer(self) -> Balancer:
@@ -108,10 +117,18 @@ class Pipeline:
     ) -> Any:
         settings = self.settings.model_copy(update={"instance": instance, **overrides})
         app = create_monitoring(settings, verifier)
-        await self.stack.enter_async_context(app.router.lifespan_context(app))
+        own = AsyncExitStack()
+        await own.enter_async_context(app.router.lifespan_context(app))
+        self.stack.push_async_callback(own.aclose)
         self.apps[instance] = app
+        self._stops[instance] = own
         await eventually(_ready(app), timeout=10)
         return app
+
+    async def stop_replica(self, instance: int) -> None:
+        """A graceful stop (as `docker service scale` down does)."""
+        await self._stops.pop(instance).aclose()
+        del self.apps[instance]
 
     @property
     def admin_url(self) -> str:
@@ -138,7 +155,9 @@ class Pipeline:
 
     async def publish_event(self, body: EventBody) -> Envelope:
         envelope = Envelope.wrap(body)
-        await self.broker.publish(
+        owner = owner_of(EXCHANGE_SYNC, envelope.type)
+        assert owner is not None, envelope.type
+        await self.senders[owner].publish(
             EXCHANGE_SYNC,
             envelope.type,
             envelope.model_dump_json().encode(),
@@ -214,27 +233,40 @@ async def pipeline(
 ) -> AsyncIterator[Pipeline]:
     """Nothing running yet: each test starts the replicas and balancer it needs."""
     url = monitoring_settings.amqp_url
-    broker = test_broker.client(url, DEVICES, "test-devices")
+    senders = {who: test_broker.client(url, who, f"test-{who}") for who in (DEVICES, USERS)}
     meter = test_broker.client(url, METER, "test-meter")
-    await broker.connect()
-    await meter.connect()
+    for client in [*senders.values(), meter]:
+        await client.connect()
     pool = await asyncpg.create_pool(to_libpq(monitoring_settings.dsn()), min_size=1, max_size=4)
     async with AsyncExitStack() as stack:
-        yield Pipeline(monitoring_settings, broker, meter, pool, stack)
+        yield Pipeline(monitoring_settings, senders, meter, pool, stack)
     await pool.close()
-    await broker.close()
-    await meter.close()
+    for client in [*senders.values(), meter]:
+        await client.close()
 
 
-async def purge(amqp_url: str, *queues: str) -> None:
-    connection = await aio_pika.connect(admin_url(amqp_url))
-    try:
-        channel = await connection.channel()
-        for name in queues:
-            queue = await channel.declare_queue(name, passive=True)
-            await queue.purge()
-    finally:
-        await connection.close()
+PARTITIONS = [partition_queue(i) for i in range(READING_PARTITIONS)]
+
+
+async def partition_depth(channel: aio_pika.abc.AbstractChannel) -> int:
+    """Readings waiting in all the partition queues together."""
+    total = 0
+    for name in PARTITIONS:
+        declared = await channel.declare_queue(name, passive=True)
+        total += declared.declaration_result.message_count or 0
+    return total
+
+
+async def take_all(
+    channel: aio_pika.abc.AbstractChannel, names: list[str]
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message now in these queues, taken off them."""
+    taken = []
+    for name in names:
+        queue = await channel.declare_queue(name, passive=True)
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            taken.append(message)
+    return taken
 
 
 class ReplicaProcess:

@@ -24,7 +24,7 @@ async def test_consumption_api_figures_and_object_level_access(
     """If this fails, the charts show wrong or unfilled hours, or a client can read the
     consumption or alerts of a device that is not theirs (the seeds' worst leak)."""
     app = await pipeline.start_replica(0, identity.verifier())
-    await pipeline.start_balancer(replicas=1)
+    await pipeline.start_balancer()
     alice, alice_token = await identity.new_client()
     bob, bob_token = await identity.new_client()
     admin_token = await identity.token(ADMIN)

@@ -10,8 +10,7 @@ import aio_pika
 
 from ems.common.messaging import REASON_HEADER
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
-from ems.contracts.ingest import ingest_queue
-from tests.ingest.conftest import Pipeline
+from tests.ingest.conftest import Pipeline, take_all
 from tests.support.polling import eventually
 
 
@@ -63,7 +62,7 @@ async def test_a_deleted_device_loses_its_data_and_later_readings_are_refused(
     meter's later readings are silently dropped without a reason."""
     await pipeline.start_replica(0)
     await pipeline.start_replica(1)
-    await pipeline.start_balancer(replicas=2)
+    await pipeline.start_balancer()
     device = await pipeline.create_device(limit_kwh=0.1)
     await pipeline.wait_for_devices(device)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -95,15 +94,13 @@ async def test_a_deleted_device_loses_its_data_and_later_readings_are_refused(
         DeviceCreated(id=device, name="ghost", max_hourly_kwh=1.0, revision=1)
     )
     await pipeline.publish_reading(device, hour + timedelta(minutes=30), 0.2)
-    connection = await aio_pika.connect(pipeline.settings.amqp_url)
+    connection = await aio_pika.connect(pipeline.admin_url)
     channel = await connection.channel()
     reasons: list[str] = []
 
     async def refused() -> bool:
-        for replica in (0, 1):
-            dlq = await channel.declare_queue(f"{ingest_queue(replica)}.dlq", passive=True)
-            while (message := await dlq.get(no_ack=True, fail=False)) is not None:
-                reasons.append(str((message.headers or {})[REASON_HEADER]))
+        for message in await take_all(channel, ["readings.dlq"]):
+            reasons.append(str((message.headers or {})[REASON_HEADER]))
         return bool(reasons)
 
     await eventually(refused, timeout=15)
@@ -117,7 +114,7 @@ async def test_a_deleted_device_loses_its_data_and_later_readings_are_refused(
 async def test_a_deleted_user_takes_their_devices_data_along(pipeline: Pipeline) -> None:
     """If this fails, a deleted client's consumption history outlives their account."""
     await pipeline.start_replica(0)
-    await pipeline.start_balancer(replicas=1)
+    await pipeline.start_balancer()
     owner, other = uuid.uuid4(), uuid.uuid4()
     mine = [await pipeline.create_device(owner_id=owner) for _ in range(2)]
     theirs = await pipeline.create_device(owner_id=other)

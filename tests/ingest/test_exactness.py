@@ -37,7 +37,7 @@ async def test_duplicates_shuffling_and_late_readings_give_exact_hourly_totals(
     the wrong hour, or float arithmetic leaks into the stored kWh."""
     await pipeline.start_replica(0)
     await pipeline.start_replica(1)
-    await pipeline.start_balancer(replicas=2)
+    await pipeline.start_balancer()
     devices = [await pipeline.create_device() for _ in range(12)]
     await pipeline.wait_for_devices(*devices)
 
@@ -92,7 +92,7 @@ async def test_duplicates_shuffling_and_late_readings_give_exact_hourly_totals(
 async def test_one_alert_per_device_hour_while_replicas_race(pipeline: Pipeline) -> None:
     """If this fails, a client gets an alert for every reading over the limit, or two when
     both replicas see the hour cross its limit at the same moment."""
-    probe_connection = await aio_pika.connect(pipeline.settings.amqp_url)
+    probe_connection = await aio_pika.connect(pipeline.admin_url)
     channel = await probe_connection.channel()
     probe = await channel.declare_queue(exclusive=True)
     await probe.bind(EXCHANGE_WS, "notify.overconsumption")
@@ -101,7 +101,7 @@ async def test_one_alert_per_device_hour_while_replicas_race(pipeline: Pipeline)
     await pipeline.start_replica(0, over_limit_kwh=0.5)
     await pipeline.start_replica(1, over_limit_kwh=0.5)
     # Round-robin: the readings of one device-hour are written by both replicas at once.
-    await pipeline.start_balancer(replicas=2, balancer_strategy="round-robin")
+    await pipeline.start_balancer(balancer_strategy="round-robin")
     owner = uuid.uuid4()
     device = await pipeline.create_device(limit_kwh=1.0, owner_id=owner)
     await pipeline.wait_for_devices(device)

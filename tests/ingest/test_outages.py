@@ -27,7 +27,7 @@ async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
     )
     try:
         await pipeline.start_replica(0, database_url=through_proxy)
-        await pipeline.start_balancer(replicas=1)
+        await pipeline.start_balancer()
         device = await pipeline.create_device()
         await pipeline.wait_for_devices(device)
         hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)

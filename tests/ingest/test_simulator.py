@@ -15,7 +15,8 @@ from pathlib import Path
 import aio_pika
 
 from ems.cli import build_parser
-from ems.contracts.ingest import RAW_READINGS_QUEUE, SENT_AT_HEADER
+from ems.common.messaging.topology import METER
+from ems.contracts.ingest import SENT_AT_HEADER
 from ems.contracts.readings import Reading
 from ems.simulator.cli import build_plan
 from ems.simulator.profile import average_kw, reading_kwh
@@ -23,6 +24,8 @@ from ems.simulator.publisher import ReadingPublisher
 from ems.simulator.readings import FaultInjector, Faults, Meter, OutgoingReading, span
 from ems.simulator.run import Plan, Simulation
 from ems.simulator.settings import SimulatorSettings
+from tests.ingest.conftest import PARTITIONS, partition_depth, take_all
+from tests.support.broker import TestBroker, admin_url
 from tests.support.polling import eventually
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -86,8 +89,8 @@ def test_faults_repeat_shuffle_and_delay_but_never_lose_a_reading() -> None:
     assert [position[r] for r in readings] != sorted(position[r] for r in readings)
 
 
-async def test_simulate_publishes_confirmed_readings_to_the_raw_queue(
-    module_vhost: str, tmp_path: Path
+async def test_simulate_publishes_confirmed_readings_to_the_reading_partitions(
+    module_vhost: str, test_broker: TestBroker, tmp_path: Path
 ) -> None:
     """If this fails, `ems simulate` publishes nothing (or somewhere nothing listens), or
     its readings lack the send-time header the latency figures rely on."""
@@ -114,18 +117,18 @@ async def test_simulate_publishes_confirmed_readings_to_the_raw_queue(
     scales = {m.device_id: m.scale for m in plan.meters}
     assert scales == {devices[0]: None, devices[1]: 2.5, devices[2]: None}
 
-    publisher = ReadingPublisher(module_vhost, window=200)
-    await publisher.start()  # declares the raw queue
-    connection = await aio_pika.connect(module_vhost)
+    publisher = ReadingPublisher(test_broker.url(module_vhost, METER), window=200)
+    await publisher.start()
+    connection = await aio_pika.connect(admin_url(module_vhost))
     channel = await connection.channel()
-    await _purge(channel)
+    await take_all(channel, PARTITIONS)
     await Simulation(plan, publisher).run()
     await publisher.close()
     assert publisher.confirmed == publisher.sent > 3 * 144
 
-    queue = await channel.declare_queue(RAW_READINGS_QUEUE, passive=True)
     seen: Counter[tuple[str, str]] = Counter()
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+    for message in await take_all(channel, PARTITIONS):
+        assert message.user_id == test_broker.login(METER)
         body = json.loads(message.body)
         assert message.routing_key == f"device.{body['device_id']}.reading"
         sent_at = (message.headers or {})[SENT_AT_HEADER]
@@ -137,22 +140,23 @@ async def test_simulate_publishes_confirmed_readings_to_the_raw_queue(
     await connection.close()
 
 
-async def test_load_mode_sends_exactly_count_distinct_recent_readings(module_vhost: str) -> None:
+async def test_load_mode_sends_exactly_count_distinct_recent_readings(
+    module_vhost: str, test_broker: TestBroker
+) -> None:
     """If this fails, the benchmark's offered load is not what it claims (repeats, or
     readings too old for monitoring to accept)."""
-    publisher = ReadingPublisher(module_vhost)
+    publisher = ReadingPublisher(test_broker.url(module_vhost, METER))
     await publisher.start()
-    connection = await aio_pika.connect(module_vhost)
+    connection = await aio_pika.connect(admin_url(module_vhost))
     channel = await connection.channel()
-    await _purge(channel)
+    await take_all(channel, PARTITIONS)
     meters = [Meter(uuid.uuid4()) for _ in range(7)]
     plan = Plan(meters=meters, rate=5000, count=1000)
     await Simulation(plan, publisher).run()
     await publisher.close()
-    queue = await channel.declare_queue(RAW_READINGS_QUEUE, passive=True)
     await eventually(lambda: _depth(channel, 1000))
     stamps = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+    for message in await take_all(channel, PARTITIONS):
         reading = Reading.model_validate_json(message.body)
         stamps.append((reading.device_id, reading.timestamp))
     assert len(stamps) == len(set(stamps)) == 1000
@@ -162,17 +166,11 @@ async def test_load_mode_sends_exactly_count_distinct_recent_readings(module_vho
 
 
 async def _depth(channel: aio_pika.abc.AbstractChannel, count: int) -> bool:
-    declared = await channel.declare_queue(RAW_READINGS_QUEUE, passive=True)
-    return declared.declaration_result.message_count >= count
-
-
-async def _purge(channel: aio_pika.abc.AbstractChannel) -> None:
-    queue = await channel.declare_queue(RAW_READINGS_QUEUE, passive=True)
-    await queue.purge()
+    return await partition_depth(channel) >= count
 
 
 async def test_replay_sends_a_csv_as_written_and_a_sped_up_clock_stops_at_the_present(
-    module_vhost: str, tmp_path: Path
+    module_vhost: str, test_broker: TestBroker, tmp_path: Path
 ) -> None:
     """If this fails, a replayed file is altered on the way (rounding, reformatted times),
     or a sped-up clock runs into the future, where monitoring refuses the readings."""
@@ -183,17 +181,15 @@ async def test_replay_sends_a_csv_as_written_and_a_sped_up_clock_stops_at_the_pr
         f"{device},2026-11-20T10:10:00Z,0.1234567\n"
         f"{device},1763633400000,2\n"
     )
-    publisher = ReadingPublisher(module_vhost)
+    publisher = ReadingPublisher(test_broker.url(module_vhost, METER))
     await publisher.start()
-    connection = await aio_pika.connect(module_vhost)
+    connection = await aio_pika.connect(admin_url(module_vhost))
     channel = await connection.channel()
-    await _purge(channel)
+    await take_all(channel, PARTITIONS)
     await Simulation(Plan(meters=[], replay=file), publisher).run()
-    queue = await channel.declare_queue(RAW_READINGS_QUEUE, passive=True)
     await eventually(lambda: _depth(channel, 2))
-    bodies = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        bodies.append(message.body)
+    # One device: one partition, in publish order.
+    bodies = [message.body for message in await take_all(channel, PARTITIONS)]
     assert b'"measurement_value": 0.1234567' in bodies[0]
     assert json.loads(bodies[1])["timestamp"] == 1763633400000
 
@@ -204,9 +200,10 @@ async def test_replay_sends_a_csv_as_written_and_a_sped_up_clock_stops_at_the_pr
     await eventually(lambda: _depth(channel, 12), timeout=10)
     running.cancel()
     await publisher.close()
-    stamps = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        stamps.append(Reading.model_validate_json(message.body).timestamp)
+    stamps = [
+        Reading.model_validate_json(message.body).timestamp
+        for message in await take_all(channel, PARTITIONS)
+    ]
     assert 12 <= len(stamps) <= 13
     assert stamps == sorted(stamps)
     assert max(stamps) <= datetime.now(UTC)

@@ -24,6 +24,8 @@ TOOLS = BrokerTools()
 class TestBroker:
     """This run's broker logins: a prefix and a password per identity."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of its name
+
     def __init__(self, prefix: str, secrets: Path) -> None:
         self.prefix = prefix
         self.secrets = secrets

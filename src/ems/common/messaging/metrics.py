@@ -40,6 +40,6 @@ def count(metric: Any, *labels: str, amount: float = 1) -> None:
 
 def gauge(metric: Any, value: float, *labels: str) -> None:
     try:
-        metric.labels(*labels).set(value)
+        (metric.labels(*labels) if labels else metric).set(value)
     except Exception:  # pragma: no cover
         log.exception("metric not set")
