@@ -82,6 +82,16 @@ def amqp_vhost(run_id: str, test_broker: TestBroker) -> Iterator[str]:
     TOOLS.ctl("delete_vhost", vhost)
 
 
+@pytest.fixture(scope="module")
+def module_vhost(run_id: str, test_broker: TestBroker) -> Iterator[str]:
+    """An AMQP URL (no login) on a provisioned vhost of this test module's own: for modules
+    whose services consume the fixed queues of the topology and must not share them."""
+    vhost = vhost_name(run_id)
+    test_broker.provision(vhost)
+    yield plain_url(vhost)
+    TOOLS.ctl("delete_vhost", vhost)
+
+
 @pytest.fixture(scope="session")
 def make_settings(db_prefix: str, amqp_vhost: str, test_broker: TestBroker) -> Any:
     """Build a service's settings pointed at this run's databases and vhost; each service

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,8 +37,8 @@ from ems.common.messaging.topology import (
     METER,
     READING_PARTITIONS,
     USERS,
-    owner_of,
     partition_queue,
+    publishers_of,
 )
 from ems.common.migrations import migrate_service
 from ems.common.security import TokenVerifier, parse_jwks
@@ -49,21 +49,12 @@ from ems.monitoring.app import create_app as create_monitoring
 from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
-from tests.support.broker import TOOLS, TestBroker, admin_url, plain_url, vhost_name
+from tests.support.broker import TestBroker, admin_url
 from tests.support.polling import eventually
 from tests.support.tcpproxy import free_port
 
 PASSWORD = "correct-horse-1"
 ADMIN = "root"
-
-
-@pytest.fixture(scope="module")
-def module_vhost(run_id: str, test_broker: TestBroker) -> Iterator[str]:
-    """An AMQP URL (no login) on a provisioned vhost of this module's own."""
-    vhost = vhost_name(run_id)
-    test_broker.provision(vhost)
-    yield plain_url(vhost)
-    TOOLS.ctl("delete_vhost", vhost)
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +146,7 @@ class Pipeline:
 
     async def publish_event(self, body: EventBody) -> Envelope:
         envelope = Envelope.wrap(body)
-        owner = owner_of(EXCHANGE_SYNC, envelope.type)
-        assert owner is not None, envelope.type
+        owner = publishers_of(EXCHANGE_SYNC, envelope.type)[0]
         await self.senders[owner].publish(
             EXCHANGE_SYNC,
             envelope.type,

@@ -1,9 +1,8 @@
 """Fixtures the realtime and support tests share: the auth service on a real port (for
-real tokens and its JWKS), its admin, and a broker connection of the test's own."""
+real tokens and its JWKS), its admin, and broker clients that publish as the services."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,11 +13,11 @@ from ems.auth.app import create_app as create_auth_app
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC as AUTH_SPEC
-from ems.common.messaging import Broker
 from ems.common.migrations import migrate_service
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
 from tests.realtime.harness import AuthServer, Login, serve
+from tests.support.broker import Senders, TestBroker
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +44,11 @@ async def admin_login(auth_server: AuthServer) -> Login:
 
 
 @pytest.fixture(scope="module")
-async def broker(amqp_vhost: str) -> AsyncIterator[Broker]:
-    """A broker connection of the test's own, to publish what other services would."""
-    b = Broker(amqp_vhost, f"test-{uuid.uuid4().hex[:6]}")
-    await b.connect()
-    yield b
-    await b.close()
+async def senders(amqp_vhost: str, test_broker: TestBroker) -> AsyncIterator[Senders]:
+    """Publishes what the other services would, each message as its owner."""
+    clients = Senders(test_broker, amqp_vhost)
+    yield clients
+    await clients.close()
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from ems.auth.bootstrap import ensure_admin
-from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, Broker
+from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
+from tests.support.broker import Senders
 from tests.support.polling import eventually
 from tests.support.tcpproxy import free_port
 
@@ -172,12 +173,14 @@ async def connected(address: str, token: str) -> Socket:
     return sock
 
 
-async def publish_ws(broker: Broker, body: WsBody, audience: Audience) -> None:
+async def publish_ws(senders: Senders, body: WsBody, audience: Audience) -> None:
+    """As the service that owns the message type would send it."""
     envelope = WsEnvelope.wrap(body, audience)
-    await broker.publish(EXCHANGE_WS, envelope.type, envelope.model_dump_json().encode())
+    await senders.publish(EXCHANGE_WS, envelope.type, envelope.model_dump_json().encode())
 
 
-async def publish_event(broker: Broker, body: EventBody) -> Envelope:
+async def publish_event(senders: Senders, body: EventBody) -> Envelope:
+    """As the service that owns the event would send it."""
     envelope = Envelope.wrap(body)
-    await broker.publish(EXCHANGE_SYNC, envelope.type, envelope.model_dump_json().encode())
+    await senders.publish(EXCHANGE_SYNC, envelope.type, envelope.model_dump_json().encode())
     return envelope

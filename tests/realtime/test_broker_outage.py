@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import httpx
 
-from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
 from tests.realtime.harness import AuthServer, connected, publish_ws, serve
 from tests.realtime.test_delivery import chat
+from tests.support.broker import Senders
 from tests.support.polling import eventually
 from tests.support.tcpproxy import TcpProxy
 
 
 async def test_delivery_resumes_after_a_broker_outage(
-    realtime_settings: RealtimeSettings, auth_server: AuthServer, broker: Broker
+    realtime_settings: RealtimeSettings, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, a broker restart silently ends every live alert until realtime is
     restarted by hand, or drops every open socket."""
@@ -40,7 +40,7 @@ async def test_delivery_resumes_after_a_broker_outage(
             async def delivered() -> bool:
                 # Until the queue is declared again a message may find no queue: retry.
                 await publish_ws(
-                    broker, chat(user.id, "after the outage"), Audience(user_ids=[user.id])
+                    senders, chat(user.id, "after the outage"), Audience(user_ids=[user.id])
                 )
                 return bool(sock.of_type("chat.message"))
 

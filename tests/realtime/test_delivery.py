@@ -7,9 +7,9 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from ems.common.messaging import Broker
 from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
+from tests.support.broker import Senders
 
 
 def alert_for(device: uuid.UUID) -> OverconsumptionAlert:
@@ -36,7 +36,7 @@ def chat(user: uuid.UUID, text: str, sender: str = "admin") -> ChatMessage:
 
 
 async def test_each_alert_and_chat_message_reaches_exactly_its_recipients(
-    realtime: str, auth_server: AuthServer, admin_login: Login, broker: Broker
+    realtime: str, auth_server: AuthServer, admin_login: Login, senders: Senders
 ) -> None:
     """If this fails, a client sees another client's alerts or chat (the seeds' worst
     WebSocket bug), or an admin misses what the inbox needs."""
@@ -46,15 +46,15 @@ async def test_each_alert_and_chat_message_reaches_exactly_its_recipients(
     admin = await connected(realtime, admin_login.access_token)
     device_a, device_b = uuid.uuid4(), uuid.uuid4()
 
-    await publish_ws(broker, alert_for(device_a), Audience(user_ids=[alice.id], admins=True))
-    await publish_ws(broker, alert_for(device_b), Audience(user_ids=[bob.id], admins=True))
-    await publish_ws(broker, chat(alice.id, "only for alice"), Audience(user_ids=[alice.id]))
-    await publish_ws(broker, chat(bob.id, "hi admins", "user"), Audience(admins=True))
+    await publish_ws(senders, alert_for(device_a), Audience(user_ids=[alice.id], admins=True))
+    await publish_ws(senders, alert_for(device_b), Audience(user_ids=[bob.id], admins=True))
+    await publish_ws(senders, chat(alice.id, "only for alice"), Audience(user_ids=[alice.id]))
+    await publish_ws(senders, chat(bob.id, "hi admins", "user"), Audience(admins=True))
     update = ConsumptionUpdated(device_id=device_b, hour=datetime.now(UTC), kwh=1.0)
-    await publish_ws(broker, update, Audience(user_ids=[bob.id]))
+    await publish_ws(senders, update, Audience(user_ids=[bob.id]))
     # A last message to everyone: once it is in, everything before it has been delivered.
     barrier = chat(alice.id, "barrier")
-    await publish_ws(broker, barrier, Audience(user_ids=[alice.id, bob.id], admins=True))
+    await publish_ws(senders, barrier, Audience(user_ids=[alice.id, bob.id], admins=True))
     for sock in (a, b, admin):
         await sock.wait_for("chat.message", text="barrier")
 
@@ -90,7 +90,7 @@ async def test_each_alert_and_chat_message_reaches_exactly_its_recipients(
 
 
 async def test_every_socket_of_a_user_gets_the_message(
-    realtime: str, auth_server: AuthServer, broker: Broker
+    realtime: str, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, a user with the app open on a phone and a laptop sees an alert on
     only one of them."""
@@ -98,27 +98,27 @@ async def test_every_socket_of_a_user_gets_the_message(
     first, second = await asyncio.gather(
         connected(realtime, carol.access_token), connected(realtime, carol.access_token)
     )
-    await publish_ws(broker, chat(carol.id, "both tabs"), Audience(user_ids=[carol.id]))
+    await publish_ws(senders, chat(carol.id, "both tabs"), Audience(user_ids=[carol.id]))
     for sock in (first, second):
         await sock.wait_for("chat.message", text="both tabs")
         await sock.close()
 
 
 async def test_a_malformed_broker_message_does_not_stop_delivery(
-    realtime: str, auth_server: AuthServer, broker: Broker
+    realtime: str, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, one bad message on ems.ws stops every live alert for everyone."""
     dave = await auth_server.client("dave")
     sock = await connected(realtime, dave.access_token)
-    await broker.publish("ems.ws", "notify.overconsumption", b"{not json")
-    await broker.publish("ems.ws", "chat.message", b'{"type": "chat.message"}')
-    await publish_ws(broker, chat(dave.id, "still here"), Audience(user_ids=[dave.id]))
+    await senders.publish("ems.ws", "notify.overconsumption", b"{not json")
+    await senders.publish("ems.ws", "chat.message", b'{"type": "chat.message"}')
+    await publish_ws(senders, chat(dave.id, "still here"), Audience(user_ids=[dave.id]))
     await sock.wait_for("chat.message", text="still here")
     await sock.close()
 
 
 async def test_a_client_that_reconnects_gets_what_it_missed(
-    realtime: str, auth_server: AuthServer, broker: Broker
+    realtime: str, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, an alert raised while the client's socket was reconnecting is only
     found later in the history, never shown live."""
@@ -126,7 +126,7 @@ async def test_a_client_that_reconnects_gets_what_it_missed(
     before = datetime.now(UTC)
     watcher = await connected(realtime, erin.access_token)
     device = uuid.uuid4()
-    await publish_ws(broker, alert_for(device), Audience(user_ids=[erin.id]))
+    await publish_ws(senders, alert_for(device), Audience(user_ids=[erin.id]))
     await watcher.wait_for("notify.overconsumption", device_id=str(device))
     await watcher.close()  # the alert above was "missed" by the next socket
 

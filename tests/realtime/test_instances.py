@@ -7,12 +7,12 @@ import uuid
 
 import httpx
 
-from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws, serve
 from tests.realtime.test_delivery import alert_for
+from tests.support.broker import Senders
 from tests.support.polling import eventually
 
 
@@ -21,7 +21,7 @@ async def test_two_instances_each_deliver_to_their_own_sockets_and_share_presenc
     realtime_settings: RealtimeSettings,
     auth_server: AuthServer,
     admin_login: Login,
-    broker: Broker,
+    senders: Senders,
 ) -> None:
     """If this fails, a second realtime replica steals messages from the first (users on
     one of them miss alerts), or admins see only the users of their own instance."""
@@ -45,7 +45,7 @@ async def test_two_instances_each_deliver_to_their_own_sockets_and_share_presenc
             await eventually(listed)
 
         device = uuid.uuid4()
-        await publish_ws(broker, alert_for(device), Audience(user_ids=[client.id], admins=True))
+        await publish_ws(senders, alert_for(device), Audience(user_ids=[client.id], admins=True))
         await sock.wait_for("notify.overconsumption", device_id=str(device))
         await admin.wait_for("notify.overconsumption", device_id=str(device))
         assert len(sock.of_type("notify.overconsumption")) == 1

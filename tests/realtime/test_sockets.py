@@ -9,7 +9,6 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from ems.common.messaging import Broker
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.contracts.ws import Audience
 from tests.realtime.harness import (
@@ -21,6 +20,7 @@ from tests.realtime.harness import (
     publish_ws,
 )
 from tests.realtime.test_delivery import chat
+from tests.support.broker import Senders
 from tests.support.tokens import forged_tokens, reissued
 
 
@@ -80,38 +80,38 @@ async def test_the_token_may_come_in_the_first_message(
 
 
 async def test_a_deleted_users_sockets_close_with_4403_and_stay_closed(
-    realtime: str, auth_server: AuthServer, broker: Broker
+    realtime: str, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, a deleted user keeps receiving live data until the token runs out."""
     user, bystander = await auth_server.client(), await auth_server.client()
     sock = await connected(realtime, user.access_token)
     other = await connected(realtime, bystander.access_token)
-    await publish_event(broker, UserDeleted(id=user.id, revision=2))
+    await publish_event(senders, UserDeleted(id=user.id, revision=2))
     assert await sock.wait_closed() == 4403
     again = await open_socket(realtime, user.access_token)
     assert await again.wait_closed() == 4403
-    await publish_ws(broker, chat(bystander.id, "unaffected"), Audience(user_ids=[bystander.id]))
+    await publish_ws(senders, chat(bystander.id, "unaffected"), Audience(user_ids=[bystander.id]))
     await other.wait_for("chat.message", text="unaffected")
     await other.close()
 
 
 async def test_a_demoted_admin_is_closed_with_4401(
-    realtime: str, auth_server: AuthServer, broker: Broker
+    realtime: str, auth_server: AuthServer, senders: Senders
 ) -> None:
     """If this fails, an admin whose role was taken away keeps getting every admin's
     messages until the token expires."""
     admin_login = await auth_server.admin("demoted")
     sock = await connected(realtime, admin_login.access_token)
     same = UserUpdated(id=admin_login.id, username=admin_login.username, role="ADMIN", revision=5)
-    await publish_event(broker, same)
+    await publish_event(senders, same)
     other = await auth_server.client()
     await publish_event(
-        broker, UserUpdated(id=other.id, username=other.username, role="CLIENT", revision=2)
+        senders, UserUpdated(id=other.id, username=other.username, role="CLIENT", revision=2)
     )
     demoted = UserUpdated(
         id=admin_login.id, username=admin_login.username, role="CLIENT", revision=6
     )
-    await publish_event(broker, demoted)
+    await publish_event(senders, demoted)
     assert await sock.wait_closed() == 4401
 
 

@@ -9,13 +9,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ems.common.messaging import Broker
 from ems.common.messaging.credentials import ensure_passwords
 from ems.common.messaging.definitions import broker_definitions
 from ems.common.messaging.provision import BrokerTools
-from ems.common.messaging.topology import IDENTITIES
+from ems.common.messaging.topology import IDENTITIES, publishers_of
 
 AMQP_HOST = os.environ.get("EMS_TEST_AMQP_HOST", "127.0.0.1:5672")
 TOOLS = BrokerTools()
@@ -54,6 +55,36 @@ class TestBroker:
 
     def remove_users(self) -> None:
         TOOLS.delete_users(self.prefix)
+
+
+class Senders:
+    """Clients logged in as each service of the platform, connected on first use: a test
+    publishes each message as the service that owns its routing key, the only login its
+    consumers accept it from."""
+
+    def __init__(self, broker: TestBroker, vhost_url: str) -> None:
+        self.broker = broker
+        self.vhost_url = vhost_url
+        self.clients: dict[str, Broker] = {}
+
+    async def as_(self, identity: str) -> Broker:
+        client = self.clients.get(identity)
+        if client is None:
+            client = self.broker.client(self.vhost_url, identity, f"test-{identity}")
+            await client.connect()
+            self.clients[identity] = client
+        return client
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes, **options: Any) -> None:
+        """Published (confirmed) as the (first) owner of `routing_key` on `exchange`."""
+        owners = publishers_of(exchange, routing_key)
+        assert owners, f"nobody publishes {routing_key!r} on {exchange}"
+        await (await self.as_(owners[0])).publish(exchange, routing_key, body, **options)
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.close()
+        self.clients.clear()
 
 
 def guest_url(vhost: str) -> str:

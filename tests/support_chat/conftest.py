@@ -14,14 +14,14 @@ from ems.support.spec import SPEC
 from tests.realtime.fixtures import (
     admin_login,
     auth_server,
-    broker,
     realtime,
     realtime_settings,
+    senders,
 )
 from tests.realtime.harness import AuthServer, Login, serve
 from tests.support_chat.llm_server import llm_app
 
-__all__ = ["admin_login", "auth_server", "broker", "realtime", "realtime_settings"]
+__all__ = ["admin_login", "auth_server", "realtime", "realtime_settings", "senders"]
 
 
 @dataclass

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ems.common.messaging import Broker
 from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.bot import HANDOFF_ANSWER
@@ -18,6 +17,7 @@ from ems.support.llm import LlmClient
 from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
 from tests.realtime.harness import AuthServer, Login, publish_event
+from tests.support.broker import Senders
 from tests.support.polling import eventually
 from tests.support_chat.conftest import LlmServer, Support
 
@@ -210,7 +210,7 @@ async def test_bad_input_and_wrong_roles_are_refused(
 
 
 async def test_a_deleted_users_conversation_is_removed(
-    support: Support, auth_server: AuthServer, admin_login: Login, broker: Broker
+    support: Support, auth_server: AuthServer, admin_login: Login, senders: Senders
 ) -> None:
     """If this fails, a deleted user's chat history stays in the inbox (the spec says
     deleting a user removes their conversations), or their old token starts a new one."""
@@ -222,8 +222,8 @@ async def test_a_deleted_users_conversation_is_removed(
     )
     assert await _inbox_row(support, admin_login, client) is not None
     event = UserDeleted(id=client.id, revision=3)
-    await publish_event(broker, event)
-    await publish_event(broker, event)  # a repeat changes nothing
+    await publish_event(senders, event)
+    await publish_event(senders, event)  # a repeat changes nothing
 
     async def gone() -> bool:
         return await _inbox_row(support, admin_login, client) is None
@@ -244,7 +244,7 @@ async def test_a_deleted_users_conversation_is_removed(
 
 
 async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
-    support: Support, auth_server: AuthServer, admin_login: Login, broker: Broker
+    support: Support, auth_server: AuthServer, admin_login: Login, senders: Senders
 ) -> None:
     """If this fails, admins see stale usernames, or an old event undoes a newer one."""
     client = await auth_server.client()
@@ -254,10 +254,10 @@ async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
         headers=support.as_(client),
     )
     newer = await publish_event(
-        broker, UserUpdated(id=client.id, username="renamed", role="CLIENT", revision=4)
+        senders, UserUpdated(id=client.id, username="renamed", role="CLIENT", revision=4)
     )
     older = await publish_event(
-        broker, UserUpdated(id=client.id, username="older", role="CLIENT", revision=3)
+        senders, UserUpdated(id=client.id, username="older", role="CLIENT", revision=3)
     )
     # The barrier: both events handled (the consumer commits each id with its writes), so a
     # late overwrite by the older one has happened by now if it happens at all.

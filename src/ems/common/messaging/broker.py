@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ems.common.messaging.consume import Consumer, Handler, Policy, Sender
+from ems.common.messaging.consume import Consumer, Handler, Policy
 from ems.common.messaging.credentials import connection_url, login_name
 from ems.common.messaging.deadletters import DeadLetters
 from ems.common.messaging.link import Link
 from ems.common.messaging.publisher import Publisher
-from ems.common.messaging.topology import MAX_MESSAGE_BYTES, Queue, owner_of, queue
+from ems.common.messaging.topology import MAX_MESSAGE_BYTES, Queue, publishers_of, queue
 from ems.common.settings import CommonSettings
 
 
@@ -29,13 +29,12 @@ class Broker:
         self.link = Link(url, name)
         self.publisher = Publisher(self.link)
         self.dead_letters = DeadLetters(self.publisher)
-        self.policy = Policy(max_message_bytes, delivery_limit, self.sender)
+        self.policy = Policy(max_message_bytes, delivery_limit, self.senders)
         self.consumers: list[Consumer] = []
 
-    def sender(self, exchange: str, routing_key: str) -> str | None:
-        """The login whose messages under this routing key are genuine."""
-        owner = owner_of(exchange, routing_key)
-        return None if owner is None else f"{self.user_prefix}{owner}"
+    def senders(self, exchange: str, routing_key: str) -> frozenset[str]:
+        """The logins whose messages under this routing key are genuine."""
+        return frozenset(f"{self.user_prefix}{i}" for i in publishers_of(exchange, routing_key))
 
     async def connect(self, timeout: float | None = 30.0) -> None:
         self.link.start()
@@ -73,21 +72,15 @@ class Broker:
         *,
         prefetch: int = 50,
         instance_id: str = "",
-        sender: Sender | None = None,
     ) -> Consumer:
         """Consume a queue of the topology (declared as the table says) from now on, and
         again after every reconnect."""
         q = queue(queue_or_name) if isinstance(queue_or_name, str) else queue_or_name
-        policy = (
-            self.policy
-            if sender is None
-            else Policy(self.policy.max_bytes, self.policy.delivery_limit, sender)
-        )
         consumer = Consumer(
             self.link,
             q,
             handler,
-            policy,
+            self.policy,
             self.dead_letters,
             prefetch=prefetch,
             instance_id=instance_id,

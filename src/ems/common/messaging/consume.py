@@ -115,8 +115,8 @@ def _text(value: object) -> str:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
-# The login that must have sent a routing key on an exchange (None: nobody may).
-Sender = Callable[[str, str], str | None]
+# The logins that may have sent a routing key on an exchange (empty: nobody may).
+Senders = Callable[[str, str], frozenset[str]]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -168,7 +168,7 @@ class Policy:
 
     max_bytes: int
     delivery_limit: int
-    sender: Sender
+    senders: Senders
     max_attempts: int = 3
     retry_pause: float = 0.5
 
@@ -191,13 +191,14 @@ class Gate:
     def check_sender(self, delivery: Delivery) -> str | None:
         if delivery.exchange not in TRUSTED_EXCHANGES:
             return None
-        expected = self.policy.sender(delivery.exchange, delivery.routing_key)
-        if expected is None:
+        allowed = self.policy.senders(delivery.exchange, delivery.routing_key)
+        if not allowed:
             return f"forged: nobody may publish {delivery.routing_key!r} on {delivery.exchange}"
-        if delivery.user_id != expected:
+        if delivery.user_id not in allowed:
             return (
                 f"forged: {delivery.routing_key!r} on {delivery.exchange} must come from "
-                f"{expected!r}, came from {delivery.user_id or 'an unnamed sender'!r}"
+                f"{' or '.join(sorted(allowed))}, came from "
+                f"{delivery.user_id or 'an unnamed sender'!r}"
             )
         return None
 

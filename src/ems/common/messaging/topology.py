@@ -132,16 +132,17 @@ EXCHANGES = (
 # Exchange-to-exchange bindings: (source, destination, routing key).
 EXCHANGE_BINDINGS = ((EXCHANGE_DATA, EXCHANGE_READINGS, "device.*.reading"),)
 
-# Who publishes what: (identity, exchange, routing-key pattern as a regex). The owner of a
-# routing key on ems.sync, ems.ws and ems.control is the only login whose messages under
-# it are accepted (consumers check the AMQP user_id, which RabbitMQ checks at publish).
+# Who publishes what: (identity, exchange, routing-key pattern as a regex). The identities
+# listed for a routing key on ems.sync, ems.ws and ems.control are the only logins whose
+# messages under it are accepted (consumers check the AMQP user_id, which RabbitMQ checks
+# at publish). Typing indicators come from sockets (realtime) and from the support API.
 PUBLISHES: tuple[tuple[str, str, str], ...] = (
     (METER, EXCHANGE_DATA, r"device\.[^.]+\.reading"),
     (AUTH, EXCHANGE_SYNC, r"auth\..+"),
     (USERS, EXCHANGE_SYNC, r"user\..+"),
     (DEVICES, EXCHANGE_SYNC, r"device\..+"),
     (MONITORING, EXCHANGE_WS, r"(notify|consumption)\..+"),
-    (SUPPORT, EXCHANGE_WS, r"chat\.message"),
+    (SUPPORT, EXCHANGE_WS, r"chat\.(message|typing)"),
     (REALTIME, EXCHANGE_WS, r"(chat\.typing|presence\..+)"),
     (MONITORING, EXCHANGE_CONTROL, r"monitoring\.replica\..+"),
     (BALANCER, EXCHANGE_CONTROL, r"balancer\.assignment"),
@@ -228,12 +229,13 @@ def static_queues() -> list[Queue]:
     return [q for q in QUEUES if not q.per_instance] + dlqs
 
 
-def owner_of(exchange: str, routing_key: str) -> str | None:
-    """The identity whose messages under `routing_key` on `exchange` are genuine."""
-    for identity, ex, pattern in PUBLISHES:
-        if ex == exchange and re.fullmatch(pattern, routing_key):
-            return identity
-    return None
+def publishers_of(exchange: str, routing_key: str) -> tuple[str, ...]:
+    """The identities whose messages under `routing_key` on `exchange` are genuine."""
+    return tuple(
+        identity
+        for identity, ex, pattern in PUBLISHES
+        if ex == exchange and re.fullmatch(pattern, routing_key)
+    )
 
 
 # --- permissions -----------------------------------------------------------------------

@@ -103,7 +103,8 @@ class Intake:
         self.policy = Policy(
             settings.broker_max_message_bytes,
             settings.broker_delivery_limit,
-            sender=lambda exchange, routing_key: None,
+            # Readings come from meters: ems.data has no owner to check.
+            senders=lambda exchange, routing_key: frozenset(),
         )
         self.link.on_connect(self._on_connect, self._on_disconnect)
         self.alerted: set[AlertKey] = set()
