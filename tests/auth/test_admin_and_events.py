@@ -13,10 +13,11 @@ from ems.auth.app import create_app
 from ems.auth.bootstrap import DEFAULT_ADMIN, ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.migrations import migrate_service
 from ems.contracts.events import Envelope
 from tests.auth.conftest import AuthService
+from tests.support.broker import probe
 from tests.support.polling import eventually
 
 
@@ -68,26 +69,19 @@ async def test_registration_publishes_an_event_through_the_outbox(
     auth: AuthService, amqp_vhost: str
 ) -> None:
     """If this fails, no other service ever learns that the user exists."""
-    broker = Broker(amqp_vhost, "probe")
-    await broker.connect()
-    try:
-        probe = await broker.declare_queue(
-            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "auth.user_registered")]
-        )
+    async with probe(amqp_vhost, (EXCHANGE_SYNC, "auth.user_registered")) as queue:
         user = await auth.register(f"kim{uuid.uuid4().hex[:6]}")
         seen: list[Envelope] = []
 
         async def arrived() -> bool:
-            message = await probe.get(no_ack=True, fail=False)
+            message = await queue.get(no_ack=True, fail=False)
             if message is not None:
                 seen.append(Envelope.model_validate_json(message.body))
             return any(e.data["id"] == user["id"] for e in seen)
 
         await eventually(arrived, timeout=5)
-        event = next(e for e in seen if e.data["id"] == user["id"])
-        assert event.data["role"] == "CLIENT" and "password" not in str(event.data)
-    finally:
-        await broker.close()
+    event = next(e for e in seen if e.data["id"] == user["id"])
+    assert event.data["role"] == "CLIENT" and "password" not in str(event.data)
 
 
 def test_production_refuses_placeholder_secrets() -> None:
@@ -99,7 +93,13 @@ def test_production_refuses_placeholder_secrets() -> None:
             environment="production",
             admin_password="a-real-secret-123",
             service_master_key="a-real-master-key-123",
-            amqp_url="amqp://guest:guest@rabbit:5672/",
+            broker_password="guest",
+        )
+    with pytest.raises(ValidationError):  # no broker password at all
+        AuthSettings(
+            environment="production",
+            admin_password="a-real-secret-123",
+            service_master_key="a-real-master-key-123",
         )
     # Without the master key no service could prove who it is.
     for master in (None, "changeme"):
@@ -108,11 +108,11 @@ def test_production_refuses_placeholder_secrets() -> None:
                 environment="production",
                 admin_password="a-real-secret-123",
                 service_master_key=master,
-                amqp_url="amqp://ems:s3cret-broker@rabbit:5672/",
+                broker_password="s3cret-broker",
             )
     AuthSettings(
         environment="production",
         admin_password="a-real-secret-123",
         service_master_key="a-real-master-key-123",
-        amqp_url="amqp://ems:s3cret-broker@rabbit:5672/",
+        broker_password="s3cret-broker",
     )

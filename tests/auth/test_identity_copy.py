@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from ems.auth.consumers import user_events_consumer
 from ems.auth.models import Credential, RefreshToken
 from ems.common.db import Database
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from tests.auth.conftest import AuthService
+from tests.support.broker import probe
 from tests.support.polling import eventually
 
 
@@ -83,12 +84,7 @@ async def test_a_deleted_user_loses_login_and_refresh_tokens_and_it_is_announced
     user's credentials left behind), or nobody learns the login is gone."""
     user = await auth.register(unique("gone"))
     tokens = await auth.login(user["username"])
-    probe = Broker(amqp_vhost, "probe")
-    await probe.connect()
-    try:
-        queue = await probe.declare_queue(
-            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "auth.credential_removed")]
-        )
+    async with probe(amqp_vhost, (EXCHANGE_SYNC, "auth.credential_removed")) as queue:
         assert await apply(auth, UserDeleted(id=user["id"], revision=2))
 
         async def announced() -> bool:
@@ -99,8 +95,6 @@ async def test_a_deleted_user_loses_login_and_refresh_tokens_and_it_is_announced
             )
 
         await eventually(announced, timeout=5)
-    finally:
-        await probe.close()
     assert await credential(auth, user["id"]) is None
     db: Database = auth.app.state.runtime.db
     async with db.sessions() as session:

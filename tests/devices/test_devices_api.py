@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope
+from tests.support.broker import probe
 from tests.support.polling import eventually
 from tests.users.platform import Platform, bearer, unique
 
@@ -212,12 +213,7 @@ async def test_every_device_change_publishes_its_state_with_owner_and_limit(
     """If this fails, monitoring never learns a device's owner or limit changed (the seeds'
     bug: alerts against a stale limit, or to the previous owner)."""
     owner, _ = await platform.client()
-    broker = Broker(platform.amqp_url, "probe")
-    await broker.connect()
-    try:
-        queue = await broker.declare_queue(
-            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "device.*")]
-        )
+    async with probe(platform.amqp_url, (EXCHANGE_SYNC, "device.*")) as queue:
         headers = bearer(platform.admin_token)
         device = await platform.create_device(name=unique("ev"))
         url = f"/api/devices/{device['id']}"
@@ -236,8 +232,6 @@ async def test_every_device_change_publishes_its_state_with_owner_and_limit(
             return len(events) >= 4
 
         await eventually(four, timeout=5)
-    finally:
-        await broker.close()
     types = [e.type for e in events]
     assert types == ["device.created", "device.updated", "device.updated", "device.deleted"]
     assert [e.data["revision"] for e in events] == [1, 2, 3, 4]

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aio_pika
+from aio_pika.abc import AbstractQueue
+
 from ems.common.messaging import Broker
 from ems.common.messaging.credentials import ensure_passwords
 from ems.common.messaging.definitions import broker_definitions
@@ -109,6 +112,20 @@ async def own_vhost(broker: TestBroker, run_id: str) -> AsyncIterator[str]:
         yield plain_url(vhost)
     finally:
         await asyncio.to_thread(TOOLS.ctl, "delete_vhost", vhost)
+
+
+@asynccontextmanager
+async def probe(vhost_url: str, *bindings: tuple[str, str]) -> AsyncIterator[AbstractQueue]:
+    """A queue of the tests' inspector on the vhost of `vhost_url`, bound (exchange,
+    routing key) as given: it sees what the services publish. Gone afterwards."""
+    connection = await aio_pika.connect(admin_url(vhost_url))
+    try:
+        queue = await (await connection.channel()).declare_queue(exclusive=True)
+        for exchange, routing_key in bindings:
+            await queue.bind(exchange, routing_key)
+        yield queue
+    finally:
+        await connection.close()
 
 
 def vhost_of_url(url: str) -> str:

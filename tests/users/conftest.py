@@ -5,11 +5,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.broker import TestBroker
 from tests.users.platform import Platform, running_platform
 
 
 @pytest.fixture(scope="package")
-async def platform(make_settings: Any, db_prefix: str, amqp_vhost: str) -> AsyncIterator[Platform]:
+async def platform(
+    make_settings: Any, db_prefix: str, test_broker: TestBroker, run_id: str
+) -> AsyncIterator[Platform]:
     """auth, users and devices behind the gateway, for the tests of tests/users."""
-    async with running_platform(make_settings, db_prefix, amqp_vhost) as running:
+    async with running_platform(make_settings, db_prefix, test_broker, run_id) as running:
         yield running

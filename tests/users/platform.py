@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
-from ems.common.bus import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database
 from ems.common.migrations import migrate_service
@@ -34,6 +34,7 @@ from ems.contracts.events import Envelope
 from ems.devices.settings import DevicesSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 from ems.users.settings import UsersSettings
+from tests.support.broker import Senders, TestBroker, own_vhost, probe
 from tests.support.credentials import service_headers
 from tests.support.polling import eventually
 from tests.support.tcpproxy import TcpProxy, free_port
@@ -99,6 +100,8 @@ class Platform:
     broker_proxy: TcpProxy
     # The platform's vhost, straight (not through the proxy): for probes and replays.
     amqp_url: str
+    # Publishes as the services would (replays of their events).
+    senders: Senders
     admin_token: str = ""
     _direct: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     _databases: dict[str, Database] = field(default_factory=dict)
@@ -179,16 +182,10 @@ class Platform:
 
     @contextlib.asynccontextmanager
     async def events(self, *keys: str) -> AsyncIterator[EventProbe]:
-        """A queue of this platform's own on `ems.sync`, bound to `keys` (`tariff.*`), to
+        """A queue of the tests' inspector on `ems.sync`, bound to `keys` (`tariff.*`), to
         read what the services publish, as any consumer would."""
-        broker = Broker(self.amqp_url, "probe")
-        await broker.connect()
-        try:
-            name = f"probe-{uuid.uuid4().hex[:6]}"
-            queue = await broker.declare_queue(name, [(EXCHANGE_SYNC, key) for key in keys])
+        async with probe(self.amqp_url, *((EXCHANGE_SYNC, key) for key in keys)) as queue:
             yield EventProbe(queue)
-        finally:
-            await broker.close()
 
     async def wait_known_to_devices(self, user_id: str, timeout: float = 5.0) -> None:
         async def known() -> bool:
@@ -232,43 +229,24 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _rabbitmqctl(*args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "rabbitmqctl", "-q", *args, stdout=asyncio.subprocess.DEVNULL
-    )
-    assert await process.wait() == 0, f"rabbitmqctl {args} failed"
-
-
-@contextlib.asynccontextmanager
-async def own_vhost(amqp_vhost: str) -> AsyncIterator[str]:
-    """An AMQP URL on a vhost of this platform's own.
-
-    Two platforms on one vhost would share the queues `users.sync`, `devices.sync`: each
-    would take (and misapply) half of the other's events.
-    """
-    base, _, run_vhost = amqp_vhost.rpartition("/")
-    vhost = f"{run_vhost}-{uuid.uuid4().hex[:6]}"
-    await _rabbitmqctl("add_vhost", vhost)
-    await _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    try:
-        yield f"{base}/{vhost}"
-    finally:
-        await _rabbitmqctl("delete_vhost", vhost)
-
-
 @contextlib.asynccontextmanager
 async def running_platform(
-    make_settings: Any, db_prefix: str, amqp_vhost: str
+    make_settings: Any, db_prefix: str, test_broker: TestBroker, run_id: str
 ) -> AsyncIterator[Platform]:
+    """On a vhost of this platform's own: two platforms on one vhost would share the queues
+    `users.sync`, `devices.sync`, and each take (and misapply) half of the other's events."""
     async with (
-        own_vhost(amqp_vhost) as amqp_url,
-        _platform(make_settings, db_prefix, amqp_url) as platform,
+        own_vhost(test_broker, run_id) as amqp_url,
+        _platform(make_settings, db_prefix, amqp_url, Senders(test_broker, amqp_url)) as platform,
     ):
         yield platform
+        await platform.senders.close()
 
 
 @contextlib.asynccontextmanager
-async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncIterator[Platform]:
+async def _platform(
+    make_settings: Any, db_prefix: str, amqp_url: str, senders: Senders
+) -> AsyncIterator[Platform]:
     proxy = TcpProxy(int(amqp_url.rsplit(":", 1)[1].split("/", 1)[0]))
     await proxy.start()
     vhost = amqp_url.rsplit("/", 1)[1]
@@ -276,7 +254,8 @@ async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncI
         "db_prefix": f"{db_prefix}{uuid.uuid4().hex[:4]}_",
         # The PostgreSQL server is shared with every other test run (100 connections).
         "db_pool_size": 3,
-        "amqp_url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
+        # Each service adds its own login.
+        "amqp_url": f"amqp://127.0.0.1:{proxy.port}/{vhost}",
     }
     ports = {name: free_port() for name in SERVICES}
     auth_url = f"http://127.0.0.1:{ports['auth']}"
@@ -319,7 +298,7 @@ async def _platform(make_settings: Any, db_prefix: str, amqp_url: str) -> AsyncI
         gateway_port = free_port()
         nginx = await _start_gateway(folder, gateway_port, served)
         gateway.base_url = httpx.URL(f"http://127.0.0.1:{gateway_port}")
-        platform = Platform(gateway, served, proxy, amqp_url)
+        platform = Platform(gateway, served, proxy, amqp_url, senders)
         platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
         yield platform
         for client in platform._direct.values():

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserUpdated
 from ems.users import service
+from tests.support.broker import probe
 from tests.support.polling import eventually
 from tests.users.platform import ADMIN, PASSWORD, Platform, bearer, unique
 
@@ -117,12 +118,7 @@ async def test_deleting_a_user_removes_login_refresh_tokens_and_devices_within_a
     user, _ = await platform.client()
     tokens = await platform.login(user["username"])
     devices = [await platform.create_device(user["id"]) for _ in range(2)]
-    probe = Broker(platform.amqp_url, "probe")
-    await probe.connect()
-    try:
-        queue = await probe.declare_queue(
-            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "device.deleted")]
-        )
+    async with probe(platform.amqp_url, (EXCHANGE_SYNC, "device.deleted")) as queue:
         response = await platform.gateway.delete(
             f"/api/users/{user['id']}", headers=bearer(platform.admin_token)
         )
@@ -158,8 +154,6 @@ async def test_deleting_a_user_removes_login_refresh_tokens_and_devices_within_a
             return {d["id"] for d in devices} <= seen
 
         await eventually(both_announced, timeout=5)
-    finally:
-        await probe.close()
 
     # The old access token is refused too once the gateway's 1 s verify cache has passed.
     async def refused() -> bool:
@@ -306,54 +300,49 @@ async def test_a_redelivered_or_late_event_changes_nothing(platform: Platform) -
     current = Envelope.wrap(
         UserUpdated(id=user["id"], username=user["username"], role="ADMIN", revision=2)
     )
-    broker = Broker(platform.amqp_url, "replayer")
-    await broker.connect()
-    try:
-        for envelope in (current, current, stale, stale):
-            await broker.publish(EXCHANGE_SYNC, envelope.type, envelope.model_dump_json().encode())
-        # A marker behind them on the same queues: once it is applied, they were too.
-        await platform.gateway.patch(
-            f"/api/users/{user['id']}",
-            json={"full_name": "Marker"},
-            headers=bearer(platform.admin_token),
+    for envelope in (current, current, stale, stale):
+        await platform.senders.publish(
+            EXCHANGE_SYNC, envelope.type, envelope.model_dump_json().encode()
         )
+    # A marker behind them on the same queues: once it is applied, they were too.
+    await platform.gateway.patch(
+        f"/api/users/{user['id']}",
+        json={"full_name": "Marker"},
+        headers=bearer(platform.admin_token),
+    )
 
-        async def marker_applied() -> bool:
-            copy = await copy_in_devices(platform, user["id"])
-            auth_copy = await credential_in_auth(platform, user["id"])
-            return bool(
-                copy and copy["revision"] == 3 and auth_copy and auth_copy["profile_revision"] == 3
-            )
-
-        await eventually(marker_applied, timeout=5)
-        assert (await copy_in_devices(platform, user["id"]))["role"] == "ADMIN"  # type: ignore[index]
-        assert (await credential_in_auth(platform, user["id"]))["role"] == "ADMIN"  # type: ignore[index]
-
-        # An update delivered after the deletion does not bring the user back.
-        await platform.gateway.delete(
-            f"/api/users/{user['id']}", headers=bearer(platform.admin_token)
-        )
-
-        async def tombstoned() -> bool:
-            copy = await copy_in_devices(platform, user["id"])
-            return bool(copy and copy["deleted"])
-
-        await eventually(tombstoned, timeout=5)
-        late = Envelope.wrap(
-            UserUpdated(id=user["id"], username=user["username"], role="ADMIN", revision=3)
-        )
-        await broker.publish(EXCHANGE_SYNC, late.type, late.model_dump_json().encode())
-        other = await platform.create_user()  # a marker again
-
-        async def other_known() -> dict[str, Any] | None:
-            return await copy_in_devices(platform, other["id"])
-
-        await eventually(other_known, timeout=5)
+    async def marker_applied() -> bool:
         copy = await copy_in_devices(platform, user["id"])
-        assert copy is not None and copy["deleted"] and copy["revision"] == 4
-        assert await credential_in_auth(platform, user["id"]) is None
-    finally:
-        await broker.close()
+        auth_copy = await credential_in_auth(platform, user["id"])
+        return bool(
+            copy and copy["revision"] == 3 and auth_copy and auth_copy["profile_revision"] == 3
+        )
+
+    await eventually(marker_applied, timeout=5)
+    assert (await copy_in_devices(platform, user["id"]))["role"] == "ADMIN"  # type: ignore[index]
+    assert (await credential_in_auth(platform, user["id"]))["role"] == "ADMIN"  # type: ignore[index]
+
+    # An update delivered after the deletion does not bring the user back.
+    await platform.gateway.delete(f"/api/users/{user['id']}", headers=bearer(platform.admin_token))
+
+    async def tombstoned() -> bool:
+        copy = await copy_in_devices(platform, user["id"])
+        return bool(copy and copy["deleted"])
+
+    await eventually(tombstoned, timeout=5)
+    late = Envelope.wrap(
+        UserUpdated(id=user["id"], username=user["username"], role="ADMIN", revision=3)
+    )
+    await platform.senders.publish(EXCHANGE_SYNC, late.type, late.model_dump_json().encode())
+    other = await platform.create_user()  # a marker again
+
+    async def other_known() -> dict[str, Any] | None:
+        return await copy_in_devices(platform, other["id"])
+
+    await eventually(other_known, timeout=5)
+    copy = await copy_in_devices(platform, user["id"])
+    assert copy is not None and copy["deleted"] and copy["revision"] == 4
+    assert await credential_in_auth(platform, user["id"]) is None
 
 
 async def test_a_crash_between_the_login_and_the_profile_loses_nothing(

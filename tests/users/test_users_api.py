@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope
+from tests.support.broker import probe
 from tests.support.polling import eventually
 from tests.users.platform import PASSWORD, Platform, bearer, unique
 
@@ -223,12 +224,7 @@ async def test_every_user_change_publishes_its_whole_state_with_id_type_time_and
     """If this fails, services that keep a copy of users (devices, monitoring, support,
     realtime) cannot tell events apart, order them, or learn of a change at all; or a
     password leaves auth."""
-    broker = Broker(platform.amqp_url, "probe")
-    await broker.connect()
-    try:
-        queue = await broker.declare_queue(
-            f"probe-{uuid.uuid4().hex[:6]}", [(EXCHANGE_SYNC, "user.*")]
-        )
+    async with probe(platform.amqp_url, (EXCHANGE_SYNC, "user.*")) as queue:
         user = await platform.create_user(email=f"{unique('ev')}@example.com")
         headers = bearer(platform.admin_token)
         await platform.gateway.patch(
@@ -252,8 +248,6 @@ async def test_every_user_change_publishes_its_whole_state_with_id_type_time_and
             return len(events) >= 3
 
         await eventually(three, timeout=5)
-    finally:
-        await broker.close()
     assert [e.type for e in events] == ["user.created", "user.updated", "user.deleted"]
     assert [e.data["revision"] for e in events] == [1, 2, 3]
     assert events[1].data["full_name"] == "New" and events[1].data["email"] == user["email"]
