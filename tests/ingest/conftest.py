@@ -247,18 +247,6 @@ async def partition_depth(channel: aio_pika.abc.AbstractChannel) -> int:
     return total
 
 
-async def take_all(
-    channel: aio_pika.abc.AbstractChannel, names: list[str]
-) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Every message now in these queues, taken off them."""
-    taken = []
-    for name in names:
-        queue = await channel.declare_queue(name, passive=True)
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            taken.append(message)
-    return taken
-
-
 class ReplicaProcess:
     """A monitoring replica as a real process (`ems serve monitoring`), to be SIGKILLed."""
 

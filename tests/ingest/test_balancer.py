@@ -23,8 +23,8 @@ from ems.contracts.ingest import (
     heartbeat_routing_key,
 )
 from ems.monitoring.ingest.store import StoreResult
-from tests.ingest.conftest import PARTITIONS, Pipeline, expected_micro, take_all
-from tests.support.broker import TestBroker
+from tests.ingest.conftest import PARTITIONS, Pipeline, expected_micro
+from tests.support.broker import TestBroker, take_all
 from tests.support.polling import eventually
 
 ALL = set(range(READING_PARTITIONS))

@@ -10,7 +10,8 @@ import aio_pika
 
 from ems.common.messaging import REASON_HEADER
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
-from tests.ingest.conftest import Pipeline, take_all
+from tests.ingest.conftest import Pipeline
+from tests.support.broker import take_all
 from tests.support.polling import eventually
 
 

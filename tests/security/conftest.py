@@ -31,9 +31,10 @@ from ems.monitoring.settings import MonitoringSettings
 from ems.realtime.settings import RealtimeSettings
 from ems.support.settings import SupportSettings
 from ems.users.settings import UsersSettings
+from tests.support.broker import TestBroker, own_vhost
 from tests.support.credentials import service_headers
 from tests.support.tcpproxy import free_port
-from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway, own_vhost
+from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway
 
 SERVICES = ("auth", "users", "devices", "monitoring", "support", "realtime")
 # Failed logins allowed per (account, address) and per address within the window (small
@@ -60,6 +61,8 @@ class SecurePlatform:
     services: dict[str, Served]
     folder: Path
     logs: CapturedLogs
+    # The platform's vhost (no login: each client adds its own).
+    amqp_url: str
     admin_token: str = ""
     # Every secret the tests handle: none may ever appear in a log.
     secrets: set[str] = field(default_factory=set)
@@ -131,7 +134,7 @@ class SecurePlatform:
 
 @pytest.fixture(scope="session")
 async def secure_platform(
-    make_settings: Any, db_prefix: str, amqp_vhost: str
+    make_settings: Any, db_prefix: str, test_broker: TestBroker, run_id: str
 ) -> AsyncIterator[SecurePlatform]:
     logs = CapturedLogs()
     root = logging.getLogger()
@@ -146,7 +149,7 @@ async def secure_platform(
     started: list[Served] = []
     nginx = None
     gateway = httpx.AsyncClient(timeout=10)
-    async with own_vhost(amqp_vhost) as amqp_url:
+    async with own_vhost(test_broker, run_id) as amqp_url:
         try:
             ports = {name: free_port() for name in SERVICES}
             auth_url = f"http://127.0.0.1:{ports['auth']}"
@@ -195,8 +198,9 @@ async def secure_platform(
             nginx = await _start_gateway(folder, port, served)
             url = f"http://127.0.0.1:{port}"
             gateway.base_url = httpx.URL(url)
-            platform = SecurePlatform(gateway, url, served, folder, logs)
+            platform = SecurePlatform(gateway, url, served, folder, logs, amqp_url)
             platform.secrets.add(ADMIN_PASSWORD)
+            platform.secrets |= set(test_broker.passwords.values())
             platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
             yield platform
             for client in platform._direct.values():

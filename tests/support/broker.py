@@ -128,6 +128,18 @@ async def probe(vhost_url: str, *bindings: tuple[str, str]) -> AsyncIterator[Abs
         await connection.close()
 
 
+async def take_all(
+    channel: aio_pika.abc.AbstractChannel, names: list[str]
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message now in these queues, taken off them."""
+    taken = []
+    for name in names:
+        queue = await channel.declare_queue(name, passive=True)
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            taken.append(message)
+    return taken
+
+
 def vhost_of_url(url: str) -> str:
     from urllib.parse import unquote
 
