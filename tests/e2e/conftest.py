@@ -25,7 +25,9 @@ from typing import TypeVar
 import httpx
 import pytest
 
+from ems.common.messaging.topology import METER
 from ems.common.registry import service_specs
+from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -90,19 +92,18 @@ def browser_stack(
     db_prefix: str,
     run_id: str,
     web_dist: Path,
+    test_broker: TestBroker,
 ) -> Iterator[BrowserStack]:
     folder = tmp_path_factory.mktemp("e2e-stack")
-    vhost = f"ems-test-{run_id}-e2e"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    amqp_url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    vhost = vhost_name(run_id)
+    test_broker.provision(vhost)
     offset = _free_port_offset()
     password = secrets.token_urlsafe(16)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EMS_")},
         "EMS_PG_URL": pg_admin_url,
         "EMS_DB_PREFIX": f"{db_prefix}e2e_",
-        "EMS_AMQP_URL": amqp_url,
+        **test_broker.stack_environment(plain_url(vhost)),
         "EMS_DATA_DIR": str(folder / "data"),
         "EMS_HTTP_PORT": str(8080 + offset),
         "EMS_PORT_OFFSET": str(offset),
@@ -132,10 +133,12 @@ def browser_stack(
             what="ems up",
         )
         assert process.poll() is None, f"ems up exited:\n{_tail(log)}"
-        yield BrowserStack(url, "e2eadmin", password, amqp_url, log)
+        # The browser flows publish readings as a meter does.
+        meter_url = test_broker.url(plain_url(vhost), METER)
+        yield BrowserStack(url, "e2eadmin", password, meter_url, log)
     finally:
         _stop(process)
-        _rabbitmqctl("delete_vhost", vhost)
+        TOOLS.ctl("delete_vhost", vhost)
 
 
 def _ready(url: str) -> bool:
@@ -197,7 +200,3 @@ def _tail(path: Path, lines: int = 80) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no output)"
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)

@@ -2,7 +2,7 @@
 // One flow per run: `node tests/e2e/flows.mjs <flow>`; exit code 0 when it passed.
 //
 //   EMS_E2E_URL, EMS_E2E_ADMIN_USERNAME, EMS_E2E_ADMIN_PASSWORD: the stack and its admin
-//   EMS_AMQP_URL: the broker the stack uses (readings are published there)
+//   EMS_AMQP_URL: the broker the stack uses, with the meter's login (readings are published there)
 //   EMS_E2E_TOKEN_TTL: the stack's access-token lifetime in seconds (the expiry flow waits it out)
 
 import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'

@@ -1,7 +1,8 @@
-"""Publish readings to `ems.data` as any AMQP client would (the seeds' JSON format).
+"""Publish readings to `ems.data` as a meter would (the seeds' JSON format).
 
-Reads a JSON list of `{device_id, timestamp, measurement_value}` on stdin; the broker comes
-from EMS_AMQP_URL. Waits for the broker's confirms, so when this exits the readings are in.
+Reads a JSON list of `{device_id, timestamp, measurement_value}` on stdin; the broker, with
+a login that may publish readings (the meter's), comes from EMS_AMQP_URL. Waits for the
+broker's confirms, so when this exits the readings are in.
 """
 
 from __future__ import annotations
@@ -11,36 +12,26 @@ import json
 import os
 import sys
 
-import aio_pika
-
-BATCH = 500
+from ems.simulator.publisher import ReadingPublisher
+from ems.simulator.readings import OutgoingReading
 
 
 async def main() -> None:
     readings = json.load(sys.stdin)
-    url = os.environ.get("EMS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    connection = await aio_pika.connect_robust(url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(
-            "ems.data", aio_pika.ExchangeType.TOPIC, durable=True, passive=True
-        )
-        # Confirms are awaited a batch at a time: one round trip per reading would make a
-        # month of demo readings take half a minute.
-        for first in range(0, len(readings), BATCH):
-            await asyncio.gather(
-                *(
-                    exchange.publish(
-                        aio_pika.Message(
-                            json.dumps(reading).encode(),
-                            content_type="application/json",
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        ),
-                        routing_key=f"device.{reading['device_id']}.reading",
-                    )
-                    for reading in readings[first : first + BATCH]
+    publisher = ReadingPublisher(os.environ["EMS_AMQP_URL"], name="e2e-meter")
+    await publisher.start()
+    try:
+        for reading in readings:
+            await publisher.publish(
+                OutgoingReading(
+                    str(reading["device_id"]),
+                    reading["timestamp"],
+                    json.dumps(reading["measurement_value"]),
                 )
             )
+        await publisher.drain()
+    finally:
+        await publisher.close()
 
 
 if __name__ == "__main__":

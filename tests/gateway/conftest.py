@@ -33,6 +33,7 @@ from tests.gateway.running import (
     tail,
     wait_for,
 )
+from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_START_TIMEOUT = 240.0
@@ -96,20 +97,24 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str, db_prefix: str, run_id: str
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_admin_url: str,
+    db_prefix: str,
+    run_id: str,
+    test_broker: TestBroker,
 ) -> Iterator[RunningStack]:
-    """`ems up --no-demo` on this run's own databases, vhost, ports and data folder."""
+    """`ems up --no-demo` on this run's own databases, vhost, broker logins, ports and data
+    folder."""
     folder = tmp_path_factory.mktemp("stack")
-    vhost = f"ems-test-{run_id}-stack"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    vhost = vhost_name(run_id)
+    test_broker.provision(vhost)
     offset = _free_port_offset()
     env = {
         **clean_environment(),
         "EMS_PG_URL": pg_admin_url,
         # Under the session's prefix, which the root conftest drops at the end.
         "EMS_DB_PREFIX": f"{db_prefix}stack_",
-        "EMS_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        **test_broker.stack_environment(plain_url(vhost)),
         "EMS_DATA_DIR": str(folder / "data"),
         "EMS_HTTP_PORT": str(8080 + offset),
         "EMS_PORT_OFFSET": str(offset),
@@ -147,7 +152,7 @@ def stack(
     finally:
         children = children_of(process.pid)
         code = _stop(process)
-        _rabbitmqctl("delete_vhost", vhost)
+        TOOLS.ctl("delete_vhost", vhost)
     left = [f"{pid} {cmd}" for pid, cmd in children.items() if is_alive(pid)]
     for pid in children:
         if is_alive(pid):
@@ -188,7 +193,3 @@ def _free_port_offset() -> int:
         if all(port_is_free(port + offset) for port in ports):
             return offset
     raise AssertionError("no free port range for the stack")
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ems.common.messaging.credentials import connection_url
+from ems.common.messaging.topology import IDENTITIES
 from ems.stack import postgres, rabbitmq
 from ems.stack.probes import StackError
 from ems.stack.processes import Output
@@ -47,8 +49,11 @@ async def test_private_servers_start_answer_and_stop(data_dir: Path) -> None:
     """Else `ems up` on a machine without PostgreSQL or RabbitMQ running cannot start."""
     settings = StackSettings(
         pg_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}",
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{_closed_port()}/",
+        amqp_url=f"amqp://127.0.0.1:{_closed_port()}/",
         data_dir=data_dir,
+        # The developer's logins (not a test run's): generated into the data folder.
+        broker_user_prefix="",
+        broker_secrets_dir=None,
         # Not the default ports: a developer's own private servers may be using them.
         private_pg_port=_closed_port(),
         private_amqp_port=_closed_port(),
@@ -63,7 +68,13 @@ async def test_private_servers_start_answer_and_stop(data_dir: Path) -> None:
         except StackError as exc:
             pytest.fail(f"{exc}; what the runner printed:\n{out.getvalue()}")
         assert await postgres.login_problem(endpoints.pg_url) is None
-        assert await rabbitmq.login_problem(endpoints.amqp_url) is None
+        # Every service logs in as itself; guest, whom everybody knows, cannot.
+        on_broker = settings.model_copy(update={"amqp_url": endpoints.amqp_url})
+        for identity in IDENTITIES:
+            url = connection_url(on_broker, identity)
+            assert await rabbitmq.login_problem(url) is None, identity
+        guest = endpoints.amqp_url.replace("amqp://", "amqp://guest:guest@")
+        assert await rabbitmq.login_problem(guest) is not None
         servers = {p: c for p, c in children_of(os.getpid()).items() if p not in before}
         assert any("postgres -D" in cmd for cmd in servers.values()), servers
         assert any("rabbitmq-server" in cmd for cmd in servers.values()), servers

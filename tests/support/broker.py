@@ -59,6 +59,15 @@ class TestBroker:
     def remove_users(self) -> None:
         TOOLS.delete_users(self.prefix)
 
+    def stack_environment(self, vhost_url: str) -> dict[str, str]:
+        """For `ems up` (or `ems serve`) in a child process: the vhost, and this run's
+        logins, which `ems up` provisions on it as it would the developer's."""
+        return {
+            "EMS_AMQP_URL": vhost_url,
+            "EMS_BROKER_USER_PREFIX": self.prefix,
+            "EMS_BROKER_SECRETS_DIR": str(self.secrets),
+        }
+
 
 class Senders:
     """Clients logged in as each service of the platform, connected on first use: a test
