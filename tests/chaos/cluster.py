@@ -21,14 +21,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
-import aio_pika
 import asyncpg
 import httpx
 
+from ems.common.messaging.credentials import ensure_passwords
+from ems.common.messaging.topology import IDENTITIES, MONITORING
 from ems.common.registry import service_spec
 from ems.stack.postgres import prepare_private_postgres
-from ems.stack.rabbitmq import prepare_private_rabbitmq
+from ems.stack.rabbitmq import login_problem, prepare_private_rabbitmq
 from tests.support.tcpproxy import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,22 +180,31 @@ class RabbitMQ:
     proc: Proc
     host: str
     port: int
-    user: str = "guest"
-    password: str = "guest"
+    # The platform's logins on it (no prefix, as a deployment's) and their passwords' folder.
+    secrets: Path
 
     @property
     def url(self) -> str:
-        return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/"
+        """Where it is; every client adds its own login."""
+        return f"amqp://{self.host}:{self.port}/"
+
+    def login_url(self, identity: str, query: str = "") -> str:
+        """Logged in as `identity` (a service, or `meter`)."""
+        password = quote((self.secrets / identity).read_text().strip(), safe="")
+        return f"amqp://{identity}:{password}@{self.host}:{self.port}/{query}"
+
+    def environment(self, query: str = "") -> dict[str, str]:
+        """What an `ems serve` process needs to log in to it as itself."""
+        return {
+            "EMS_AMQP_URL": f"{self.url}{query}",
+            "EMS_BROKER_USER_PREFIX": "",
+            "EMS_BROKER_SECRETS_DIR": str(self.secrets),
+        }
 
     async def accepts(self) -> bool:
         if not self.proc.running:
             raise AssertionError(f"RabbitMQ exited:\n{self.proc.tail()}")
-        try:
-            connection = await aio_pika.connect(self.url, timeout=2)
-        except Exception:  # aio-pika raises many types; any means "not yet"
-            return False
-        await connection.close()
-        return True
+        return await login_problem(self.login_url(MONITORING)) is None
 
     async def start(self, timeout: float = 60.0) -> float:
         if not self.epmd.running:
@@ -207,9 +218,11 @@ class RabbitMQ:
 
 
 def private_rabbitmq(folder: Path, host: str = "127.0.0.1", wrap: Sequence[str] = ()) -> RabbitMQ:
-    """A broker with everything under `folder/rabbitmq`; on `host`, guest may log in from
-    other addresses too (it is this test's own broker)."""
-    broker = prepare_private_rabbitmq(folder / "rabbitmq", free_port())
+    """A broker with everything under `folder/rabbitmq`, provisioned as `ems up` provisions
+    its private one (topology, one login per identity), listening on `host`."""
+    secrets = folder / "broker-secrets"
+    passwords = ensure_passwords(secrets, IDENTITIES)
+    broker = prepare_private_rabbitmq(folder / "rabbitmq", free_port(), "", passwords)
     spec_epmd, spec_server = broker.port_mapper(), broker.server()
     env = dict(spec_server.env or {})
     port = broker.amqp_port
@@ -217,13 +230,15 @@ def private_rabbitmq(folder: Path, host: str = "127.0.0.1", wrap: Sequence[str] 
         port = 5672
         env["RABBITMQ_NODE_IP_ADDRESS"] = host
         env["RABBITMQ_NODE_PORT"] = str(port)
-        (broker.folder / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = {host}:{port}\nloopback_users = none\n"
-            "log.console.level = warning\n"
-        )
+        conf = broker.folder / "rabbitmq.conf"
+        lines = [
+            f"listeners.tcp.default = {host}:{port}" if line.startswith("listeners.") else line
+            for line in conf.read_text().splitlines()
+        ]
+        conf.write_text("\n".join(lines) + "\n")
     epmd = Proc("epmd", spec_epmd.argv, folder / "epmd.log", wrap=wrap)
     server = Proc("rabbitmq", spec_server.argv, folder / "rabbitmq.log", env, broker.folder, wrap)
-    return RabbitMQ(epmd, server, host, port)
+    return RabbitMQ(epmd, server, host, port, secrets)
 
 
 # ----------------------------------------------------------------------------- services

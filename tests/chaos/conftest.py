@@ -100,7 +100,7 @@ async def cluster() -> AsyncIterator[Cluster]:
                 argon2_time_cost=1,
             )
         )
-        common = {"EMS_PG_URL": postgres.url, "EMS_AMQP_URL": rabbitmq.url}
+        common = {"EMS_PG_URL": postgres.url, **rabbitmq.environment()}
         auth = ems_service(
             folder,
             "auth",
@@ -119,7 +119,7 @@ async def cluster() -> AsyncIterator[Cluster]:
         await devices.start()
         monitoring_env = {**common, "EMS_DEVICES_INTERNAL_URL": devices.url}
         replicas = [ems_service(folder, "monitoring", i, monitoring_env) for i in range(2)]
-        balancer = ems_service(folder, "balancer", 0, {**common, "EMS_MONITORING_REPLICAS": "2"})
+        balancer = ems_service(folder, "balancer", 0, common)
         await asyncio.gather(*(s.start() for s in [*replicas, balancer]))
         cluster.services = {s.label: s for s in [auth, devices, *replicas, balancer]}
         async with httpx.AsyncClient(base_url=auth.url) as client:

@@ -32,7 +32,8 @@ def micro(value: str) -> int:
 
 
 class LedgerPublisher:
-    """Publishes readings as any meter would (plain AMQP, persistent, publisher confirms),
+    """Publishes readings as any meter would (plain AMQP, persistent, publisher confirms;
+    `amqp_url` logs in as the meter),
     re-sends each one until the broker confirms it, and records what was confirmed.
 
     Its own code rather than the simulator's publisher: the checker must know exactly which

@@ -27,7 +27,7 @@ import pytest
 import websockets
 
 from ems.auth.settings import AuthSettings
-from ems.common.messaging import EXCHANGE_SYNC, Broker
+from ems.common.messaging import EXCHANGE_SYNC, Broker, topology
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
 from ems.contracts.events import DeviceCreated, Envelope
@@ -86,13 +86,12 @@ async def hosts() -> AsyncIterator[Hosts]:
         rabbitmq = private_rabbitmq(folder, host=core.address, wrap=core.wrap)
         state.postgres, state.rabbitmq = postgres, rabbitmq
         await asyncio.gather(postgres.start(), rabbitmq.start())
-        amqp = f"{rabbitmq.url}?heartbeat={HEARTBEAT}"
         for cls, name in ((AuthSettings, "auth"), (MonitoringSettings, "monitoring")):
-            settings = cls(pg_url=postgres.url, amqp_url=amqp, environment="test")
+            settings = cls(pg_url=postgres.url, amqp_url=rabbitmq.url, environment="test")
             await migrate_service(service_spec(name), settings)
         common = {
             "EMS_PG_URL": postgres.url,
-            "EMS_AMQP_URL": amqp,
+            **rabbitmq.environment(f"?heartbeat={HEARTBEAT}"),
             "EMS_AUTH_INTERNAL_URL": f"http://{core.address}:8101",
         }
         on = {"listen": core.address, "wrap": core.wrap}
@@ -103,13 +102,7 @@ async def hosts() -> AsyncIterator[Hosts]:
             {**common, "EMS_ARGON2_MEMORY_KIB": "1024"},
             **on,  # type: ignore[arg-type]
         )
-        balancer = ems_service(
-            folder,
-            "balancer",
-            0,
-            {**common, "EMS_MONITORING_REPLICAS": "2"},
-            **on,  # type: ignore[arg-type]
-        )
+        balancer = ems_service(folder, "balancer", 0, common, **on)  # type: ignore[arg-type]
         monitoring_env = {**common, "EMS_DEVICES_INTERNAL_URL": ""}
         placed = [
             ems_service(folder, "monitoring", 0, monitoring_env, listen=h1.address, wrap=h1.wrap),
@@ -151,7 +144,8 @@ async def test_cutting_a_host_off_loses_no_reading_and_its_work_moves(hosts: Hos
     h2 = hosts.network.hosts["h2"]
     started = time.monotonic()
     db = await asyncpg.create_pool(f"{hosts.postgres.url}/monitoringdb", min_size=1, max_size=2)
-    broker = Broker(hosts.rabbitmq.url, "multihost-test")
+    # Device events as the devices service sends them.
+    broker = Broker(hosts.rabbitmq.login_url(topology.DEVICES), "multihost-test")
     await broker.connect()
 
     owner = uuid.UUID(hosts.client_id)
@@ -181,7 +175,12 @@ async def test_cutting_a_host_off_loses_no_reading_and_its_work_moves(hosts: Hos
     socket_url = f"ws://{h1.address}:8150/ws?token={hosts.client_token}"
     watcher = asyncio.create_task(_watch(socket_url, seen))
 
-    publisher = LedgerPublisher(hosts.rabbitmq.url, window=500, name="multihost-simulator")
+    publisher = LedgerPublisher(
+        hosts.rabbitmq.login_url(topology.METER),
+        window=500,
+        name="multihost-simulator",
+        passive=True,
+    )
     await publisher.start()
     first = (utc_now() - timedelta(days=8)).replace(minute=0, second=0, microsecond=0)
     load = Load(publisher, devices, RATE, first)
