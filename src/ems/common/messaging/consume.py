@@ -13,6 +13,10 @@ For every delivery, in order:
    reason; a dependency outage (database, network) is waited out, the message held; any
    other failure is retried a few times in place, then dead-lettered.
 Only then is the message acked. Counting never raises.
+
+A consumer handles its queue's messages one at a time, in delivery order (aiormq hands each
+delivery to a task of its own): a chat reads in the order it was written, and a message
+published after another is never applied before it.
 """
 
 from __future__ import annotations
@@ -262,6 +266,9 @@ class Consumer:
         self.outbox = outbox
         self.gate = Gate(self.name, queue.dead_letter_key or self.name, policy, outbox)
         self.channel: AbstractChannel | None = None
+        # One message at a time: waiters get the lock in the order they asked, which is
+        # the order of delivery.
+        self._turn = asyncio.Lock()
         link.on_connect(self._setup, self._teardown)
 
     def active(self) -> bool:
@@ -279,6 +286,12 @@ class Consumer:
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         delivery = Delivery.of(message, self.name)
+        async with self._turn:
+            if delivery.channel.is_closed:
+                return  # the broker has put it back: it comes again, counted
+            await self._settle(delivery)
+
+    async def _settle(self, delivery: Delivery) -> None:
         try:
             if await self.gate.admit(delivery):
                 await self._handle(delivery)
