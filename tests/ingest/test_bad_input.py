@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,8 @@ from prometheus_client import REGISTRY
 
 from ems.common.messaging import REASON_HEADER
 from ems.contracts.readings import reading_routing_key
-from tests.ingest.conftest import Pipeline
+from tests.ingest.conftest import PARTITIONS, Pipeline
+from tests.support.broker import queue_stats, take_all
 from tests.support.polling import eventually
 
 
@@ -156,3 +158,39 @@ async def test_readings_of_unknown_devices_wait_aside_until_the_device_is_create
 
     await eventually(next_hour, timeout=15)
     assert (await pipeline.hourly(device))[hour] == 3_000_000
+
+
+async def test_a_reading_stamped_1e20_stalls_nothing_behind_it(pipeline: Pipeline) -> None:
+    """If this fails (issue 15's first reproduction), one reading whose timestamp overflows
+    the parser fails its whole batch again and again: every later reading of its partition
+    waits behind it, unacknowledged, even across restarts (the queue is durable)."""
+    await pipeline.start_replica(0)
+    await pipeline.start_balancer()
+    device = await pipeline.create_device()
+    await pipeline.wait_for_devices(device)
+    link = pipeline.intake(0).link
+    lost = REGISTRY.get_sample_value("ems_amqp_channels_lost_total", {"link": link.name}) or 0
+    poison = json.dumps(
+        {"device_id": str(device), "timestamp": 1e20, "measurement_value": 1}
+    ).encode()
+    await pipeline.publish_raw(reading_routing_key(device), poison)
+    start = datetime.now(UTC) - timedelta(hours=5)
+    for i in range(100):  # the same device: the same partition, behind the poison
+        await pipeline.publish_reading(device, start + timedelta(minutes=i), 0.01)
+
+    async def all_stored() -> bool:
+        return await pipeline.readings_count(device) == 100
+
+    await eventually(all_stored, timeout=15)
+    connection = await aio_pika.connect(pipeline.admin_url)
+    dead = await take_all(await connection.channel(), ["readings.dlq"])
+    await connection.close()
+    assert [m.body for m in dead] == [poison]
+    assert str(dead[0].headers[REASON_HEADER]) == (
+        "invalid reading: timestamp: Value error, epoch milliseconds out of range"
+    )
+    assert link.connects == 1
+    after = REGISTRY.get_sample_value("ems_amqp_channels_lost_total", {"link": link.name})
+    assert (after or 0) == lost
+    stats = await asyncio.to_thread(queue_stats, pipeline.settings.amqp_url)
+    assert all(stats[name] == (0, 0, 1) for name in PARTITIONS), "a reading is left behind"

@@ -3,15 +3,18 @@ in revision order, whatever order the events arrive in."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
+from prometheus_client import REGISTRY
 
 from ems.common.messaging import REASON_HEADER
+from ems.common.web import readiness
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
-from tests.ingest.conftest import Pipeline
-from tests.support.broker import take_all
+from tests.ingest.conftest import PARTITIONS, Pipeline
+from tests.support.broker import queue_stats, take_all
 from tests.support.polling import eventually
 
 
@@ -137,3 +140,80 @@ async def test_a_deleted_user_takes_their_devices_data_along(pipeline: Pipeline)
     await eventually(gone)
     assert await pipeline.readings_count(theirs) == 1
     assert len(await pipeline.hourly(theirs)) == 1
+
+
+def _sample(name: str, labels: dict[str, str]) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_deleted_devices_meter_sending_through_a_backfill_stalls_nothing(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, a decommissioned meter that keeps sending (issue 15: a backfill after
+    a few devices were deleted) makes a replica ack and then nack its readings, closes its
+    channels, leaves partitions without consumers and readings piling up, while its
+    /health/ready still says ok."""
+    await pipeline.start_replica(0)
+    await pipeline.start_replica(1)
+    await pipeline.start_balancer()
+    live = [await pipeline.create_device() for _ in range(6)]
+    deleted = [await pipeline.create_device() for _ in range(3)]
+    await pipeline.wait_for_devices(*live, *deleted)
+    for device in deleted:
+        await pipeline.publish_event(DeviceDeleted(id=device, revision=2))
+
+    async def tombstoned() -> bool:
+        states = [await _device(pipeline, d) for d in deleted]
+        return all(s is not None and s["deleted"] for s in states)
+
+    await eventually(tombstoned)
+    links = [pipeline.intake(i).link for i in (0, 1)]
+    lost_before = [_sample("ems_amqp_channels_lost_total", {"link": x.name}) for x in links]
+    counted_before = _sample("ems_monitoring_readings_total", {"outcome": "deleted_device"})
+    unready: list[object] = []
+
+    async def watch_readiness() -> None:
+        while True:
+            for instance in (0, 1):
+                report = await readiness(pipeline.apps[instance])
+                if report["status"] != "ok":
+                    unready.append(report)
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.create_task(watch_readiness())
+    start = datetime.now(UTC) - timedelta(days=1)
+    for step in range(144):  # a day of readings of every meter, as the simulator backfills
+        for device in [*live, *deleted]:
+            await pipeline.publish_reading(device, start + timedelta(minutes=10 * step), 0.1)
+
+    async def stored() -> bool:
+        counts = [await pipeline.readings_count(d) for d in live]
+        return counts == [144] * len(live)
+
+    await eventually(stored, timeout=60)
+    connection = await aio_pika.connect(pipeline.admin_url)
+    channel = await connection.channel()
+    reasons: list[str] = []
+
+    async def all_dead_lettered() -> bool:
+        for message in await take_all(channel, ["readings.dlq"]):
+            reasons.append(str((message.headers or {})[REASON_HEADER]))
+        return len(reasons) >= 3 * 144
+
+    await eventually(all_dead_lettered, timeout=30)
+    await connection.close()
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+
+    assert reasons == ["device deleted"] * (3 * 144)
+    after = _sample("ems_monitoring_readings_total", {"outcome": "deleted_device"})
+    assert after - counted_before == 3 * 144
+    assert unready == []
+    assert [_sample("ems_amqp_channels_lost_total", {"link": x.name}) for x in links] == (
+        lost_before
+    )
+    assert [x.connects for x in links] == [1, 1], "an ingest connection was restarted"
+    stats = await asyncio.to_thread(queue_stats, pipeline.settings.amqp_url)
+    partitions = {name: s for name, s in stats.items() if name in PARTITIONS}
+    assert len(partitions) == 64
+    assert all(s == (0, 0, 1) for s in partitions.values()), partitions

@@ -149,6 +149,25 @@ async def take_all(
     return taken
 
 
+def queue_stats(vhost_url: str) -> dict[str, tuple[int, int, int]]:
+    """Each queue of the vhost: (messages ready, messages unacknowledged, consumers)."""
+    out = TOOLS.ctl(
+        "list_queues",
+        "-p",
+        vhost_of_url(vhost_url),
+        "name",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+        "--no-table-headers",
+    )
+    stats = {}
+    for line in out.splitlines():
+        name, ready, unacked, consumers = line.split("\t")
+        stats[name] = (int(ready), int(unacked), int(consumers))
+    return stats
+
+
 def vhost_of_url(url: str) -> str:
     from urllib.parse import unquote
 

@@ -2,10 +2,13 @@
 
 Monitoring replicas announce themselves on `ems.control` every heartbeat interval (any
 number of them, coming and going: Swarm's `docker service scale` adds one live). A replica
-is live while its heartbeats come and say it is ready; one silent (or not ready) for
-`replica_gone_after_seconds` is gone. Whenever the set of live replicas or their claims
-change, and every check interval anyway, the balancer publishes the whole assignment of
-reading partitions (see assignment.py): each replica then consumes exactly its own.
+is live while its heartbeats come; one silent, or saying it is not ready, for
+`replica_gone_after_seconds` is gone, and its partitions go to the others. When no replica
+is live (the database is down under all of them, say) the assignment stays as it is:
+moving partitions to nobody would only make everyone start over. Whenever the set of live
+replicas or their claims change, and every check interval anyway, the balancer publishes
+the whole assignment of reading partitions (see assignment.py): each replica then consumes
+exactly its own.
 
 A gone replica's partitions simply wait in their durable queues until their new owner
 consumes them (its unacked readings went back to the head of those queues when its
@@ -53,7 +56,8 @@ REBALANCES = Counter("ems_balancer_rebalances_total", "Changes of the assignment
 @dataclass
 class Replica:
     last_seen: float
-    ready: bool
+    # Since when its heartbeats say it is not ready (None: it is ready).
+    unready_since: float | None
     weight: int
     claims: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
@@ -83,7 +87,10 @@ class Balancer:
         now = time.monotonic()
         gone_after = self.settings.replica_gone_after_seconds
         return frozenset(
-            r for r, s in self.replicas.items() if s.ready and now - s.last_seen < gone_after
+            r
+            for r, s in self.replicas.items()
+            if now - s.last_seen < gone_after
+            and (s.unready_since is None or now - s.unready_since < gone_after)
         )
 
     async def handle_heartbeat(self, delivery: Delivery) -> None:
@@ -93,11 +100,20 @@ class Balancer:
             raise Refused(f"heartbeat of {beat.replica!r} sent as {delivery.routing_key!r}")
         known = self.replicas.get(beat.replica)
         was_alive = beat.replica in self.alive()
+        now = time.monotonic()
+        unready_since = None
+        if not beat.ready:
+            unready_since = known.unready_since if known and known.unready_since else now
         self.replicas[beat.replica] = Replica(
-            time.monotonic(), beat.ready, beat.weight, set(beat.partitions), beat.problems
+            now, unready_since, beat.weight, set(beat.partitions), beat.problems
         )
         if known is None:
             log.info("monitoring replica discovered", extra={"replica": beat.replica})
+        elif not beat.ready and known.unready_since is None:
+            log.warning(
+                "monitoring replica not ready",
+                extra={"replica": beat.replica, "problems": beat.problems[:5]},
+            )
         if (beat.replica in self.alive()) != was_alive or (
             known is not None and known.weight != beat.weight
         ):
@@ -109,6 +125,11 @@ class Balancer:
         if time.monotonic() - self.started < self.settings.replica_gone_after_seconds:
             return
         live = self.alive()
+        if not live and self.assignment:
+            # Nobody to move partitions to: keep them where they are until someone is back.
+            self._export(live)
+            await self.publish()
+            return
         weights = {r: self.replicas[r].weight for r in live}
         if self.settings.balancer_strategy == "round-robin":
             wanted = {r: set(range(READING_PARTITIONS)) for r in live}

@@ -27,7 +27,11 @@ class Reading(BaseModel):
     @classmethod
     def _epoch_millis(cls, value: object) -> object:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, UTC)
+            try:
+                return datetime.fromtimestamp(value / 1000, UTC)
+            except (OverflowError, OSError, ValueError):
+                # NaN, infinities and instants past the year 9999 (1e20: issue 15).
+                raise ValueError("epoch milliseconds out of range") from None
         return value
 
     @field_validator("timestamp")

@@ -15,6 +15,9 @@ class MonitoringSettings(CommonSettings):
     # Unacked deliveries the broker hands one replica: room for the next batch to fill
     # while the current one is written.
     ingest_prefetch: int = 3000
+    # An assigned partition still without this replica's consumer after this long makes the
+    # replica unready (its previous owner has not let go, or its channel keeps closing).
+    ingest_consumer_grace_seconds: float = 10.0
 
     # `EMS_OVER_LIMIT_KWH`: when set, one reading above it raises a `reading` alert.
     over_limit_kwh: float | None = None

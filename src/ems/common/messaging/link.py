@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection
 
+from ems.common.messaging.metrics import CHANNELS_LOST, count
 from ems.common.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Link:
                 return
             if connection.is_closed or self.connection is not connection:
                 return
+            count(CHANNELS_LOST, self.name)
             exc = None if future.cancelled() else future.exception()
             if on_lost is not None:
                 on_lost(channel, exc)

@@ -22,6 +22,11 @@ DEAD_LETTERED = Counter(
 DEAD_LETTERED_BYTES = Counter(
     "ems_messages_dead_lettered_bytes_total", "Bytes of the bodies dead-lettered", ["queue"]
 )
+CHANNELS_LOST = Counter(
+    "ems_amqp_channels_lost_total",
+    "Channels the broker closed under a link (a refused operation, a protocol error)",
+    ["link"],
+)
 QUEUE_MESSAGES = Gauge(
     "ems_queue_messages", "Messages ready in a queue (as the broker last said)", ["queue"]
 )

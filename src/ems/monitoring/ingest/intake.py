@@ -172,11 +172,12 @@ class Intake:
             )
             return problems
         now = time.monotonic()
+        grace = self.settings.ingest_consumer_grace_seconds
         missing = [
             i
             for i in self.assigned
             if i not in self.consuming()
-            and now - self.partitions.get(i, _Partition(i, since=now)).since > 10.0
+            and now - self.partitions.get(i, _Partition(i, since=now)).since > grace
         ]
         if missing:
             problems.append(f"ingest: no consumer on assigned partitions {sorted(missing)[:8]}")

@@ -1,0 +1,131 @@
+"""A replica's /health/ready tells the truth about its ingest (issue 15): not ready, and why,
+while a partition it was given has no consumer of its, while its batches keep failing or
+while it cannot reach the broker; ready again by itself when the trouble is over."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+
+from ems.common.settings import with_database
+from ems.common.web import readiness
+from tests.ingest.conftest import Pipeline
+from tests.support.polling import eventually
+from tests.support.tcpproxy import TcpProxy
+
+
+def _problems(app: Any) -> Any:
+    async def probe() -> list[str] | None:
+        report = await readiness(app)
+        problems: list[str] = list(report.get("problems", []))  # type: ignore[call-overload]
+        return problems or None
+
+    return probe
+
+
+async def _ready(app: Any) -> bool:
+    return (await readiness(app))["status"] == "ok"
+
+
+async def test_a_partition_it_cannot_consume_makes_it_unready_until_it_can(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, a replica that was given a partition but never consumes it (its
+    previous owner holds on, its channel keeps closing) says it is ready while that
+    partition's readings pile up unseen, or it stays unready after the partition is free."""
+    connection = await aio_pika.connect(pipeline.admin_url)
+    channel = await connection.channel()
+    # A previous owner that has not let go of partition 5 (an exclusive consumer).
+    held = await channel.declare_queue("readings.05", passive=True)
+
+    async def hold(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """Takes readings and never settles them, as a stuck owner would."""
+
+    tag = await held.consume(hold, exclusive=True)
+    app = await pipeline.start_replica(0, ingest_consumer_grace_seconds=0.5)
+    await pipeline.start_balancer()
+
+    problems = await eventually(_problems(app), timeout=15)
+    assert any("no consumer on assigned partitions [5]" in p for p in problems), problems
+    assert pipeline.intake(0).consuming() == set(range(64)) - {5}
+
+    await held.cancel(tag)
+    await eventually(lambda: _ready(app), timeout=15)
+    assert pipeline.intake(0).consuming() == set(range(64))
+    await connection.close()
+
+
+async def test_failing_batches_make_it_unready_and_it_recovers_by_itself(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, a replica whose database is gone still says it is ready (so nothing
+    alerts while readings wait), or it needs a restart once the database is back."""
+    settings = pipeline.settings
+    pg = urlsplit(settings.pg_url)
+    proxy = TcpProxy(pg.port or 5432, pg.hostname or "127.0.0.1")
+    await proxy.start()
+    through_proxy = with_database(
+        f"postgresql://{pg.username or 'postgres'}@127.0.0.1:{proxy.port}",
+        settings.full_database_name(),
+    )
+    try:
+        app = await pipeline.start_replica(0, database_url=through_proxy)
+        await pipeline.start_balancer()
+        device = await pipeline.create_device()
+        await pipeline.wait_for_devices(device)
+        await eventually(lambda: _ready(app), timeout=15)
+        await proxy.cut()
+        moment = datetime.now(UTC) - timedelta(minutes=5)
+        await pipeline.publish_reading(device, moment, 0.5)
+        problems = await eventually(_problems(app), timeout=15)
+        assert any("batches failing" in p or "database" in p for p in problems), problems
+
+        await proxy.restore()
+        await eventually(lambda: _ready(app), timeout=30)
+
+        async def stored() -> bool:
+            return await pipeline.readings_count(device) == 1
+
+        await eventually(stored, timeout=15)
+    finally:
+        await proxy.stop()
+
+
+async def test_a_lost_broker_connection_makes_it_unready_and_it_reconnects(
+    pipeline: Pipeline,
+) -> None:
+    """If this fails, a replica cut off from the broker says it is ready while it consumes
+    nothing, or it stays cut off once the broker is reachable again."""
+    settings = pipeline.settings
+    amqp = urlsplit(settings.amqp_url)
+    proxy = TcpProxy(amqp.port or 5672, amqp.hostname or "127.0.0.1")
+    await proxy.start()
+    through_proxy = settings.amqp_url.replace(amqp.netloc, f"127.0.0.1:{proxy.port}")
+    try:
+        app = await pipeline.start_replica(0, amqp_url=through_proxy)
+        await pipeline.start_balancer()
+        device = await pipeline.create_device()
+        await pipeline.wait_for_devices(device)
+        await eventually(lambda: _consumes_all(pipeline), timeout=15)
+        await proxy.cut()
+        problems = await eventually(_problems(app), timeout=15)
+        assert any("not connected" in p for p in problems), problems
+
+        await proxy.restore()
+        await eventually(lambda: _ready(app), timeout=30)
+        await eventually(lambda: _consumes_all(pipeline), timeout=30)
+        await pipeline.publish_reading(device, datetime.now(UTC) - timedelta(minutes=1), 0.5)
+
+        async def stored() -> bool:
+            return await pipeline.readings_count(device) == 1
+
+        await eventually(stored, timeout=15)
+    finally:
+        await proxy.stop()
+
+
+async def _consumes_all(pipeline: Pipeline) -> bool:
+    return pipeline.intake(0).consuming() == set(range(64))
