@@ -13,7 +13,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +69,8 @@ async def monitoring_settings(
         ingest_batch_ms=20,
         readings_retention_days=7,
         live_update_interval_seconds=0.1,
+        # Several heartbeats within the balancer's (test) second before a replica is gone.
+        replica_heartbeat_seconds=0.2,
         devices_internal_url="",
     )
     await migrate_service(MONITORING, settings)
@@ -135,7 +137,7 @@ class Pipeline:
             "environment": "test",
             "log_json": False,
             "replica_check_interval_seconds": 0.2,
-            "replica_gone_after_seconds": 1.0,
+            "replica_gone_after_seconds": 2.0,
             **overrides,
         }
         app = create_balancer(BalancerSettings(**values))
@@ -217,22 +219,31 @@ async def _connected(balancer: Balancer) -> bool:
     return balancer.broker.is_connected()
 
 
+@asynccontextmanager
+async def running_pipeline(
+    settings: MonitoringSettings, test_broker: TestBroker
+) -> AsyncIterator[Pipeline]:
+    """Its clients and database pool; the replicas and balancer started stop with it."""
+    url = settings.amqp_url
+    senders = {who: test_broker.client(url, who, f"test-{who}") for who in (DEVICES, USERS)}
+    meter = test_broker.client(url, METER, "test-meter")
+    for client in [*senders.values(), meter]:
+        await client.connect()
+    pool = await asyncpg.create_pool(to_libpq(settings.dsn()), min_size=1, max_size=4)
+    async with AsyncExitStack() as stack:
+        yield Pipeline(settings, senders, meter, pool, stack)
+    await pool.close()
+    for client in [*senders.values(), meter]:
+        await client.close()
+
+
 @pytest.fixture
 async def pipeline(
     monitoring_settings: MonitoringSettings, test_broker: TestBroker
 ) -> AsyncIterator[Pipeline]:
     """Nothing running yet: each test starts the replicas and balancer it needs."""
-    url = monitoring_settings.amqp_url
-    senders = {who: test_broker.client(url, who, f"test-{who}") for who in (DEVICES, USERS)}
-    meter = test_broker.client(url, METER, "test-meter")
-    for client in [*senders.values(), meter]:
-        await client.connect()
-    pool = await asyncpg.create_pool(to_libpq(monitoring_settings.dsn()), min_size=1, max_size=4)
-    async with AsyncExitStack() as stack:
-        yield Pipeline(monitoring_settings, senders, meter, pool, stack)
-    await pool.close()
-    for client in [*senders.values(), meter]:
-        await client.close()
+    async with running_pipeline(monitoring_settings, test_broker) as running:
+        yield running
 
 
 PARTITIONS = [partition_queue(i) for i in range(READING_PARTITIONS)]

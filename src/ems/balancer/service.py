@@ -59,8 +59,13 @@ class Replica:
     # Since when its heartbeats say it is not ready (None: it is ready).
     unready_since: float | None
     weight: int
+    # How often it announces itself: silent for three of these is never "late" enough.
+    interval: float = 1.0
     claims: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+
+    def gone_after(self, configured: float) -> float:
+        return max(configured, 3 * self.interval)
 
 
 class Balancer:
@@ -72,6 +77,7 @@ class Balancer:
         self.assignment: dict[str, set[int]] = {}
         self.generation = 0
         self.started = time.monotonic()
+        self.last_check = self.started
         self._changed = asyncio.Event()
 
     async def start(self) -> None:
@@ -85,12 +91,12 @@ class Balancer:
     def alive(self) -> frozenset[str]:
         """The replicas readings go to now."""
         now = time.monotonic()
-        gone_after = self.settings.replica_gone_after_seconds
+        configured = self.settings.replica_gone_after_seconds
         return frozenset(
             r
             for r, s in self.replicas.items()
-            if now - s.last_seen < gone_after
-            and (s.unready_since is None or now - s.unready_since < gone_after)
+            if now - s.last_seen < s.gone_after(configured)
+            and (s.unready_since is None or now - s.unready_since < s.gone_after(configured))
         )
 
     async def handle_heartbeat(self, delivery: Delivery) -> None:
@@ -105,14 +111,16 @@ class Balancer:
         if not beat.ready:
             unready_since = known.unready_since if known and known.unready_since else now
         self.replicas[beat.replica] = Replica(
-            now, unready_since, beat.weight, set(beat.partitions), beat.problems
+            now, unready_since, beat.weight, beat.interval, set(beat.partitions), beat.problems
         )
         if known is None:
             log.info("monitoring replica discovered", extra={"replica": beat.replica})
         elif not beat.ready and known.unready_since is None:
             log.warning(
-                "monitoring replica not ready",
-                extra={"replica": beat.replica, "problems": beat.problems[:5]},
+                "monitoring replica %s not ready: %s",
+                beat.replica,
+                "; ".join(beat.problems[:5]),
+                extra={"replica": beat.replica},
             )
         if (beat.replica in self.alive()) != was_alive or (
             known is not None and known.weight != beat.weight
@@ -121,8 +129,15 @@ class Balancer:
 
     async def check(self) -> None:
         """Recompute the assignment; publish it when it changed, and every interval."""
+        now = time.monotonic()
         # A fresh balancer first listens a while: the replicas' claims are its memory.
-        if time.monotonic() - self.started < self.settings.replica_gone_after_seconds:
+        if now - self.started < self.settings.replica_gone_after_seconds:
+            return
+        # A balancer that was itself stalled (CPU starved, paused) has not heard the
+        # heartbeats of meanwhile yet: it judges nobody gone before it has.
+        stalled = now - self.last_check > 2 * self.settings.replica_check_interval_seconds
+        self.last_check = now
+        if stalled:
             return
         live = self.alive()
         if not live and self.assignment:
@@ -140,8 +155,9 @@ class Balancer:
             self.generation += 1
             REBALANCES.inc()
             log.warning(
-                "reading partitions reassigned",
-                extra={"live": sorted(live), "counts": {r: len(p) for r, p in wanted.items()}},
+                "reading partitions reassigned: %s",
+                ", ".join(f"{r}: {len(p)}" for r, p in sorted(wanted.items())) or "nobody live",
+                extra={"live": sorted(live)},
             )
         self.assignment = wanted
         self._export(live)
@@ -155,12 +171,9 @@ class Balancer:
             shared=self.settings.balancer_strategy == "round-robin",
             replicas={r: sorted(p) for r, p in self.assignment.items()},
         )
-        await self.broker.publish(
-            EXCHANGE_CONTROL,
-            ASSIGNMENT_ROUTING_KEY,
-            message.model_dump_json().encode(),
-            persistent=False,
-            timeout=5.0,
+        # Published again every check interval: one lost is made good by the next.
+        self.broker.publish_nowait(
+            EXCHANGE_CONTROL, ASSIGNMENT_ROUTING_KEY, message.model_dump_json().encode()
         )
 
     def _export(self, live: frozenset[str]) -> None:

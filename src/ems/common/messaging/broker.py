@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from ems.common.messaging.consume import Consumer, Handler, Policy
 from ems.common.messaging.credentials import connection_url, login_name
 from ems.common.messaging.deadletters import DeadLetters
 from ems.common.messaging.link import Link
-from ems.common.messaging.publisher import Publisher
+from ems.common.messaging.publisher import Publisher, properties
 from ems.common.messaging.topology import MAX_MESSAGE_BYTES, Queue, publishers_of, queue
 from ems.common.settings import CommonSettings
 
@@ -65,6 +66,14 @@ class Broker:
             timeout=timeout,
         )
 
+    def publish_nowait(self, exchange: str, routing_key: str, body: bytes) -> None:
+        """Publish, not persistent, without waiting for the confirm: for messages the next
+        one makes good if lost (heartbeats, assignments), whose pace must not follow the
+        broker's confirm latency under load."""
+        props = properties(self.link.user, persistent=False)
+        sent = self.publisher.send(exchange, routing_key, body, props)
+        sent.add_done_callback(_ignore_outcome)
+
     async def consume(
         self,
         queue_or_name: Queue | str,
@@ -98,6 +107,11 @@ class Broker:
 
     async def close(self) -> None:
         await self.link.stop()
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a lost one is made good by the next
 
 
 def broker_for(settings: CommonSettings, identity: str, name: str | None = None) -> Broker:

@@ -28,10 +28,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from ems.common.messaging.link import Link
 from ems.common.messaging.metrics import CONSUMED, count
@@ -131,10 +132,6 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, httpx.TransportError)):
         return True
-    try:
-        import asyncpg
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        return False
     return isinstance(
         exc,
         (
@@ -151,8 +148,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_refusal(exc: BaseException) -> bool:
-    """Failures that say the message itself is bad: never worth another try."""
-    return isinstance(exc, (Refused, ValueError, RecursionError, OverflowError))
+    """Failures that say the message itself is bad: never worth another try. The database
+    refusing a value as invalid input (a NUL in a text, a number out of range) is one."""
+    if isinstance(exc, (Refused, ValueError, RecursionError, OverflowError, DataError)):
+        return True
+    return isinstance(exc, asyncpg.DataError)
 
 
 def describe(exc: BaseException) -> str:

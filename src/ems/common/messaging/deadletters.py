@@ -1,12 +1,20 @@
 """Dead letters and counted redeliveries, published with confirms before the original is
-acked: a message is never acked without having gone where it must."""
+acked: a message is never acked without having gone where it must.
+
+They carry the original's headers, which any client wrote: some come back from pamqp as
+values it cannot send again (a string that is not UTF-8 arrives as bytes, a double beyond
+single precision overflows the float it is sent as). Those are passed on as their repr, so
+a header can never keep a message from its dead-letter queue."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Sequence
 from typing import Any
+
+from pamqp.encode import encode_table_value
 
 from ems.common.messaging.consume import REASON_HEADER, Delivery, settle
 from ems.common.messaging.metrics import CONSUMED, DEAD_LETTERED, DEAD_LETTERED_BYTES, count
@@ -14,6 +22,19 @@ from ems.common.messaging.publisher import Publisher, properties
 from ems.common.messaging.topology import EXCHANGE_DLX
 
 log = logging.getLogger(__name__)
+
+
+def sendable(headers: dict[str, Any]) -> dict[str, Any]:
+    """The headers, each value one pamqp can encode (else its repr)."""
+    result: dict[str, Any] = {}
+    for name, value in headers.items():
+        try:
+            encode_table_value(value)
+        except (TypeError, ValueError, OverflowError, struct.error):
+            value = repr(value)[:1000]
+        result[name] = value
+    return result
+
 
 QUEUE_HEADER = "x-ems-queue"
 
@@ -39,7 +60,7 @@ class DeadLetters:
         confirms = []
         for delivery, reason in items:
             headers = {
-                **delivery.headers,
+                **sendable(delivery.headers),
                 **delivery.origin_headers(),
                 REASON_HEADER: reason[:1000],
                 QUEUE_HEADER: key,
@@ -77,7 +98,7 @@ class DeadLetters:
         props = properties(
             self.publisher.link.user,
             message_id=delivery.message_id,
-            headers=headers,
+            headers=sendable(headers),
             content_type=delivery.content_type,
         )
         await asyncio.wait_for(

@@ -17,6 +17,7 @@ consumers can trust it).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ from pamqp.header import ContentHeader
 
 from ems.common.messaging.link import Link
 
+log = logging.getLogger(__name__)
+
 
 class BatchPublisher:
     def __init__(self, channel: AbstractChannel) -> None:
@@ -36,6 +39,9 @@ class BatchPublisher:
         self._scheduled = False
         self._backlog: list[Any] = []
         self._writer: asyncio.Task[None] | None = None
+        # The confirmations of the messages in `_frames`.
+        self._waiting: list[asyncio.Future[Any]] = []
+        self._giving_up: asyncio.Future[Any] | None = None
 
     def publish(
         self,
@@ -54,6 +60,7 @@ class BatchPublisher:
         channel.delivery_tag += 1
         confirmation: asyncio.Future[Any] = channel.create_future()
         channel.confirmations[channel.delivery_tag] = confirmation
+        self._waiting.append(confirmation)
         self._frames.append(spec.Basic.Publish(exchange=exchange, routing_key=routing_key))
         self._add_content(body, properties)
         return confirmation
@@ -78,10 +85,22 @@ class BatchPublisher:
     def _flush(self) -> None:
         self._scheduled = False
         frames, self._frames = self._frames, []
+        waiting, self._waiting = self._waiting, []
         channel: Any = self.channel
         if not frames or channel.is_closed:
+            return  # aiormq fails the confirmations of a closed channel
+        try:
+            payload = ChannelFrame.marshall(channel_number=channel.number, frames=frames)
+        except Exception as exc:
+            # Something in the batch cannot be encoded: none of it was sent, yet its delivery
+            # tags were counted, so ours and the broker's no longer agree. Fail what waits
+            # and give the channel up (its owner opens a new one).
+            log.error("a batch of %d frames could not be encoded: %r", len(frames), exc)
+            for confirmation in waiting:
+                if not confirmation.done():
+                    confirmation.set_exception(exc)
+            self._giving_up = asyncio.ensure_future(channel.close())
             return
-        payload = ChannelFrame.marshall(channel_number=channel.number, frames=frames)
         if not self._backlog:
             try:
                 channel.write_queue.put_nowait(payload)
@@ -96,6 +115,9 @@ class BatchPublisher:
     async def _write_backlog(self) -> None:
         channel: Any = self.channel
         while self._backlog:
+            if channel.is_closed:  # a frame for a closed channel would end the connection
+                self._backlog.clear()
+                return
             # Removed only once queued: until then, new flushes line up behind it.
             await channel.write_queue.put(self._backlog[0])
             self._backlog.pop(0)

@@ -81,6 +81,7 @@ Committed = Callable[[StoreResult], None]
 class _Partition:
     index: int
     channel: AbstractChannel | None = None
+    consumer_tag: str | None = None
     since: float = 0.0
 
 
@@ -119,6 +120,12 @@ class Intake:
         self._full = asyncio.Event()
         self._changed = asyncio.Event()
         self._closing: set[asyncio.Future[None]] = set()
+        # The deliveries of the batch being written, and channels whose close has begun
+        # (nothing may be sent on them after their Channel.Close: it ends the connection).
+        self._flushing: list[Delivery] = []
+        self._letting_go: set[int] = set()
+        # Notified after every batch.
+        self._flushed = asyncio.Condition()
         self._flusher = Background("monitoring-intake")
         self._keeper = Background("monitoring-partitions")
         self.last_failure: float | None = None
@@ -205,16 +212,37 @@ class Intake:
         self._batch.clear()
 
     def _release(self, index: int) -> None:
-        """Stop consuming a partition: its channel closes now, so what it holds unacked goes
-        back to the head of the queue for the next owner; pending deliveries are dropped."""
+        """Stop consuming a partition (see `_let_go`)."""
         partition = self.partitions.pop(index, None)
         if partition is None or partition.channel is None:
             return
-        channel = partition.channel
-        self._batch = [(d, at) for d, at in self._batch if d.channel is not channel]
-        closing = asyncio.ensure_future(self.link.close_channel(channel))
+        closing = asyncio.ensure_future(self._let_go(partition.channel, partition.consumer_tag))
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
+
+    async def _let_go(self, channel: AbstractChannel, consumer_tag: str | None) -> None:
+        """No more deliveries from now on; the ones taken are written and acked with their
+        batch; then the channel closes, and whatever it still holds unacked (a delivery on
+        its way while the consumer was cancelled) goes back to the head of the queue."""
+        if consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.basic_cancel(consumer_tag), 5.0)
+        with contextlib.suppress(TimeoutError):
+            async with self._flushed:
+                await asyncio.wait_for(
+                    self._flushed.wait_for(lambda: not self._holds(channel)), 30.0
+                )
+        self._letting_go.add(id(channel))
+        try:
+            await self.link.close_channel(channel)
+        finally:
+            self._letting_go.discard(id(channel))
+
+    def _holds(self, channel: AbstractChannel) -> bool:
+        """Whether a delivery of this channel waits in a batch or is being written."""
+        return any(d.channel is channel for d, _ in self._batch) or any(
+            d.channel is channel for d in self._flushing
+        )
 
     async def _keep_partitions(self) -> None:
         """Consume every assigned partition that is not consumed yet (waiting until its
@@ -259,9 +287,10 @@ class Intake:
 
         channel = await self.link.channel(confirms=False, prefetch=prefetch, on_lost=lost)
         partition.channel = channel
-        await channel.basic_consume(
+        consuming = await channel.basic_consume(
             name, partial(self._on_delivery, name), exclusive=not self.shared
         )
+        partition.consumer_tag = consuming.consumer_tag
 
     async def _on_delivery(self, name: str, message: DeliveredMessage) -> None:
         self._batch.append((Delivery.of(message, name), time.monotonic()))
@@ -299,6 +328,15 @@ class Intake:
             gauge(OLDEST_UNACKED, self.oldest_unacked())
 
     async def flush(self, deliveries: list[Delivery]) -> None:
+        self._flushing = deliveries
+        try:
+            await self._flush(deliveries)
+        finally:
+            self._flushing = []
+            async with self._flushed:
+                self._flushed.notify_all()
+
+    async def _flush(self, deliveries: list[Delivery]) -> None:
         started = time.perf_counter()
         gate = Gate("", DEAD_LETTER_KEY, self.policy, self.dead_letters)
         now = datetime.now(UTC)
@@ -335,7 +373,7 @@ class Intake:
         await self.dead_letters.dead_letter(bad, DEAD_LETTER_KEY, "invalid", ack=False)
         await self.dead_letters.dead_letter(deleted, DEAD_LETTER_KEY, "device_deleted", ack=False)
         await self._recount(recount)
-        await _ack_all(live)
+        await _ack_all(live, self._letting_go)
         self._report(result, len(live) - len(recount), len(rows), len(bad), live)
         FLUSH_SECONDS.observe(time.perf_counter() - started)
 
@@ -431,15 +469,16 @@ class Intake:
             log.exception("a stored batch could not be reported")
 
 
-async def _ack_all(deliveries: list[Delivery]) -> None:
+async def _ack_all(deliveries: list[Delivery], closing: set[int]) -> None:
     """One `multiple` ack per channel: batches are written in delivery order, so every
-    earlier delivery of a channel is settled already."""
+    earlier delivery of a channel is settled already. None on a channel closed or closing:
+    its deliveries are back in the queue (stored ones dedup)."""
     last: dict[int, Delivery] = {}
     for delivery in deliveries:
         last[id(delivery.channel)] = delivery
     for delivery in last.values():
-        if delivery.channel.is_closed:
-            continue  # its deliveries are back in the queue (stored ones dedup)
+        if delivery.channel.is_closed or id(delivery.channel) in closing:
+            continue
         with contextlib.suppress(Exception):
             await delivery.channel.basic_ack(delivery.delivery_tag, multiple=True, wait=False)
 

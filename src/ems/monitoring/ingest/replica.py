@@ -65,12 +65,10 @@ class ReplicaControl:
         PARTITIONS.labels("assigned").set(len(self.intake.assigned))
         PARTITIONS.labels("consumed").set(len(self.intake.consuming()))
         if self.broker.is_connected():
-            await self.broker.publish(
+            self.broker.publish_nowait(
                 EXCHANGE_CONTROL,
                 heartbeat_routing_key(self.replica),
                 heartbeat.model_dump_json().encode(),
-                persistent=False,
-                timeout=5.0,
             )
 
     async def handle_assignment(self, delivery: Delivery) -> None:
