@@ -13,7 +13,7 @@ DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 .PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots \
-	swarm-up swarm-down swarm-test fuzz-results
+	swarm-up swarm-down swarm-test fuzz fuzz-results
 
 help:
 	@echo "make run          start the whole platform (gateway at http://localhost:8080)"
@@ -22,6 +22,7 @@ help:
 	@echo "make api-types    regenerate web/src/api/generated from the services' OpenAPI"
 	@echo "make screenshots  rewrite docs/screenshots/ (make test keeps its pictures elsewhere)"
 	@echo "make chaos        kill the broker, a replica, the balancer, the database under load; multi-host"
+	@echo "make fuzz         the broker fuzz tests with 20 times the cases of make test (~10 min)"
 	@echo "make swarm-up     build the images, deploy on Docker Swarm (gateway at http://localhost:8090)"
 	@echo "make swarm-test   swarm-up, then end to end, rescaling and killed containers under load"
 	@echo "make swarm-down   remove the stack (EMS_SWARM_PURGE=1: its volumes and secrets too)"
@@ -54,6 +55,11 @@ screenshots: setup
 # Their last results are kept in docs/results/.
 chaos: setup
 	EMS_CHAOS=1 EMS_MULTIHOST=1 EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/chaos tests/multihost -q -s
+
+# The broker fuzz tests of `make test` (a few thousand cases) with EMS_FUZZ_SCALE times as
+# many; EMS_FUZZ_SHRINK=1 also shrinks a failing batch (slow: it replays through the pipeline).
+fuzz: setup
+	EMS_FUZZ_SCALE=$${EMS_FUZZ_SCALE:-20} $(UV) run pytest tests/ingest/test_fuzz.py tests/realtime/test_fuzz.py -q -o timeout=7200
 
 # schemathesis over every service's OpenAPI through the gateway (part of `make test`), with
 # its figures written to docs/results/schemathesis.md; a plain test run writes nothing.

@@ -307,14 +307,22 @@ async def test_fuzzed_readings_are_stored_once_held_or_dead_lettered(
     connection = await aio_pika.connect(fuzzed.pipeline.admin_url)
     channel = await connection.channel()
     seen: dict[str, list[str]] = {}
+
+    async def settled() -> bool:
+        collected = await _dead_letters(channel, "readings.dlq", dead, seen)
+        return collected and await all_there()
+
     try:
-        await eventually(all_there, timeout=30, interval=0.1)
-        await eventually(
-            lambda: _dead_letters(channel, "readings.dlq", dead, seen), timeout=30, interval=0.1
-        )
-        _check_consumers(fuzzed)
+        await eventually(settled, timeout=30, interval=0.1)
+    except AssertionError:
+        stored_keys = await found("readings", stored) | await found("unmatched_readings", held)
+        missing = [c for c in [*stored, *held] if c.key not in stored_keys]
+        missing += [c for c in cases if c.id in dead - set(seen)]
+        lost = [(c.outcome, c.body[:300]) for c in missing]
+        raise AssertionError(f"not where they belong: {lost}") from None
     finally:
         await connection.close()
+    _check_consumers(fuzzed)
     assert await found("readings", stored) == {c.key: c.micro for c in stored}
     assert await found("unmatched_readings", held) == {c.key: c.micro for c in held}
     assert set(seen) == dead, "a good reading was dead-lettered, or a bad one twice"
@@ -345,11 +353,13 @@ def _event_case(data: st.DataObject) -> tuple[Case, bool]:
     the devices service."""
     kind = data.draw(
         st.sampled_from(
-            ["good"] * 5 + ["forged", "data", "envelope", "type", "nul", "garbage", "large"]
+            ["good"] * 5
+            + ["forged", "data", "envelope", "type", "nul", "surrogate", "garbage", "large"]
         )
     )
     device = uuid.uuid4()
-    name = data.draw(st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=100))
+    # Any text a service would send (its APIs refuse NUL; lone surrogates are no UTF-8).
+    name = data.draw(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=100))
     limit = data.draw(st.floats(min_value=0, max_value=1e6))
     envelope = Envelope.wrap(DeviceCreated(id=device, name=name, max_hourly_kwh=limit))
     body = envelope.model_dump(mode="json")
@@ -372,6 +382,8 @@ def _event_case(data: st.DataObject) -> tuple[Case, bool]:
         body["type"] = data.draw(st.sampled_from(["device.updated", "device.deleted", "x", ""]))
     elif kind == "nul":  # no service sends it (their APIs refuse it); the database would too
         body["data"]["name"] = name + "\x00"
+    elif kind == "surrogate":  # valid JSON (an escape), but no text the database can store
+        body["data"]["name"] = name + "\ud800"
     elif kind == "large":
         body["data"]["name"] = "x" * (MAX_BYTES + 1)
     else:
@@ -425,13 +437,19 @@ async def test_fuzzed_device_events_are_applied_once_or_dead_lettered(
         return {c.key[0] for c in applied if c.key} <= await created()
 
     seen: dict[str, list[str]] = {}
+
+    async def settled() -> bool:
+        collected = await _dead_letters(channel, "monitoring.sync.dlq", dead, seen)
+        return collected and await all_applied()
+
     try:
-        await eventually(all_applied, timeout=30, interval=0.1)
-        await eventually(
-            lambda: _dead_letters(channel, "monitoring.sync.dlq", dead, seen),
-            timeout=30,
-            interval=0.1,
-        )
+        await eventually(settled, timeout=30, interval=0.1)
+    except AssertionError:
+        made = await created()
+        missing = [c for c in applied if c.key and c.key[0] not in made]
+        missing += [c for c, _ in drawn if c.id in dead - set(seen)]
+        lost = [(c.outcome, c.body[:300]) for c in missing]
+        raise AssertionError(f"neither applied nor dead-lettered: {lost}") from None
     finally:
         await connection.close()
     assert await created() == {c.key[0] for c in applied if c.key}, "a forged event applied"
