@@ -1,5 +1,6 @@
-"""What the benchmarks share: a private database prefix and vhost, services started as real
-processes (`ems serve`), percentiles. Benchmarks send traffic to loopback only."""
+"""What the benchmarks share: a private database prefix and a provisioned vhost with broker
+logins of the run's own, services started as real processes (`ems serve`), percentiles, and
+the load-average guard. Benchmarks send traffic to loopback only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,11 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
+from ems.common.messaging.credentials import connection_url, ensure_passwords
+from ems.common.messaging.provision import BrokerTools
+from ems.common.messaging.topology import IDENTITIES
+from ems.common.settings import CommonSettings
 
 PG_URL = os.environ.get("EMS_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 AMQP_HOST = os.environ.get("EMS_BENCH_AMQP_HOST", "127.0.0.1:5672")
@@ -53,29 +60,71 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+# Over this 1-minute load average (on two cores) the machine is busy with something else.
+BUSY_LOAD = 1.5
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def refuse_when_busy(force: bool) -> float:
+    """The load average before the run; exits when the machine is busy (unless forced:
+    a smoke run whose figures mean nothing)."""
+    load = load_average()
+    if load > BUSY_LOAD and not force:
+        raise SystemExit(
+            f"the 1-minute load average is {load} (over {BUSY_LOAD}): the machine is busy, "
+            "its figures would be someone else's. Run it on a quiet machine (--force runs "
+            "it anyway, to check that it works)."
+        )
+    return load
+
+
 @contextlib.contextmanager
 def isolated_env() -> Iterator[dict[str, str]]:
-    """EMS_* settings on a database prefix and vhost of this run, removed afterwards."""
+    """EMS_* settings on a database prefix and a vhost of this run, provisioned as `ems up`
+    does (topology, one login per service and the meter, with passwords of the run's own);
+    the vhost, logins and databases are removed afterwards. guest may inspect the vhost."""
     run = uuid.uuid4().hex[:8]
     vhost = f"ems-bench-{run}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
+    prefix = f"b{run}-"
+    tools = BrokerTools()
+    with tempfile.TemporaryDirectory(prefix="ems-bench-secrets-") as secrets:
+        passwords = ensure_passwords(Path(secrets), IDENTITIES)
+        tools.ctl("add_vhost", vhost)
+        try:
+            tools.provision(vhost, prefix, passwords)
+            tools.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+            env = dict(os.environ)
+            env.update(
+                EMS_PG_URL=PG_URL,
+                EMS_DB_PREFIX=f"b{run}_",
+                EMS_AMQP_URL=f"amqp://{AMQP_HOST}/{vhost}",
+                EMS_BROKER_USER_PREFIX=prefix,
+                EMS_BROKER_SECRETS_DIR=secrets,
+                EMS_LOG_LEVEL="WARNING",
+            )
+            yield env
+        finally:
+            tools.ctl("delete_vhost", vhost)
+            tools.delete_users(prefix)
+            asyncio.run(_drop_databases(f"b{run}_"))
+
+
+def broker_url(env: dict[str, str], identity: str) -> str:
+    """The run's vhost logged in as `identity` (a service's name, or `meter`)."""
+    settings = CommonSettings(
+        amqp_url=env["EMS_AMQP_URL"],
+        broker_user_prefix=env["EMS_BROKER_USER_PREFIX"],
+        broker_secrets_dir=Path(env["EMS_BROKER_SECRETS_DIR"]),
     )
-    env = dict(os.environ)
-    env.update(
-        EMS_PG_URL=PG_URL,
-        EMS_DB_PREFIX=f"b{run}_",
-        EMS_AMQP_URL=f"amqp://guest:guest@{AMQP_HOST}/{vhost}",
-        EMS_LOG_LEVEL="WARNING",
-    )
-    try:
-        yield env
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
-        asyncio.run(_drop_databases(env["EMS_DB_PREFIX"]))
+    return connection_url(settings, identity)
+
+
+def inspector_url(env: dict[str, str]) -> str:
+    """guest on the run's vhost: reads and purges queues, trusted by no service."""
+    return env["EMS_AMQP_URL"].replace("amqp://", "amqp://guest:guest@", 1)
 
 
 async def _drop_databases(prefix: str) -> None:

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from _support import free_port, isolated_env, machine, percentile
+from _support import broker_url, free_port, isolated_env, machine, percentile
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ems.common.messaging import EXCHANGE_WS, Broker
+from ems.common.messaging.topology import MONITORING
 from ems.contracts.ws import Audience, WsEnvelope
 
 HERE = Path(__file__).resolve().parent
@@ -202,7 +203,10 @@ async def publish_events(
     try:
         for seq in range(events):
             envelope = WsEnvelope(
-                type="bench.fanout", audience=audience, data={"bench_seq": seq, "pad": "x"}
+                # As monitoring sends live figures (the sender realtime accepts them from).
+                type="consumption.updated",
+                audience=audience,
+                data={"bench_seq": seq, "pad": "x"},
             )
             body = envelope.model_dump_json().encode()
             sent[seq] = time.time()
@@ -259,7 +263,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             held_rss = rss_kib(server.pid)
             cpu_before = cpu_seconds(server.pid)
             sent = asyncio.run(
-                publish_events(env["EMS_AMQP_URL"], [u for u, _ in users], args.events, args.gap)
+                publish_events(
+                    broker_url(env, MONITORING), [u for u, _ in users], args.events, args.gap
+                )
             )
             _wait_deliveries(progress, args.events * held)
             hand_off = _hand_off_seconds(port)

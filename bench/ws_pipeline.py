@@ -23,10 +23,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from _support import free_port, isolated_env, machine, migrate, percentile, service, summary
+from _support import (
+    broker_url,
+    free_port,
+    isolated_env,
+    machine,
+    migrate,
+    percentile,
+    service,
+    summary,
+)
 from websockets.asyncio.client import connect
 
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
+from ems.common.messaging.topology import DEVICES, METER
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.contracts.readings import reading_routing_key
 
@@ -113,17 +123,20 @@ async def _background(
 async def run(
     args: argparse.Namespace, env: dict[str, str], urls: dict[str, str]
 ) -> dict[str, Any]:
-    broker = Broker(env["EMS_AMQP_URL"], "bench-pipeline")
+    # Device events as the devices service sends them, readings as a meter does.
+    devices = Broker(broker_url(env, DEVICES), "bench-devices")
+    broker = Broker(broker_url(env, METER), "bench-meter")
+    await devices.connect()
     await broker.connect()
     owner, token = await _register(urls["auth"])
     probe_device = uuid.uuid4()
     background = [uuid.uuid4() for _ in range(args.background_devices)]
     await _publish_device(
-        broker, DeviceCreated(id=probe_device, name="probe", owner_id=owner, max_hourly_kwh=1.0)
+        devices, DeviceCreated(id=probe_device, name="probe", owner_id=owner, max_hourly_kwh=1.0)
     )
     for device in background:
         await _publish_device(
-            broker,
+            devices,
             DeviceCreated(id=device, name="bg", owner_id=uuid.uuid4(), max_hourly_kwh=1e6),
         )
     await asyncio.sleep(2.0)  # monitoring applies the device events
@@ -148,7 +161,7 @@ async def run(
         stop, counts = ctx.Event(), ctx.Array("q", 3, lock=False)
         load = ctx.Process(
             target=background_process,
-            args=(env["EMS_AMQP_URL"], background, args.rate, stop, counts),
+            args=(broker_url(env, METER), background, args.rate, stop, counts),
         )
         load.start()
         while not counts[2]:
@@ -177,6 +190,7 @@ async def run(
         sent_during = counts[0]
         listener.cancel()
     await broker.close()
+    await devices.close()
     after_store = [wall_received[h] - stored_at[h] for h in wall_received if h in stored_at]
     latencies = []
     for hour, at in received.items():
