@@ -9,10 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aio_pika
+from prometheus_client import REGISTRY
 
 from ems.common.settings import with_database
 from ems.common.web import readiness
-from tests.ingest.conftest import Pipeline
+from tests.ingest.conftest import PARTITIONS, Pipeline
 from tests.support.polling import eventually
 from tests.support.tcpproxy import TcpProxy
 
@@ -129,3 +130,33 @@ async def test_a_lost_broker_connection_makes_it_unready_and_it_reconnects(
 
 async def _consumes_all(pipeline: Pipeline) -> bool:
     return pipeline.intake(0).consuming() == set(range(64))
+
+
+def _gauge(name: str, queue: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"queue": queue})
+
+
+async def test_queue_depth_and_consumers_are_metrics(pipeline: Pipeline) -> None:
+    """If this fails, readings piling up in a partition nobody consumes (no replica, or the
+    balancer down) are invisible to the alerts: the metrics say nothing or the wrong thing."""
+    await pipeline.start_replica(0)  # no balancer: nothing is assigned, nobody consumes
+    device = await pipeline.create_device()
+    await pipeline.wait_for_devices(device)
+    for minute in range(3):
+        await pipeline.publish_reading(device, datetime.now(UTC) - timedelta(minutes=minute), 1)
+    await pipeline.intake(0).observe_queues()
+    depths = {q: _gauge("ems_queue_messages", q) for q in PARTITIONS}
+    assert sum(d or 0 for d in depths.values()) == 3
+    assert sorted(d for d in depths.values() if d) == [3]
+    assert all(_gauge("ems_queue_consumers", q) == 0 for q in PARTITIONS)
+    assert _gauge("ems_queue_messages", "readings.dlq") == 0
+
+    await pipeline.start_balancer()
+
+    async def stored() -> bool:
+        return await pipeline.readings_count(device) == 3
+
+    await eventually(stored, timeout=15)
+    await pipeline.intake(0).observe_queues()
+    assert all(_gauge("ems_queue_consumers", q) == 1 for q in PARTITIONS)
+    assert all(_gauge("ems_queue_messages", q) == 0 for q in PARTITIONS)

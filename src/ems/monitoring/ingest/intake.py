@@ -43,16 +43,17 @@ from ems.common.messaging.consume import (
 from ems.common.messaging.credentials import connection_url
 from ems.common.messaging.deadletters import DeadLetters
 from ems.common.messaging.link import Link
-from ems.common.messaging.metrics import count, gauge
+from ems.common.messaging.metrics import QUEUE_CONSUMERS, QUEUE_MESSAGES, count, gauge
 from ems.common.messaging.publisher import Publisher
 from ems.common.messaging.topology import (
     EXCHANGE_RETRY,
     MONITORING,
     READING_PARTITIONS,
+    dead_letter_queue,
     partition_queue,
     queue,
 )
-from ems.common.tasks import Background
+from ems.common.tasks import Background, every
 from ems.contracts.ingest import SENT_AT_HEADER
 from ems.monitoring.ingest.metrics import (
     ALERTS,
@@ -71,6 +72,8 @@ log = logging.getLogger(__name__)
 # Remembered alerts (not tried again) before the memory starts over.
 _ALERTED_LIMIT = 100_000
 DEAD_LETTER_KEY = "readings"
+DEAD_LETTERS = dead_letter_queue(DEAD_LETTER_KEY)
+QUEUE_OBSERVE_SECONDS = 5.0
 # A batch failing (the database away or refusing) this recently makes the replica unready.
 _FAILURE_MEMORY = 10.0
 
@@ -128,15 +131,18 @@ class Intake:
         self._flushed = asyncio.Condition()
         self._flusher = Background("monitoring-intake")
         self._keeper = Background("monitoring-partitions")
+        self._observer = Background("monitoring-queue-depths")
         self.last_failure: float | None = None
         self.last_failure_reason = ""
 
     async def start(self) -> None:
         self._flusher.start(self._run())
         self._keeper.start(self._keep_partitions())
+        self._observer.start(every(QUEUE_OBSERVE_SECONDS, self.observe_queues, "queue depths"))
         self.link.start()
 
     async def stop(self) -> None:
+        await self._observer.stop()
         await self._keeper.stop()
         await self.link.stop()
         await self._flusher.stop()
@@ -199,6 +205,17 @@ class Intake:
         if not self._batch:
             return 0.0
         return time.monotonic() - self._batch[0][1]
+
+    async def observe_queues(self) -> None:
+        """Depth and consumers of every partition and of the readings' dead letters, as the
+        broker says now (metrics to alert on: a partition nobody consumes, a growing one)."""
+        control = self._control
+        if control is None or control.is_closed or not self.link.is_connected():
+            return
+        for q in [*(queue(partition_queue(i)) for i in range(READING_PARTITIONS)), DEAD_LETTERS]:
+            declared = await control.queue_declare(q.name, durable=True, arguments=q.arguments())
+            gauge(QUEUE_MESSAGES, declared.message_count or 0, q.name)
+            gauge(QUEUE_CONSUMERS, declared.consumer_count or 0, q.name)
 
     # --- partition consumers --------------------------------------------------------------
 
