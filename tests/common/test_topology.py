@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
+from ems.auth import consumers as auth_consumers
+from ems.common.inbox import EventConsumer
 from ems.common.messaging.definitions import broker_definitions
 from ems.common.messaging.topology import (
     AUTH,
@@ -25,7 +28,14 @@ from ems.common.messaging.topology import (
     USERS,
     permissions,
     publishers_of,
+    queue,
 )
+from ems.contracts.events import EventBody
+from ems.devices import consumers as devices_consumers
+from ems.monitoring.consumers import SYNC_QUEUE as MONITORING_SYNC
+from ems.monitoring.consumers import DeviceSync
+from ems.monitoring.settings import MonitoringSettings
+from ems.users import consumers as users_consumers
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "deploy" / "rabbitmq" / "definitions.json"
 
@@ -70,7 +80,7 @@ def test_each_service_writes_only_what_it_owns_and_reads_only_its_own_queues() -
         assert not any(_matches(p.read, q) for q in others), identity
         assert not any(_matches(p.configure, q) for q in others), identity
     assert permissions(USERS).topics[EXCHANGE_SYNC][0] == "^(user\\..+)$"
-    assert permissions(DEVICES).topics[EXCHANGE_SYNC][0] == "^(device\\..+)$"
+    assert permissions(DEVICES).topics[EXCHANGE_SYNC][0] == "^((device|tariff)\\..+)$"
     assert EXCHANGE_SYNC not in permissions(MONITORING).topics or (
         permissions(MONITORING).topics[EXCHANGE_SYNC][0] == "^$"
     )
@@ -87,3 +97,45 @@ def test_every_routing_key_on_the_trusted_exchanges_has_its_publishers() -> None
     assert set(publishers_of(EXCHANGE_WS, "chat.typing")) == {SUPPORT, REALTIME}
     assert publishers_of(EXCHANGE_WS, "notify.overconsumption") == (MONITORING,)
     assert publishers_of(EXCHANGE_SYNC, "anything.else") == ()
+
+
+def _event_types() -> dict[str, type[EventBody]]:
+    found: dict[str, type[EventBody]] = {}
+    pending = list(EventBody.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if getattr(cls, "routing_key", None):
+            found[cls.routing_key] = cls
+    return found
+
+
+def test_every_event_has_its_publisher_and_every_binding_an_event() -> None:
+    """If this fails, a service's outbox holds an event its login may not publish (the
+    relay retries it forever, and every event behind it waits), or a queue waits for an
+    event type nobody sends."""
+    events = _event_types()
+    assert {"user.created", "device.deleted", "tariff.updated"} <= set(events)
+    for key in events:
+        assert publishers_of(EXCHANGE_SYNC, key), f"nobody may publish {key}"
+    for q in QUEUES:
+        for binding in q.bindings:
+            if binding.exchange == EXCHANGE_SYNC:
+                assert binding.routing_key in events, (q.name, binding.routing_key)
+
+
+def test_each_service_is_bound_to_exactly_the_events_it_handles() -> None:
+    """If this fails, a service subscribes to an event its queue never receives (its copy
+    silently goes stale: a new user unknown to auth), or receives events it refuses."""
+    dummy = SimpleNamespace(db=None, relay=None)
+    consumers = [
+        auth_consumers.user_events_consumer(None, None, None),  # type: ignore[arg-type]
+        users_consumers.registration_consumer(dummy),  # type: ignore[arg-type]
+        devices_consumers.user_events_consumer(dummy),  # type: ignore[arg-type]
+        EventConsumer(
+            None, None, MONITORING_SYNC, DeviceSync(MonitoringSettings()).subscriptions()
+        ),  # type: ignore[arg-type]
+    ]
+    for consumer in consumers:
+        bound = {b.routing_key for b in queue(consumer.queue).bindings}
+        assert bound == set(consumer.by_type), consumer.queue

@@ -24,9 +24,9 @@ from fastapi import FastAPI
 
 from ems.auth.bootstrap import ensure_admin
 from ems.auth.settings import AuthSettings
-from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database
+from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec, service_spec
 from ems.common.settings import CommonSettings

@@ -70,6 +70,7 @@ class Runtime:
                 base_url=self.settings.auth_internal_url, auth=self.credential, timeout=5.0
             )
         return self._auth_http
+
     # This process's id, for its per-instance queues (gone when it stops).
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # More reasons the service may not be ready (each returns the problems it sees now).

@@ -140,7 +140,7 @@ PUBLISHES: tuple[tuple[str, str, str], ...] = (
     (METER, EXCHANGE_DATA, r"device\.[^.]+\.reading"),
     (AUTH, EXCHANGE_SYNC, r"auth\..+"),
     (USERS, EXCHANGE_SYNC, r"user\..+"),
-    (DEVICES, EXCHANGE_SYNC, r"device\..+"),
+    (DEVICES, EXCHANGE_SYNC, r"(device|tariff)\..+"),
     (MONITORING, EXCHANGE_WS, r"(notify|consumption)\..+"),
     (SUPPORT, EXCHANGE_WS, r"chat\.(message|typing)"),
     (REALTIME, EXCHANGE_WS, r"(chat\.typing|presence\..+)"),
@@ -156,7 +156,13 @@ QUEUES: tuple[Queue, ...] = (
         )
         for i in range(READING_PARTITIONS)
     ),
-    _consumed("auth.sync", AUTH, Binding(_SYNC, "user.updated"), Binding(_SYNC, "user.deleted")),
+    _consumed(
+        "auth.sync",
+        AUTH,
+        Binding(_SYNC, "user.created"),
+        Binding(_SYNC, "user.updated"),
+        Binding(_SYNC, "user.deleted"),
+    ),
     _consumed("users.sync", USERS, Binding(_SYNC, "auth.user_registered")),
     _consumed(
         "devices.sync",
