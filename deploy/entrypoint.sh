@@ -6,8 +6,9 @@
 #   EMS_<NAME>, so services read secrets like any other setting, and the stack file alone
 #   decides which service gets which (its own database URL, its own broker login).
 # - TASK_SLOT (the stack sets it to {{.Task.Slot}}, which counts from 1) becomes
-#   EMS_INSTANCE (which counts from 0): replica 1 is instance 0, so the ingest queues of N
-#   monitoring replicas stay monitoring.ingest.0 .. N-1, as under `ems up`.
+#   EMS_INSTANCE (which counts from 0): replica 1 is instance 0, so N monitoring replicas
+#   announce themselves to the balancer as 0 .. N-1, as under `ems up`, and a replaced task
+#   is the same replica again.
 # - WAIT_FOR="host:port ..." waits until each answers on TCP (WAIT_SECONDS, default 300),
 #   so a service does not crash-loop while its database or the broker is still starting.
 set -euo pipefail

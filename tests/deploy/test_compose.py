@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ems.common.messaging.topology import IDENTITIES, METER
 from ems.common.registry import ServiceSpec, service_spec, service_specs
 from tests.deploy.compose import (
     COMPOSE_FILE,
@@ -35,6 +36,7 @@ SECRETS = {
         f"EMS_{name.upper()}_SERVICE_SECRET": f"{name}-Secret-0c3d"
         for name in ("users", "devices", "monitoring", "support", "realtime", "gateway")
     },
+    **{f"EMS_BROKER_PASSWORD_{name.upper()}": f"{name}-Broker-7e21" for name in IDENTITIES},
 }
 
 
@@ -121,7 +123,7 @@ def test_replicas_and_ports_agree_with_the_specs_and_the_balancer(
     model: dict[str, Any], ems_containers: dict[str, Container]
 ) -> None:
     """If this fails, a replica listens where the gateway or its health check does not look,
-    two replicas consume one ingest queue, or the balancer feeds queues nobody reads."""
+    or two replicas announce themselves to the balancer as one."""
     instances: dict[str, list[int]] = {}
     for container in ems_containers.values():
         target = _serve_target(container)
@@ -137,8 +139,20 @@ def test_replicas_and_ports_agree_with_the_specs_and_the_balancer(
     for spec in service_specs():
         assert sorted(instances.get(spec.name, [])) == list(range(spec.replicas)), spec.name
     assert len(instances["monitoring"]) >= 2 and len(instances["realtime"]) >= 2
-    balancer_env = ems_containers["balancer"].environment
-    assert int(balancer_env["EMS_MONITORING_REPLICAS"]) == len(instances["monitoring"])
+
+
+def test_every_process_logs_in_to_the_broker_as_itself(
+    ems_containers: dict[str, Container],
+) -> None:
+    """If this fails, two services share a broker login (a stolen password of one is a
+    password to both), or a service starts without one (production refuses to)."""
+    for container in ems_containers.values():
+        for argv in container.ems_invocations():
+            if argv[0] in {"serve", "simulate"}:
+                args = parse(argv)
+                identity = args.service if argv[0] == "serve" else METER
+                expected = SECRETS[f"EMS_BROKER_PASSWORD_{identity.upper()}"]
+                assert container.environment["EMS_BROKER_PASSWORD"] == expected, container.name
 
 
 def test_long_running_containers_have_health_checks_and_dependencies_exist(

@@ -21,14 +21,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ems.common.messaging.credentials import rabbitmq_password_hash
+from ems.common.messaging.topology import METER
 from ems.common.registry import ServiceSpec, service_spec, service_specs
-from ems.stack.swarm.secrets import (
-    METER_PASSWORD_FILE,
-    METER_USER,
-    SERVICE_BROKER_USER,
-    rabbit_password_hash,
-    write_secrets,
-)
+from ems.stack.swarm.secrets import METER_PASSWORD_FILE, write_secrets
 from tests.deploy.compose import (
     ROOT,
     STACK_FILE,
@@ -69,7 +65,7 @@ def ems_services(model: dict[str, Any]) -> dict[str, Container]:
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The secrets folder as `ems swarm up` writes it."""
     folder = tmp_path_factory.mktemp("swarm") / "secrets"
-    write_secrets(folder, service_specs(), TOPOLOGY, "admin", None, None)
+    write_secrets(folder, service_specs(), "admin", None, None)
     return folder
 
 
@@ -121,11 +117,8 @@ def test_every_secret_the_stack_mounts_is_one_ems_swarm_up_writes(
     assert set(files) == set(model["secrets"]), "a secret that is not a file of the folder"
     on_disk = {path.name for path in written.iterdir()}
     assert set(files.values()) <= on_disk
-    # The broker passwords themselves only go into URLs and the definitions' hashes.
-    assert on_disk - set(files.values()) == {
-        f"broker_password_{SERVICE_BROKER_USER}",
-        METER_PASSWORD_FILE,
-    }
+    # Every service's broker password is mounted; the meters' is for whoever runs them.
+    assert on_disk - set(files.values()) == {METER_PASSWORD_FILE}
     for name, secret in model["secrets"].items():
         assert secret["name"].endswith(f"_{STACK_ENV['EMS_SWARM_SECRETS_VERSION']}"), name
     used = {s["source"] for c in model["services"].values() for s in c.get("secrets", [])}
@@ -194,7 +187,7 @@ def test_replicated_services_take_their_number_from_the_task_slot(
 ) -> None:
     """If this fails, a service of the specs is missing from the stack, a replica listens
     where its health check or the gateway does not look, or every replica of monitoring
-    consumes the same ingest queue."""
+    announces itself as the same replica."""
     served: dict[str, Container] = {}
     for container in ems_services.values():
         spec = _serve_target(container)
@@ -210,8 +203,6 @@ def test_replicated_services_take_their_number_from_the_task_slot(
             assert int(container.config["deploy"]["replicas"]) == spec.replicas
             assert container.environment["TASK_SLOT"] == "{{.Task.Slot}}"
             assert container.environment["EMS_PORT"] == str(spec.port)
-    balancer = served["balancer"].environment
-    assert int(balancer["EMS_MONITORING_REPLICAS"]) > service_spec("monitoring").replicas
 
 
 def test_only_the_gateway_and_the_broker_are_published(model: dict[str, Any]) -> None:
@@ -264,39 +255,43 @@ def test_the_broker_definitions_let_the_meter_only_publish_readings(
     written: Path, tmp_path: Path
 ) -> None:
     """If this fails, a meter's login can read queues, declare things or publish events on
-    ems.sync / ems.ws; a password hash RabbitMQ cannot check; or every `up` rewrites the
-    definitions with a new salt and rolls the whole stack."""
+    ems.sync / ems.ws; a service logs in as a user the broker does not know; a password hash
+    RabbitMQ cannot check; or every `up` rewrites the definitions with a new salt and rolls
+    the whole stack."""
     definitions = json.loads((written / "broker_definitions").read_text())
-    for key in ("vhosts", "exchanges", "queues", "bindings", "policies"):
+    for key in ("vhosts", "exchanges", "queues", "bindings"):
         assert definitions[key] == TOPOLOGY[key]
-    meter = [p for p in definitions["permissions"] if p["user"] == METER_USER]
+    users = {u["name"] for u in definitions["users"]}
+    assert users == {spec.name for spec in service_specs()} | {METER}
+    meter = [p for p in definitions["permissions"] if p["user"] == METER]
     assert meter == [
-        {"user": METER_USER, "vhost": "ems", "configure": "^$", "write": r"^ems\.data$",
+        {"user": METER, "vhost": "ems", "configure": "^$", "write": r"^(ems\.data)$",
          "read": "^$"}
     ]  # fmt: skip
-    [topic] = definitions["topic_permissions"]
-    assert (topic["user"], topic["exchange"], topic["read"]) == (METER_USER, "ems.data", "^$")
+    [topic] = [t for t in definitions["topic_permissions"] if t["user"] == METER]
+    assert (topic["exchange"], topic["read"]) == ("ems.data", "^$")
     assert re.fullmatch(topic["write"], "device.0d4c.reading")
     assert not re.fullmatch(topic["write"], "device.0d4c.reading.extra")
     # RabbitMQ's own example (docs: passwords, "computing a password hash").
-    assert rabbit_password_hash("test12", bytes.fromhex("908DC60A")) == (
+    assert rabbitmq_password_hash("test12", bytes.fromhex("908DC60A")) == (
         "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
     )
     again = tmp_path / "secrets"
     shutil.copytree(written, again)
     before = (again / "broker_definitions").read_text()
-    write_secrets(again, service_specs(), TOPOLOGY, "admin", None, None)
+    write_secrets(again, service_specs(), "admin", None, None)
     assert (again / "broker_definitions").read_text() == before
-    write_secrets(again, service_specs(), TOPOLOGY, "admin", None, "a-new-meter-Secret")
+    write_secrets(again, service_specs(), "admin", None, "a-new-meter-Secret")
     changed = json.loads((again / "broker_definitions").read_text())
     hashes = {u["name"]: u["password_hash"] for u in changed["users"]}
-    salt = base64.b64decode(hashes[METER_USER])[:4]
-    assert hashes[METER_USER] == rabbit_password_hash("a-new-meter-Secret", salt)
+    salt = base64.b64decode(hashes[METER])[:4]
+    assert hashes[METER] == rabbitmq_password_hash("a-new-meter-Secret", salt)
 
 
 def test_the_entrypoint_exports_secrets_and_the_slot_and_waits(tmp_path: Path) -> None:
     """If this fails, a task under Swarm starts without its database or broker URL, every
-    monitoring replica takes instance 0 (one ingest queue, consumed twice), or a service
+    monitoring replica takes instance 0 (all announced as one replica to the balancer), or a
+    service
     starts before what it waits for answers."""
     (tmp_path / "EMS_PG_URL").write_text("postgresql://ems:s3cret@authdb:5432\n")
     (tmp_path / "db-password").write_text("not a setting")

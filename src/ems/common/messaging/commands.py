@@ -44,18 +44,21 @@ def register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _passwords(settings: CommonSettings, folder: Path | None) -> dict[str, str]:
-    if folder is None:
-        passwords = ensure_passwords(settings.secrets_dir(), IDENTITIES)
-    else:
-        passwords = {}
-        for identity in IDENTITIES:
+    """EMS_BROKER_PASSWORD_<IDENTITY> first, then the files of `folder`; without a folder,
+    the development secrets folder, where the missing ones are generated."""
+    passwords = {
+        identity: os.environ[f"EMS_BROKER_PASSWORD_{identity.upper()}"]
+        for identity in IDENTITIES
+        if os.environ.get(f"EMS_BROKER_PASSWORD_{identity.upper()}")
+    }
+    rest = tuple(i for i in IDENTITIES if i not in passwords)
+    if rest and folder is None:
+        passwords |= ensure_passwords(settings.secrets_dir(), rest)
+    elif rest and folder is not None:
+        for identity in rest:
             path = folder / identity
             if path.exists():
                 passwords[identity] = path.read_text().strip()
-    for identity in IDENTITIES:
-        value = os.environ.get(f"EMS_BROKER_PASSWORD_{identity.upper()}")
-        if value:
-            passwords[identity] = value
     missing = [i for i in IDENTITIES if not passwords.get(i)]
     if missing:
         raise SystemExit(f"ems broker: no password for {', '.join(missing)}")

@@ -77,3 +77,13 @@ def rabbitmq_password_hash(password: str, salt: bytes | None = None) -> str:
     salt = salt if salt is not None else secrets.token_bytes(4)
     digest = hashlib.sha256(salt + password.encode()).digest()
     return base64.b64encode(salt + digest).decode()
+
+
+def same_or_new_hash(password: str, stored: str | None) -> str:
+    """`stored` while it is still the hash of `password` (the same passwords give the same
+    definitions, so a deployment is not rolled for a new salt), else a new one."""
+    if stored:
+        salt = base64.b64decode(stored)[:4]
+        if rabbitmq_password_hash(password, salt) == stored:
+            return stored
+    return rabbitmq_password_hash(password)

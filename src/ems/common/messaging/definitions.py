@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ems.common.messaging.credentials import rabbitmq_password_hash
+from ems.common.messaging.credentials import same_or_new_hash
 from ems.common.messaging.topology import (
     EXCHANGE_BINDINGS,
     EXCHANGES,
@@ -70,15 +70,18 @@ def topology_definitions(vhost: str) -> dict[str, Any]:
     }
 
 
-def user_definitions(vhost: str, prefix: str, passwords: dict[str, str]) -> dict[str, Any]:
-    """The identities' users (salted SHA-256 hashes, RabbitMQ's format) and permissions."""
+def user_definitions(
+    vhost: str, prefix: str, passwords: dict[str, str], stored: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The identities' users (salted SHA-256 hashes, RabbitMQ's format; a `stored` hash of
+    the same password is kept) and permissions."""
     users, perms, topics = [], [], []
     for identity in IDENTITIES:
         name = f"{prefix}{identity}"
         users.append(
             {
                 "name": name,
-                "password_hash": rabbitmq_password_hash(passwords[identity]),
+                "password_hash": same_or_new_hash(passwords[identity], (stored or {}).get(name)),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
                 "tags": [],
                 "limits": {},
@@ -102,9 +105,17 @@ def user_definitions(vhost: str, prefix: str, passwords: dict[str, str]) -> dict
 
 
 def broker_definitions(
-    vhost: str, prefix: str = "", passwords: dict[str, str] | None = None
+    vhost: str,
+    prefix: str = "",
+    passwords: dict[str, str] | None = None,
+    stored: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     definitions = topology_definitions(vhost)
     if passwords is not None:
-        definitions.update(user_definitions(vhost, prefix, passwords))
+        definitions.update(user_definitions(vhost, prefix, passwords, stored))
     return definitions
+
+
+def stored_hashes(definitions: dict[str, Any]) -> dict[str, str]:
+    """The password hashes of earlier definitions, by user."""
+    return {user["name"]: user["password_hash"] for user in definitions.get("users", [])}

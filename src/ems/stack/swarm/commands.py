@@ -52,8 +52,6 @@ def up(settings: SwarmSettings) -> None:
     root = repository_root()
     folder = settings.folder
     folder.mkdir(parents=True, exist_ok=True)
-    if settings.swarm_monitoring_replicas > settings.swarm_monitoring_max_replicas:
-        raise StackError("EMS_SWARM_MONITORING_REPLICAS exceeds EMS_SWARM_MONITORING_MAX_REPLICAS")
     engine.install_engine(say)
     docker = engine.Docker(engine.find_cli(settings.swarm_docker))
     engine.ensure_engine(docker, folder, settings.swarm_nice, say)
@@ -78,11 +76,9 @@ def up(settings: SwarmSettings) -> None:
     build_seconds = time.monotonic() - started
 
     engine.ensure_swarm(docker, folder, say)
-    topology = json.loads((root / "deploy/rabbitmq/definitions.json").read_text())
     logins = write_secrets(
         secrets_dir,
         service_specs(),
-        topology,
         settings.admin_username,
         settings.admin_password,
         settings.meter_password,
@@ -113,7 +109,6 @@ def _stack_environment(
         "EMS_ADMIN_USERNAME": settings.admin_username,
         "EMS_SWARM_MONITORING_REPLICAS": str(settings.swarm_monitoring_replicas),
         "EMS_SWARM_REALTIME_REPLICAS": str(settings.swarm_realtime_replicas),
-        "EMS_SWARM_MONITORING_MAX_REPLICAS": str(settings.swarm_monitoring_max_replicas),
         "EMS_SWARM_SECRETS_DIR": str(secrets_dir),
         "EMS_SWARM_SECRETS_VERSION": versions[0],
         "EMS_SWARM_CONFIGS_VERSION": versions[1],

@@ -27,8 +27,6 @@ class SwarmSettings(BaseSettings):
     swarm_debian_mirror: str | None = None
     swarm_monitoring_replicas: int = 2
     swarm_realtime_replicas: int = 2
-    # How many monitoring replicas the balancer can route to (interim, see stack.yaml).
-    swarm_monitoring_max_replicas: int = 4
     # The Docker CLI; unset: the one from the docker.io package (its builder is BuildKit;
     # a newer stand-alone client without buildx falls back to the legacy builder).
     swarm_docker: str | None = None
