@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from ems.common.messaging.topology import METER
 from ems.stack.swarm import deploy
 from ems.stack.swarm.engine import Docker, find_cli
-from ems.stack.swarm.secrets import ADMIN_PASSWORD_FILE, METER_PASSWORD_FILE, METER_USER, VHOST
+from ems.stack.swarm.secrets import ADMIN_PASSWORD_FILE, METER_PASSWORD_FILE, VHOST
 from ems.stack.swarm.settings import SwarmSettings
 
 STACK = deploy.STACK
@@ -46,7 +47,7 @@ class Platform:
     @property
     def meter_url(self) -> str:
         port = self.settings.swarm_amqp_port
-        return f"amqp://{METER_USER}:{self.meter_password}@127.0.0.1:{port}/{VHOST}"
+        return f"amqp://{METER}:{self.meter_password}@127.0.0.1:{port}/{VHOST}"
 
     @property
     def folder(self) -> Path:
