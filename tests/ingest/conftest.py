@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import asyncpg
@@ -42,7 +45,7 @@ from ems.common.messaging.topology import (
 )
 from ems.common.migrations import migrate_service
 from ems.common.security import TokenVerifier, parse_jwks
-from ems.common.settings import to_libpq
+from ems.common.settings import to_libpq, with_database
 from ems.contracts.events import DeviceCreated, Envelope, EventBody
 from ems.contracts.readings import reading_routing_key
 from ems.monitoring.app import create_app as create_monitoring
@@ -51,7 +54,7 @@ from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
 from tests.support.broker import TestBroker, admin_url
 from tests.support.polling import eventually
-from tests.support.tcpproxy import free_port
+from tests.support.tcpproxy import TcpProxy, free_port
 
 PASSWORD = "correct-horse-1"
 ADMIN = "root"
@@ -80,6 +83,61 @@ async def monitoring_settings(
 def expected_micro(values: list[float]) -> int:
     """The exact total the platform must store: distinct readings summed in decimal."""
     return int(sum((Decimal(repr(v)) for v in values), Decimal(0)) * 1_000_000)
+
+
+Readings = list[tuple[uuid.UUID, datetime, float]]
+
+
+def mixed_stream(
+    devices: list[uuid.UUID], steps: int, repeats: int, seed: int, start: datetime
+) -> tuple[Readings, Readings]:
+    """`steps` 10-minute readings per device from `start`, and the stream a meter fleet
+    sends of them: every one, `repeats` of them again, shuffled."""
+    rng = random.Random(seed)
+    readings = [
+        (device, start + timedelta(minutes=10 * step), round(rng.uniform(0, 1.5), 4))
+        for step in range(steps)
+        for device in devices
+    ]
+    stream = readings + rng.sample(readings, repeats)
+    rng.shuffle(stream)
+    return readings, stream
+
+
+@dataclass
+class Truth:
+    """What the hourly totals must be: every distinct reading counted once in its hour."""
+
+    hours: dict[uuid.UUID, dict[datetime, list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+
+    def add(self, readings: Readings) -> None:
+        for device, moment, value in readings:
+            self.hours[device][moment.replace(minute=0, second=0, microsecond=0)].append(value)
+
+    async def matches(self, pipeline: Pipeline) -> bool:
+        for device, hours in self.hours.items():
+            want = {hour: expected_micro(values) for hour, values in hours.items()}
+            if await pipeline.hourly(device) != want:
+                return False
+        return True
+
+
+@asynccontextmanager
+async def database_proxy(settings: MonitoringSettings) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A proxy the test can cut in front of the replica's database, and its database URL."""
+    pg = urlsplit(settings.pg_url)
+    proxy = TcpProxy(pg.port or 5432, pg.hostname or "127.0.0.1")
+    await proxy.start()
+    url = with_database(
+        f"postgresql://{pg.username or 'postgres'}@127.0.0.1:{proxy.port}",
+        settings.full_database_name(),
+    )
+    try:
+        yield proxy, url
+    finally:
+        await proxy.stop()
 
 
 @dataclass

@@ -4,9 +4,7 @@ partitions, as replicas come, go and come back; and the readings' totals while t
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +21,7 @@ from ems.contracts.ingest import (
     heartbeat_routing_key,
 )
 from ems.monitoring.ingest.store import StoreResult
-from tests.ingest.conftest import PARTITIONS, Pipeline, expected_micro
+from tests.ingest.conftest import PARTITIONS, Pipeline, Truth, mixed_stream
 from tests.support.broker import TestBroker, take_all
 from tests.support.polling import eventually
 
@@ -260,15 +258,8 @@ async def test_scaling_two_to_three_to_two_live_keeps_totals_exact(pipeline: Pip
     await pipeline.start_balancer()
     devices = [await pipeline.create_device() for _ in range(30)]
     await pipeline.wait_for_devices(*devices)
-    rng = random.Random(23)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=20)
-    readings = [
-        (device, start + timedelta(minutes=10 * step), round(rng.uniform(0, 1.5), 4))
-        for step in range(40)
-        for device in devices
-    ]
-    stream = readings + rng.sample(readings, 150)
-    rng.shuffle(stream)
+    readings, stream = mixed_stream(devices, 40, 150, seed=23, start=start)
     thirds = [stream[: len(stream) // 3], stream[len(stream) // 3 : 2 * len(stream) // 3]]
     thirds.append(stream[2 * len(stream) // 3 :])
 
@@ -283,26 +274,17 @@ async def test_scaling_two_to_three_to_two_live_keeps_totals_exact(pipeline: Pip
     await publishing
     await _stream(pipeline, thirds[2])
 
-    expected: dict[uuid.UUID, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for device, moment, value in readings:
-        expected[device][moment.replace(minute=0)].append(value)
-
-    async def exact() -> bool:
-        for device in devices:
-            want = {hour: expected_micro(values) for hour, values in expected[device].items()}
-            if await pipeline.hourly(device) != want:
-                return False
-        return True
-
-    await eventually(exact, timeout=60, interval=0.25)
+    truth = Truth()
+    truth.add(readings)
+    await eventually(lambda: truth.matches(pipeline), timeout=60, interval=0.25)
     await eventually(lambda: _each_partition_has_consumers(pipeline, 1), timeout=15)
     # A barrier: a last reading per device, stored only after everything before it in its
     # partition; a late repeat of an earlier reading would have been counted by now.
     marker = start + timedelta(minutes=10 * 40)
     for device in devices:
         await pipeline.publish_reading(device, marker, 0.5)
-        expected[device][marker.replace(minute=0)].append(0.5)
-    await eventually(exact, timeout=30, interval=0.25)
+    truth.add([(device, marker, 0.5) for device in devices])
+    await eventually(lambda: truth.matches(pipeline), timeout=30, interval=0.25)
     for device in devices:
         assert await pipeline.readings_count(device) == 41
     assert pipeline.intake(0).consuming() | pipeline.intake(2).consuming() == ALL

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
-from ems.common.settings import with_database
-from tests.ingest.conftest import Pipeline
+from tests.ingest.conftest import Pipeline, database_proxy
 from tests.support.polling import eventually
-from tests.support.tcpproxy import TcpProxy
 
 
 async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
@@ -17,15 +14,7 @@ async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
 ) -> None:
     """If this fails, readings a replica took while its database was unreachable are acked
     without being stored (lost), or stored twice once the database is back."""
-    settings = pipeline.settings
-    pg = urlsplit(settings.pg_url)
-    proxy = TcpProxy(pg.port or 5432, pg.hostname or "127.0.0.1")
-    await proxy.start()
-    through_proxy = with_database(
-        f"postgresql://{pg.username or 'postgres'}@127.0.0.1:{proxy.port}",
-        settings.full_database_name(),
-    )
-    try:
+    async with database_proxy(pipeline.settings) as (proxy, through_proxy):
         await pipeline.start_replica(0, database_url=through_proxy)
         await pipeline.start_balancer()
         device = await pipeline.create_device()
@@ -53,5 +42,3 @@ async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
 
         await eventually(all_stored, timeout=30)
         assert await pipeline.readings_count(device) == 60
-    finally:
-        await proxy.stop()

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 import aio_pika
 from prometheus_client import REGISTRY
 
-from ems.common.settings import with_database
 from ems.common.web import readiness
-from tests.ingest.conftest import PARTITIONS, Pipeline
+from tests.ingest.conftest import PARTITIONS, Pipeline, database_proxy
 from tests.support.polling import eventually
 from tests.support.tcpproxy import TcpProxy
 
@@ -64,15 +63,7 @@ async def test_failing_batches_make_it_unready_and_it_recovers_by_itself(
 ) -> None:
     """If this fails, a replica whose database is gone still says it is ready (so nothing
     alerts while readings wait), or it needs a restart once the database is back."""
-    settings = pipeline.settings
-    pg = urlsplit(settings.pg_url)
-    proxy = TcpProxy(pg.port or 5432, pg.hostname or "127.0.0.1")
-    await proxy.start()
-    through_proxy = with_database(
-        f"postgresql://{pg.username or 'postgres'}@127.0.0.1:{proxy.port}",
-        settings.full_database_name(),
-    )
-    try:
+    async with database_proxy(pipeline.settings) as (proxy, through_proxy):
         app = await pipeline.start_replica(0, database_url=through_proxy)
         await pipeline.start_balancer()
         device = await pipeline.create_device()
@@ -91,8 +82,6 @@ async def test_failing_batches_make_it_unready_and_it_recovers_by_itself(
             return await pipeline.readings_count(device) == 1
 
         await eventually(stored, timeout=15)
-    finally:
-        await proxy.stop()
 
 
 async def test_a_lost_broker_connection_makes_it_unready_and_it_reconnects(

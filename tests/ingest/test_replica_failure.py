@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import re
-import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from tests.ingest.conftest import Pipeline, ReplicaProcess, expected_micro
+from tests.ingest.conftest import Pipeline, ReplicaProcess, Truth, mixed_stream
 from tests.support.polling import eventually
 
 
@@ -47,15 +44,8 @@ async def test_a_replica_killed_mid_stream_loses_nothing_and_doubles_nothing(
     devices = [await pipeline.create_device() for _ in range(20)]
     await pipeline.wait_for_devices(*devices)
 
-    rng = random.Random(11)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=30)
-    readings = [
-        (device, start + timedelta(minutes=10 * step), round(rng.uniform(0, 1.5), 4))
-        for step in range(150)
-        for device in devices
-    ]
-    stream = readings + rng.sample(readings, 300)
-    rng.shuffle(stream)
+    readings, stream = mixed_stream(devices, 150, 300, seed=11, start=start)
 
     async def publish_all() -> None:
         for i, (device, moment, value) in enumerate(stream):
@@ -68,19 +58,11 @@ async def test_a_replica_killed_mid_stream_loses_nothing_and_doubles_nothing(
     replicas[1].kill()
     await publisher
 
-    expected: dict[uuid.UUID, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for device, moment, value in readings:
-        expected[device][moment.replace(minute=0)].append(value)
+    truth = Truth()
+    truth.add(readings)
 
-    async def exact() -> bool:
-        for device in devices:
-            want = {hour: expected_micro(values) for hour, values in expected[device].items()}
-            if await pipeline.hourly(device) != want:
-                return False
-        return True
-
-    # The balancer notices the missing consumer and drains the dead replica's queue.
-    await eventually(exact, timeout=60, interval=0.25)
+    # The balancer notices the silent replica and gives its partitions to the other.
+    await eventually(lambda: truth.matches(pipeline), timeout=60, interval=0.25)
     assert pipeline.balancer.alive() == {"0"}
     for device in devices:
         assert await pipeline.readings_count(device) == 150
@@ -92,8 +74,8 @@ async def test_a_replica_killed_mid_stream_loses_nothing_and_doubles_nothing(
     extra = start + timedelta(minutes=10 * 150)
     for device in devices:
         await pipeline.publish_reading(device, extra, 0.5)
-        expected[device][extra.replace(minute=0)].append(0.5)
-    await eventually(exact, timeout=30, interval=0.25)
+    truth.add([(device, extra, 0.5) for device in devices])
+    await eventually(lambda: truth.matches(pipeline), timeout=30, interval=0.25)
     assert await _stored_by(replicas[1]) > 0
 
 

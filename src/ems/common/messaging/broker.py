@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 from ems.common.messaging.consume import Consumer, Handler, Policy
@@ -29,6 +28,8 @@ class Broker:
         self.user_prefix = user_prefix
         self.link = Link(url, name)
         self.publisher = Publisher(self.link)
+        # Publish and wait for the broker's confirm (raises when it is not given).
+        self.publish = self.publisher.publish
         self.dead_letters = DeadLetters(self.publisher)
         self.policy = Policy(max_message_bytes, delivery_limit, self.senders)
         self.consumers: list[Consumer] = []
@@ -43,28 +44,6 @@ class Broker:
 
     def is_connected(self) -> bool:
         return self.link.is_connected()
-
-    async def publish(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-        persistent: bool = True,
-        timeout: float = 10.0,
-    ) -> None:
-        """Publish and wait for the broker's confirm (raises when it is not given)."""
-        await self.publisher.publish(
-            exchange,
-            routing_key,
-            body,
-            message_id=message_id,
-            headers=headers,
-            persistent=persistent,
-            timeout=timeout,
-        )
 
     def publish_nowait(self, exchange: str, routing_key: str, body: bytes) -> None:
         """Publish, not persistent, without waiting for the confirm: for messages the next
