@@ -106,8 +106,8 @@ class Replicas:
                 persistent=False,
             )
 
-    async def run(self, assignments: Assignments) -> None:
-        while True:
+    async def run(self, assignments: Assignments, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             latest = assignments.latest
             if latest is not None:
                 for replica in self.beating:
@@ -145,16 +145,19 @@ async def control(
     await queue.bind(EXCHANGE_CONTROL, ASSIGNMENT_ROUTING_KEY)
     replicas, assignments = Replicas(monitoring), Assignments(queue)
 
+    # A flag, not cancellation, ends the loops: a cancelled basic.get may be swallowed by the
+    # client, which would leave the loop (and the teardown) running for ever.
+    stop = asyncio.Event()
+
     async def poll() -> None:
-        while True:
+        while not stop.is_set():
             await assignments.read()
             await asyncio.sleep(0.05)
 
-    tasks = [asyncio.create_task(replicas.run(assignments)), asyncio.create_task(poll())]
+    tasks = [asyncio.create_task(replicas.run(assignments, stop)), asyncio.create_task(poll())]
     yield replicas, assignments
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
     await connection.close()
     await monitoring.close()
 
