@@ -131,6 +131,7 @@ def main() -> None:
             EMS_ADMIN_USERNAME="root",
             EMS_ADMIN_PASSWORD=PASSWORD,
             EMS_DEVICES_INTERNAL_URL="",
+            EMS_USERS_INTERNAL_URL="",
             EMS_READINGS_RETENTION_DAYS="7",
             EMS_ARGON2_MEMORY_KIB="1024",
             EMS_ARGON2_TIME_COST="1",

@@ -393,7 +393,7 @@ def main() -> None:
     load_before = refuse_when_busy(args.force)
 
     with isolated_env() as env, tempfile.TemporaryDirectory() as tmp:
-        env.update(EMS_DEVICES_INTERNAL_URL="", EMS_LOG_LEVEL="WARNING")
+        env.update(EMS_DEVICES_INTERNAL_URL="", EMS_USERS_INTERNAL_URL="", EMS_LOG_LEVEL="WARNING")
         if args.no_live:
             env["EMS_LIVE_UPDATE_INTERVAL_SECONDS"] = "0"
         folder = Path(tmp)

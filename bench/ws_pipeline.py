@@ -227,7 +227,9 @@ def main() -> None:
     parser.add_argument("--background-devices", type=int, default=200)
     args = parser.parse_args()
     with isolated_env() as env:
-        env.update(EMS_DEVICES_INTERNAL_URL="", EMS_MONITORING_REPLICAS="2")
+        env.update(
+            EMS_DEVICES_INTERNAL_URL="", EMS_USERS_INTERNAL_URL="", EMS_MONITORING_REPLICAS="2"
+        )
         migrate(env, "auth", "monitoring")
         ports = {name: free_port() for name in ("auth", "balancer", "m0", "m1", "realtime")}
         env["EMS_AUTH_INTERNAL_URL"] = f"http://127.0.0.1:{ports['auth']}"

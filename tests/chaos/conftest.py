@@ -117,7 +117,11 @@ async def cluster() -> AsyncIterator[Cluster]:
             {**common, "EMS_USERS_INTERNAL_URL": "http://127.0.0.1:9"},
         )
         await devices.start()
-        monitoring_env = {**common, "EMS_DEVICES_INTERNAL_URL": devices.url}
+        monitoring_env = {
+            **common,
+            "EMS_DEVICES_INTERNAL_URL": devices.url,
+            "EMS_USERS_INTERNAL_URL": "",
+        }
         replicas = [ems_service(folder, "monitoring", i, monitoring_env) for i in range(2)]
         balancer = ems_service(folder, "balancer", 0, common)
         await asyncio.gather(*(s.start() for s in [*replicas, balancer]))

@@ -75,6 +75,7 @@ async def monitoring_settings(
         # Several heartbeats within the balancer's (test) second before a replica is gone.
         replica_heartbeat_seconds=0.2,
         devices_internal_url="",
+        users_internal_url="",
     )
     await migrate_service(MONITORING, settings)
     return settings
@@ -204,8 +205,10 @@ class Pipeline:
         await eventually(lambda: _connected(app.state.balancer), timeout=10)
         return app
 
-    async def publish_event(self, body: EventBody) -> Envelope:
+    async def publish_event(self, body: EventBody, occurred_at: datetime | None = None) -> Envelope:
         envelope = Envelope.wrap(body)
+        if occurred_at is not None:
+            envelope = envelope.model_copy(update={"occurred_at": occurred_at})
         owner = publishers_of(EXCHANGE_SYNC, envelope.type)[0]
         await self.senders[owner].publish(
             EXCHANGE_SYNC,
@@ -342,6 +345,7 @@ class ReplicaProcess:
             "EMS_INGEST_BATCH_MS": str(s.ingest_batch_ms),
             "EMS_READINGS_RETENTION_DAYS": str(s.readings_retention_days),
             "EMS_DEVICES_INTERNAL_URL": "",
+            "EMS_USERS_INTERNAL_URL": "",
         }
         self.process = subprocess.Popen(
             [

@@ -103,7 +103,7 @@ async def hosts() -> AsyncIterator[Hosts]:
             **on,  # type: ignore[arg-type]
         )
         balancer = ems_service(folder, "balancer", 0, common, **on)  # type: ignore[arg-type]
-        monitoring_env = {**common, "EMS_DEVICES_INTERNAL_URL": ""}
+        monitoring_env = {**common, "EMS_DEVICES_INTERNAL_URL": "", "EMS_USERS_INTERNAL_URL": ""}
         placed = [
             ems_service(folder, "monitoring", 0, monitoring_env, listen=h1.address, wrap=h1.wrap),
             ems_service(folder, "monitoring", 1, monitoring_env, listen=h2.address, wrap=h2.wrap),

@@ -180,6 +180,7 @@ async def secure_platform(
                     MonitoringSettings,
                     **common,
                     devices_internal_url=f"http://127.0.0.1:{ports['devices']}",
+                    users_internal_url=f"http://127.0.0.1:{ports['users']}",
                 ),
                 "support": make_settings(SupportSettings, **common),
                 "realtime": make_settings(RealtimeSettings, **common),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,11 @@ from ems.contracts.events import Envelope, EventBody
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+# The envelope of the event a handler is applying (handlers get its body): for a handler
+# that needs when it happened (`occurred_at`). Unset outside `EventConsumer.handle`, e.g.
+# for snapshot items applied by the same handler.
+current_envelope: ContextVar[Envelope | None] = ContextVar("current_envelope", default=None)
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -82,5 +88,9 @@ class EventConsumer:
             if first_time.first() is None:
                 log.info("repeated event dropped", extra={"event_id": str(envelope.event_id)})
                 return False
-            await subscription.handler(session, body)
+            token = current_envelope.set(envelope)
+            try:
+                await subscription.handler(session, body)
+            finally:
+                current_envelope.reset(token)
         return True

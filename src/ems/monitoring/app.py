@@ -18,7 +18,7 @@ from ems.common.security import TokenVerifier
 from ems.common.tasks import every
 from ems.common.web import Runtime, create_service_app
 from ems.monitoring.api import router
-from ems.monitoring.catchup import keep_catching_up
+from ems.monitoring.catchup import catching_up
 from ems.monitoring.consumers import SYNC_QUEUE, DeviceSync
 from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.ingest.live import LiveUpdates
@@ -78,12 +78,9 @@ def create_app(
                 every(HELD_CHECK_INTERVAL, lambda: cap_held(db, settings), "held readings cap")
             ),
         ]
-        if settings.devices_internal_url:
-            runtime.background.append(
-                asyncio.create_task(
-                    keep_catching_up(db, sync, settings.devices_internal_url, runtime.credential)
-                )
-            )
+        runtime.background += catching_up(
+            db, sync, settings.devices_internal_url, settings.users_internal_url, runtime.credential
+        )
         try:
             yield
         finally:

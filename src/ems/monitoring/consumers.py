@@ -1,8 +1,9 @@
-"""The synced copy of devices, from `ems.sync` events.
+"""The synced copies of devices, users and tariffs, from `ems.sync` events.
 
 Every replica consumes the one shared queue `monitoring.sync` (competing consumers): the
 inbox drops repeats, and `revision` makes a stale event (one overtaken by a newer one, maybe
-on the other replica) change nothing. A deleted device stays as a tombstone.
+on the other replica) change nothing. A deleted device stays as a tombstone. A device
+whose owner changes closes the previous owner's period (see owners.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.inbox import Subscription
-from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated, UserDeleted
+from ems.common.inbox import Subscription, current_envelope
+from ems.contracts.events import (
+    DeviceCreated,
+    DeviceDeleted,
+    DeviceUpdated,
+    TariffCreated,
+    TariffDeleted,
+    TariffUpdated,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from ems.monitoring.copies import (
+    handle_tariff_deleted,
+    handle_tariff_state,
+    handle_user_state,
+    tombstone_user,
+)
 from ems.monitoring.ingest.parsing import to_micro_kwh
 from ems.monitoring.ingest.store import (
     ReadingRow,
@@ -23,19 +40,22 @@ from ems.monitoring.ingest.store import (
     store_readings,
 )
 from ems.monitoring.models import outbox
+from ems.monitoring.owners import record_owner
 from ems.monitoring.settings import MonitoringSettings
 
 SYNC_QUEUE = "monitoring.sync"
 
 _UPSERT_DEVICE = """
-INSERT INTO devices (id, name, owner_id, max_hourly_micro_kwh, revision, deleted, updated_at)
-VALUES ($1, $2, $3, $4, $5, false, now())
+INSERT INTO devices (id, name, owner_id, max_hourly_micro_kwh, tariff_id, meter_id,
+                     silence_minutes, revision, deleted, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, now())
 ON CONFLICT (id) DO UPDATE
     SET name = EXCLUDED.name, owner_id = EXCLUDED.owner_id,
-        max_hourly_micro_kwh = EXCLUDED.max_hourly_micro_kwh, revision = EXCLUDED.revision,
-        deleted = false, updated_at = now()
+        max_hourly_micro_kwh = EXCLUDED.max_hourly_micro_kwh, tariff_id = EXCLUDED.tariff_id,
+        meter_id = EXCLUDED.meter_id, silence_minutes = EXCLUDED.silence_minutes,
+        revision = EXCLUDED.revision, deleted = false, updated_at = now()
     WHERE devices.revision < EXCLUDED.revision
-RETURNING id
+RETURNING id, owner_id
 """
 
 _TOMBSTONE_DEVICE = """
@@ -60,24 +80,36 @@ class DeviceSync:
             Subscription(DeviceCreated, self.handle_device_state),
             Subscription(DeviceUpdated, self.handle_device_state),
             Subscription(DeviceDeleted, self.handle_device_deleted),
+            Subscription(UserCreated, handle_user_state),
+            Subscription(UserUpdated, handle_user_state),
             Subscription(UserDeleted, self.handle_user_deleted),
+            Subscription(TariffCreated, handle_tariff_state),
+            Subscription(TariffUpdated, handle_tariff_state),
+            Subscription(TariffDeleted, handle_tariff_deleted),
         ]
 
     async def handle_device_state(
         self, session: AsyncSession, event: DeviceCreated | DeviceUpdated
     ) -> None:
-        """A device's current state: kept when newer than our copy; held readings adopted."""
+        """A device's current state: kept when newer than our copy (an owner change starts
+        the new owner's period at the event's time); held readings adopted."""
         conn = await driver_connection(session)
         await lock_devices(conn, [event.id], exclusive=True)
-        applied = await conn.fetchval(
+        applied = await conn.fetchrow(
             _UPSERT_DEVICE,
             event.id,
             event.name,
             event.owner_id,
             to_micro_kwh(event.max_hourly_kwh),
+            event.tariff_id,
+            event.meter_id,
+            event.silence_minutes,
             event.revision,
         )
         if applied is not None:
+            envelope = current_envelope.get()
+            at = envelope.occurred_at if envelope is not None else datetime.now(UTC)
+            await record_owner(conn, event.id, event.owner_id, at)
             await self._adopt_unmatched(session, conn, event.id)
 
     async def handle_device_deleted(self, session: AsyncSession, event: DeviceDeleted) -> None:
@@ -89,8 +121,9 @@ class DeviceSync:
             await drop_device_data(conn, [event.id])
 
     async def handle_user_deleted(self, session: AsyncSession, event: UserDeleted) -> None:
-        """A deleted user's devices go with their data (devices also sends device.deleted
-        for each; whichever comes first does the work)."""
+        """A deleted user is tombstoned and their devices go with their data (devices also
+        sends device.deleted for each; whichever comes first does the work)."""
+        await tombstone_user(session, event)
         conn = await driver_connection(session)
         owned = [
             row["id"]
@@ -134,5 +167,11 @@ class DeviceSync:
 async def drop_device_data(conn: Any, device_ids: list[uuid.UUID]) -> None:
     if not device_ids:
         return
-    for table in ("readings", "hourly_consumption", "alerts", "unmatched_readings"):
+    for table in (
+        "readings",
+        "hourly_consumption",
+        "alerts",
+        "unmatched_readings",
+        "device_owners",
+    ):
         await conn.execute(f"DELETE FROM {table} WHERE device_id = ANY($1::uuid[])", device_ids)  # noqa: S608

@@ -1,4 +1,5 @@
-"""monitoringdb: the synced copy of devices, raw readings, hourly figures and alerts.
+"""monitoringdb: the synced copies of devices, users and tariffs, who owned each device
+when, raw readings, hourly figures and alerts.
 
 Energy is stored as whole micro-kWh (BIGINT, 1 micro-kWh = 1 mWh): sums are exact integer
 arithmetic, never float.
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Index, Integer, Numeric, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.common.db import ServiceBase, new_metadata
@@ -32,9 +34,79 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(255))
     owner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     max_hourly_micro_kwh: Mapped[int] = mapped_column(BigInteger)
+    tariff_id: Mapped[uuid.UUID | None]
+    # How the meter names itself in readings, when not by `id`.
+    meter_id: Mapped[str | None] = mapped_column(String(64))
+    # Minutes without a reading after which the meter is silent; None: never.
+    silence_minutes: Mapped[int | None]
     revision: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DeviceOwner(Base):
+    """Who owned a device when, from `device.*` events (boundaries are the events'
+    `occurred_at`). `since` NULL: from the beginning (the device's first owner); `until`
+    NULL: the current owner. A client sees only hours of their current period (the view
+    `current_owners` gives its first visible hour, see docs/operations.md)."""
+
+    __tablename__ = "device_owners"
+    __table_args__ = (
+        Index(
+            "uq_device_owners_current",
+            "device_id",
+            unique=True,
+            postgresql_where=text("until IS NULL"),
+        ),
+        Index("ix_device_owners_owner_current", "owner_id", postgresql_where=text("until IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    device_id: Mapped[uuid.UUID]
+    owner_id: Mapped[uuid.UUID]
+    since: Mapped[datetime | None]
+    until: Mapped[datetime | None]
+
+
+class User(Base):
+    """What monitoring knows of a user, from `user.*` events and users' snapshot: the role
+    it trusts (not the token's) and the zone figures are shown in."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Tariff(Base):
+    """A tariff, from `tariff.*` events and devices' snapshot (a deleted one a tombstone)."""
+
+    __tablename__ = "tariffs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    currency: Mapped[str] = mapped_column(String(8))
+    price_per_kwh: Mapped[Decimal] = mapped_column(Numeric)
+    revision: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TariffBand(Base):
+    """A tariff's price for part of the day in the owner's local time, as minutes of the
+    day: [start_minute, end_minute), wrapping midnight when start > end."""
+
+    __tablename__ = "tariff_bands"
+
+    tariff_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+    price_per_kwh: Mapped[Decimal] = mapped_column(Numeric)
 
 
 class Reading(Base):

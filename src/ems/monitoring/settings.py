@@ -47,6 +47,8 @@ class MonitoringSettings(CommonSettings):
     # How many replicas consume `ems.sync` device events (they share one queue).
     sync_prefetch: int = 50
 
-    # The devices service's loopback URL, for the device snapshot a replica catches up from
-    # at start (devices created before monitoring's queue existed); empty turns it off.
+    # The devices service's loopback URL, for the device and tariff snapshots a replica
+    # catches up from at start (those created before monitoring's queue existed), and the
+    # users service's, for the users' (roles and time zones); empty turns one off.
     devices_internal_url: str = "http://127.0.0.1:8103"
+    users_internal_url: str = "http://127.0.0.1:8102"

@@ -177,7 +177,12 @@ QUEUES: tuple[Queue, ...] = (
         Binding(_SYNC, "device.created"),
         Binding(_SYNC, "device.updated"),
         Binding(_SYNC, "device.deleted"),
+        Binding(_SYNC, "user.created"),
+        Binding(_SYNC, "user.updated"),
         Binding(_SYNC, "user.deleted"),
+        Binding(_SYNC, "tariff.created"),
+        Binding(_SYNC, "tariff.updated"),
+        Binding(_SYNC, "tariff.deleted"),
     ),
     _consumed(
         "support.sync", SUPPORT, Binding(_SYNC, "user.updated"), Binding(_SYNC, "user.deleted")

@@ -1,0 +1,66 @@
+"""Ownership periods: who owned a device when, and which hours a client may see.
+
+Monitoring records a period per owner from `device.*` events, the boundary being the
+event's `occurred_at` (a snapshot item, which has no time, uses the moment it is applied).
+A client sees a device only while they own it now, and only its hours that start at or
+after the start of their current period rounded up to the hour; the previous owner loses
+the device altogether. A device's first owner ever has no boundary behind them: they see
+its whole history (a meter's backfill from before the device was registered included).
+Admins see everything. See docs/operations.md ("Ownership periods").
+
+The rule lives in the view `current_owners` (migration 7c3e91a5d2b4): one row per owned
+device with its owner and `visible_from`, the first UTC hour that owner may see. Every
+client read joins it with `visible_hours` below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+
+def visible_hours(device: str, hour: str, owner_param: str) -> str:
+    """A JOIN clause limiting rows to what the owner `owner_param` may see: devices they
+    own now and hours from their first visible one. `device` and `hour` are the columns of
+    the joined row (e.g. "a.device_id", "a.hour"); `owner_param` a placeholder ("$2").
+
+    Usage: f"FROM alerts a {visible_hours('a.device_id', 'a.hour', '$2')} WHERE ..."
+    """
+    return (
+        f"JOIN current_owners co ON co.device_id = {device} AND co.owner_id = {owner_param}"
+        f" AND {hour} >= co.visible_from"
+    )
+
+
+async def record_owner(
+    conn: Any, device_id: uuid.UUID, owner_id: uuid.UUID | None, at: datetime
+) -> None:
+    """The device's owner from `at` on (called under the device's exclusive lock, only
+    for a state newer than the copy's): the current period ends and the new one starts at
+    `at`; the first owner a device ever has starts from the beginning."""
+    current = await conn.fetchrow(
+        "SELECT id, owner_id, since FROM device_owners WHERE device_id = $1 AND until IS NULL",
+        device_id,
+    )
+    if current is not None and current["owner_id"] == owner_id:
+        return
+    if current is not None:
+        # A period never ends before it started (a snapshot applied at an earlier moment
+        # than an event it overtook).
+        await conn.execute(
+            "UPDATE device_owners SET until = greatest($2::timestamptz, since) WHERE id = $1",
+            current["id"],
+            at,
+        )
+    if owner_id is None:
+        return
+    had_owner = current is not None or await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM device_owners WHERE device_id = $1)", device_id
+    )
+    await conn.execute(
+        "INSERT INTO device_owners (device_id, owner_id, since) VALUES ($1, $2, $3)",
+        device_id,
+        owner_id,
+        at if had_owner else None,
+    )
