@@ -18,11 +18,12 @@ from ems.auth.security.passwords import Passwords
 from ems.auth.security.throttle import LoginThrottle
 from ems.auth.service import AuthContext
 from ems.auth.settings import AuthSettings
+from ems.auth.spec import SPEC
 from ems.common.credentials import master_key
 from ems.common.outbox import OutboxRelay
 from ems.common.revocations import Revocations
 from ems.common.security import TokenVerifier
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.contracts.identity import RevocationPage
 
 
@@ -80,15 +81,13 @@ def create_app(settings: AuthSettings) -> FastAPI:
             await relay.stop()
 
     verifier = TokenVerifier(own_keys, settings.jwt_issuer, settings.jwt_audience, revocations)
-    app = create_service_app(
-        name="auth",
-        settings=settings,
-        api_prefix="/api/auth",
-        routers=[router, internal],
-        hook=hook,
+    app = service_app(
+        SPEC,
+        settings,
+        [router, internal],
+        hook,
         token_verifier=verifier,
         service_check=service_caller,
-        description="Registration, login, token refresh and revocation, public keys.",
     )
     app_ref["app"] = app
     return app

@@ -1,20 +1,17 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import Route, service
 
-SPEC = ServiceSpec(
-    name="auth",
-    app="ems.auth.app:create_app",
-    settings="ems.auth.settings:AuthSettings",
+SPEC = service(
+    "auth",
     port=8101,
-    api_prefix="/api/auth",
+    order=10,
     routes=(
-        Route("/api/auth/me", "authenticated"),
-        Route("/api/auth/password", "authenticated"),
+        Route("/api/auth/me"),
+        Route("/api/auth/password"),
         # Each registration costs an argon2 hash: limited per address at the gateway.
         Route("/api/auth/register", "public", limit="signup"),
         Route("/api/auth/", "public"),
         Route("/internal/", "internal"),
     ),
-    migrations="ems.auth:migrations",
-    order=10,
     commands=("ems.auth.commands:register_commands",),
+    description="Registration, login, token refresh and revocation, public keys.",
 )

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
-from ems.common.web import Runtime, create_service_app
+from ems.balancer.spec import SPEC
+from ems.common.web import Runtime, service_app
 
 
 def create_app(settings: BalancerSettings) -> FastAPI:
@@ -23,11 +24,4 @@ def create_app(settings: BalancerSettings) -> FastAPI:
         runtime.background.append(asyncio.create_task(balancer.run(), name="balancer"))
         yield
 
-    return create_service_app(
-        name="balancer",
-        settings=settings,
-        api_prefix="/api/balancer",
-        routers=[],
-        hook=hook,
-        description="Assigns the reading partitions to the live monitoring replicas.",
-    )
+    return service_app(SPEC, settings, [], hook)

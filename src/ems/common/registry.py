@@ -8,7 +8,7 @@ specs; adding a service never means editing them.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
@@ -64,6 +64,8 @@ class ServiceSpec:
     order: int = 50
     # Extra `ems` CLI commands this service contributes, "module:function(subparsers)".
     commands: tuple[str, ...] = field(default=())
+    # What the service does, in one sentence (its OpenAPI description).
+    description: str = ""
 
     def load_settings_class(self) -> type[CommonSettings]:
         cls: type[CommonSettings] = _load(self.settings)
@@ -72,6 +74,47 @@ class ServiceSpec:
     def build_app(self, settings: CommonSettings) -> FastAPI:
         factory: Callable[[Any], FastAPI] = _load(self.app)
         return factory(settings)
+
+
+# `service(..., api_prefix=...)` left out: the service's API is at `/api/<name>`.
+_API_AT_NAME = "/api/{name}"
+
+
+def service(
+    name: str,
+    *,
+    port: int,
+    description: str,
+    database: bool = True,
+    api_prefix: str | None = _API_AT_NAME,
+    routes: Sequence[Route] | None = None,
+    replicas: int = 1,
+    order: int = 50,
+    commands: Sequence[str] = (),
+) -> ServiceSpec:
+    """The spec of a service laid out in the one shape, so that it states only what differs.
+
+    `ems.<name>.app:create_app` builds it from `ems.<name>.settings:<Name>Settings`; with a
+    `database` its Alembic history is `ems.<name>/migrations/`; its REST API is under
+    `api_prefix` (`/api/<name>`; None: no HTTP API beyond health and metrics) and the
+    gateway sends it `routes` (default: everything under `api_prefix`, authenticated).
+    """
+    prefix = _API_AT_NAME.format(name=name) if api_prefix == _API_AT_NAME else api_prefix
+    if routes is None:
+        routes = (Route(f"{prefix}/"),) if prefix is not None else ()
+    return ServiceSpec(
+        name=name,
+        app=f"ems.{name}.app:create_app",
+        settings=f"ems.{name}.settings:{name.capitalize()}Settings",
+        port=port,
+        routes=tuple(routes),
+        api_prefix=prefix,
+        migrations=f"ems.{name}:migrations" if database else None,
+        replicas=replicas,
+        order=order,
+        commands=tuple(commands),
+        description=description,
+    )
 
 
 def _load(target: str) -> Any:

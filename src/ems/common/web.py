@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
@@ -28,6 +29,9 @@ from ems.common.revocations import Revocations
 from ems.common.security import TokenVerifier, jwks_loader
 from ems.common.settings import CommonSettings
 from ems.contracts.identity import RevocationPage
+
+if TYPE_CHECKING:
+    from ems.common.registry import ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,31 @@ def create_service_app(
     app.include_router(_ops_router())
     document_errors(app)
     return app
+
+
+def service_app(
+    spec: ServiceSpec,
+    settings: CommonSettings,
+    routers: Sequence[APIRouter],
+    hook: Hook | None = None,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    service_check: ServiceCheck | None = None,
+) -> FastAPI:
+    """`create_service_app` for a service's spec: its name, API prefix and description.
+
+    A service without an API of its own still has its (empty) OpenAPI document under
+    `/api/<name>`."""
+    return create_service_app(
+        name=spec.name,
+        settings=settings,
+        api_prefix=spec.api_prefix or f"/api/{spec.name}",
+        routers=routers,
+        hook=hook,
+        token_verifier=token_verifier,
+        service_check=service_check,
+        description=spec.description,
+    )
 
 
 def _revocations_from_auth(app: FastAPI) -> Callable[[datetime | None], Awaitable[RevocationPage]]:

@@ -12,12 +12,13 @@ from fastapi import FastAPI
 
 from ems.common.deps import publishing
 from ems.common.sync import fetch_page, keeping_a_copy
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.contracts.identity import ProfilePage
 from ems.devices.api import internal, router, tariffs
 from ems.devices.consumers import apply_snapshot, user_events_consumer
 from ems.devices.models import outbox
 from ems.devices.settings import DevicesSettings
+from ems.devices.spec import SPEC
 
 
 def create_app(settings: DevicesSettings) -> FastAPI:
@@ -40,12 +41,4 @@ def create_app(settings: DevicesSettings) -> FastAPI:
         finally:
             await users.aclose()
 
-    return create_service_app(
-        name="devices",
-        settings=settings,
-        api_prefix="/api/devices",
-        routers=[router, tariffs, internal],
-        hook=hook,
-        description="Devices (smart meters), their owners, limits and tariffs; a client's own"
-        " devices.",
-    )
+    return service_app(SPEC, settings, [router, tariffs, internal], hook)

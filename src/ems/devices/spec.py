@@ -1,15 +1,9 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import Route, service
 
-SPEC = ServiceSpec(
-    name="devices",
-    app="ems.devices.app:create_app",
-    settings="ems.devices.settings:DevicesSettings",
+SPEC = service(
+    "devices",
     port=8103,
-    api_prefix="/api/devices",
-    routes=(
-        Route("/api/devices/", "authenticated"),
-        Route("/api/tariffs/", "authenticated"),
-    ),
-    migrations="ems.devices:migrations",
     order=30,
+    routes=(Route("/api/devices/"), Route("/api/tariffs/")),
+    description="Devices (smart meters), their owners, limits and tariffs; a client's own devices.",
 )

@@ -16,7 +16,7 @@ from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
 from ems.common.tasks import every
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.monitoring.api import router
 from ems.monitoring.catchup import catching_up
 from ems.monitoring.consumers import SYNC_QUEUE, DeviceSync
@@ -28,6 +28,7 @@ from ems.monitoring.ingest.replica import ReplicaControl
 from ems.monitoring.ingest.store import StoreResult, cap_held_total
 from ems.monitoring.models import outbox, processed_events
 from ems.monitoring.settings import MonitoringSettings
+from ems.monitoring.spec import SPEC
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,7 @@ def create_app(
             await live.stop()
             await relay.stop()
 
-    return create_service_app(
-        name="monitoring",
-        settings=settings,
-        api_prefix="/api/consumption",
-        routers=[router],
-        hook=hook,
-        token_verifier=token_verifier,
-        description="Hourly consumption, ranges, CSV export and overconsumption alerts.",
-    )
+    return service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)
 
 
 def _problems(runtime: Runtime) -> list[str]:

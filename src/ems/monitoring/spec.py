@@ -1,15 +1,12 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import service
 
-SPEC = ServiceSpec(
-    name="monitoring",
-    app="ems.monitoring.app:create_app",
-    settings="ems.monitoring.settings:MonitoringSettings",
-    # Replica i listens on 8120 + i; every replica serves the API and consumes the reading
-    # partitions the balancer assigns it.
+# Replica i listens on 8120 + i; every replica serves the API and consumes the reading
+# partitions the balancer assigns it.
+SPEC = service(
+    "monitoring",
     port=8120,
-    api_prefix="/api/consumption",
-    routes=(Route("/api/consumption/", "authenticated"),),
-    migrations="ems.monitoring:migrations",
     replicas=2,
     order=30,
+    api_prefix="/api/consumption",
+    description="Hourly consumption, ranges, CSV export and overconsumption alerts.",
 )

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ems.common.security import TokenVerifier
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.realtime.api import router
 from ems.realtime.connections import CLOSE_RESTART
 from ems.realtime.consumers import SYNC_QUEUE, WS_QUEUE, handle_sync_event, handle_ws_message
@@ -20,6 +20,7 @@ from ems.realtime.context import RealtimeContext
 from ems.realtime.gcpolicy import keep_collections_short
 from ems.realtime.settings import RealtimeSettings
 from ems.realtime.socket import RealtimeSocket
+from ems.realtime.spec import SPEC
 
 
 def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None = None) -> FastAPI:
@@ -48,15 +49,7 @@ def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None 
             ctx.hub.close_all(CLOSE_RESTART, "service restarting")
             await ctx.presence.say_goodbye()
 
-    app = create_service_app(
-        name="realtime",
-        settings=settings,
-        api_prefix="/api/realtime",
-        routers=[router],
-        hook=hook,
-        token_verifier=token_verifier,
-        description="WebSocket delivery of alerts, chat, typing and presence.",
-    )
+    app = service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)
     ctx = RealtimeContext(settings, app.state.token_verifier)
     app.state.realtime = ctx
     if ctx.verifier.revocations is not None:

@@ -1,16 +1,14 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import Route, service
 
-SPEC = ServiceSpec(
-    name="realtime",
-    app="ems.realtime.app:create_app",
-    settings="ems.realtime.settings:RealtimeSettings",
+# No database: what an instance knows (sockets, presence, recent messages to replay) lives
+# in its memory and on the broker. Each instance consumes ems.ws through its own queue and
+# serves its own sockets.
+SPEC = service(
+    "realtime",
     port=8150,
-    api_prefix="/api/realtime",
-    routes=(
-        Route("/ws", "authenticated", websocket=True),
-        Route("/api/realtime/", "authenticated"),
-    ),
-    # Each instance consumes ems.ws through its own queue and serves its own sockets.
     replicas=2,
     order=60,
+    database=False,
+    routes=(Route("/ws", websocket=True), Route("/api/realtime/")),
+    description="WebSocket delivery of alerts, chat, typing and presence.",
 )

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from ems.common.inbox import EventConsumer, Subscription
 from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.api import router
 from ems.support.consumers import handle_user_deleted, handle_user_updated
@@ -19,6 +19,7 @@ from ems.support.llm import LlmClient
 from ems.support.models import outbox, processed
 from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings
+from ems.support.spec import SPEC
 from ems.support.throttle import MessageThrottle
 
 SYNC_QUEUE = "support.sync"
@@ -52,12 +53,4 @@ def create_app(settings: SupportSettings, token_verifier: TokenVerifier | None =
             finally:
                 await relay.stop()
 
-    return create_service_app(
-        name="support",
-        settings=settings,
-        api_prefix="/api/support",
-        routers=[router],
-        hook=hook,
-        token_verifier=token_verifier,
-        description="Support chat: rule-based bot, LLM fallback, admin inbox and history.",
-    )
+    return service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)

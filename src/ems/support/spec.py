@@ -1,12 +1,8 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import service
 
-SPEC = ServiceSpec(
-    name="support",
-    app="ems.support.app:create_app",
-    settings="ems.support.settings:SupportSettings",
+SPEC = service(
+    "support",
     port=8160,
-    api_prefix="/api/support",
-    routes=(Route("/api/support/", "authenticated"),),
-    migrations="ems.support:migrations",
     order=50,
+    description="Support chat: rule-based bot, LLM fallback, admin inbox and history.",
 )

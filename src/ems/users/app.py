@@ -10,12 +10,13 @@ from fastapi import FastAPI
 
 from ems.common.deps import provide, publishing
 from ems.common.sync import keeping_a_copy
-from ems.common.web import Runtime, create_service_app
+from ems.common.web import Runtime, service_app
 from ems.users.api import internal, router
 from ems.users.consumers import apply_snapshot, registration_consumer
 from ems.users.logins.client import AuthClient
 from ems.users.models import outbox
 from ems.users.settings import UsersSettings
+from ems.users.spec import SPEC
 
 
 def create_app(settings: UsersSettings) -> FastAPI:
@@ -35,11 +36,4 @@ def create_app(settings: UsersSettings) -> FastAPI:
         finally:
             await auth.close()
 
-    return create_service_app(
-        name="users",
-        settings=settings,
-        api_prefix="/api/users",
-        routers=[router, internal],
-        hook=hook,
-        description="User profiles and roles; admin user management and the caller's own profile.",
-    )
+    return service_app(SPEC, settings, [router, internal], hook)

@@ -1,12 +1,8 @@
-from ems.common.registry import Route, ServiceSpec
+from ems.common.registry import service
 
-SPEC = ServiceSpec(
-    name="users",
-    app="ems.users.app:create_app",
-    settings="ems.users.settings:UsersSettings",
+SPEC = service(
+    "users",
     port=8102,
-    api_prefix="/api/users",
-    routes=(Route("/api/users/", "authenticated"),),
-    migrations="ems.users:migrations",
     order=20,
+    description="User profiles and roles; admin user management and the caller's own profile.",
 )
