@@ -12,7 +12,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import asyncpg
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
@@ -106,3 +107,45 @@ def to_asyncpg_url(server_url: str, database: str) -> str:
     from ems.common.settings import to_asyncpg
 
     return to_asyncpg(with_database(server_url, database))
+
+
+def create_outbox_tables() -> None:
+    """The `outbox` (ems.common.outbox) and `processed_events` (ems.common.inbox) tables, as
+    every service's first revision creates them.
+
+    Old revisions call this, so it must never change: a later change to either table is a
+    new revision in each service that owns one.
+    """
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("exchange", sa.String(length=64), nullable=False),
+        sa.Column("routing_key", sa.String(length=255), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "processed_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_processed_events")),
+    )
+
+
+def drop_outbox_tables() -> None:
+    """Undo `create_outbox_tables`."""
+    op.drop_table("processed_events")
+    op.drop_table("outbox")

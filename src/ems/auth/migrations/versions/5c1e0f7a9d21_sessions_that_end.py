@@ -1,19 +1,13 @@
 """sessions that end: token versions, absolute session lifetime, revocations, throttle
 
-Revision ID: 5c1e0f7a9d21
-Revises: 306b057db96b
-Create Date: 2026-12-02 10:00:00
-
+Revision 5c1e0f7a9d21, after 306b057db96b; written 2026-12-02 10:00:00.
 """
-from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "5c1e0f7a9d21"
-down_revision: Union[str, Sequence[str], None] = "306b057db96b"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '5c1e0f7a9d21'
+down_revision = '306b057db96b'
 
 
 def upgrade() -> None:
