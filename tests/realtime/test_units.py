@@ -10,9 +10,9 @@ from typing import Any
 
 from ems.common.security import Principal
 from ems.contracts.ws import Audience
-from ems.realtime.connections import Connection, Hub
-from ems.realtime.presence import Member, Presence
-from ems.realtime.replay import Replay, parse_since
+from ems.realtime.sockets.connections import Connection, Hub
+from ems.realtime.sockets.presence import Member, Presence
+from ems.realtime.sockets.replay import Replay, parse_since
 from tests.support.polling import eventually
 
 
@@ -151,7 +151,7 @@ async def test_the_gc_policy_freezes_and_runs_full_collections() -> None:
     seconds at 10,000 sockets), or cyclic garbage is never collected."""
     import gc
 
-    from ems.realtime.gcpolicy import keep_collections_short
+    from ems.realtime.sockets.gcpolicy import keep_collections_short
 
     gc.unfreeze()
     task = asyncio.create_task(keep_collections_short(0.01, 0.02))

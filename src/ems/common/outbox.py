@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.db import Database
 from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, Broker
+from ems.common.tasks import Background
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
 
@@ -115,20 +116,17 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("outbox-relay")
 
     def notify(self) -> None:
         """Called after a commit that added events: publish now instead of at the next poll."""
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     async def _run(self) -> None:
         backoff = self.poll_interval

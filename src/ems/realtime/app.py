@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -11,15 +9,17 @@ from functools import partial
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ems.common.deps import provide
 from ems.common.security import TokenVerifier
+from ems.common.tasks import Background
 from ems.common.web import Runtime, service_app
 from ems.realtime.api import router
-from ems.realtime.connections import CLOSE_RESTART
 from ems.realtime.consumers import SYNC_QUEUE, WS_QUEUE, handle_sync_event, handle_ws_message
-from ems.realtime.context import RealtimeContext
-from ems.realtime.gcpolicy import keep_collections_short
+from ems.realtime.service import RealtimeContext
 from ems.realtime.settings import RealtimeSettings
-from ems.realtime.socket import RealtimeSocket
+from ems.realtime.sockets.connections import CLOSE_RESTART
+from ems.realtime.sockets.gcpolicy import keep_collections_short
+from ems.realtime.sockets.socket import RealtimeSocket
 from ems.realtime.spec import SPEC
 
 
@@ -27,31 +27,29 @@ def create_app(settings: RealtimeSettings, token_verifier: TokenVerifier | None 
     @asynccontextmanager
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.broker is not None
-        ctx: RealtimeContext = app.state.realtime
         ctx.broker = runtime.broker
         for name, handler in ((WS_QUEUE, handle_ws_message), (SYNC_QUEUE, handle_sync_event)):
             await runtime.broker.consume(
                 name, partial(handler, ctx), prefetch=500, instance_id=ctx.instance_id
             )
-        tasks = [asyncio.create_task(ctx.presence.run(), name="presence")]
+        ctx.presence.start()
+        gc_policy = Background("gc-policy")
         if settings.gc_freeze_interval_seconds > 0:
-            policy = keep_collections_short(
-                settings.gc_freeze_interval_seconds, settings.gc_full_interval_seconds
+            gc_policy.start(
+                keep_collections_short(
+                    settings.gc_freeze_interval_seconds, settings.gc_full_interval_seconds
+                )
             )
-            tasks.append(asyncio.create_task(policy, name="gc-policy"))
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await gc_policy.stop()
             ctx.hub.close_all(CLOSE_RESTART, "service restarting")
-            await ctx.presence.say_goodbye()
+            await ctx.presence.stop()
 
     app = service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)
     ctx = RealtimeContext(settings, app.state.token_verifier)
-    app.state.realtime = ctx
+    provide(app, ctx)
     if ctx.verifier.revocations is not None:
         # A logout, a password or role change, a deletion: the sockets it names close.
         ctx.verifier.revocations.on_revoked(ctx.hub.close_revoked)

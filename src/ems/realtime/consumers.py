@@ -11,9 +11,9 @@ from prometheus_client import Histogram
 from ems.common.messaging import Delivery, Refused
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from ems.contracts.ws import WsEnvelope
-from ems.realtime.connections import CLOSE_BAD_TOKEN, CLOSE_USER_DELETED
-from ems.realtime.context import RealtimeContext
-from ems.realtime.presence import PRESENCE_TYPE
+from ems.realtime.service import RealtimeContext
+from ems.realtime.sockets.connections import CLOSE_BAD_TOKEN, CLOSE_USER_DELETED
+from ems.realtime.sockets.presence import PRESENCE_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from starlette.types import Receive, Scope, Send
 from ems.common.revocations import RevocationsUnknown, SessionEnded
 from ems.common.security import InvalidToken, Principal
 from ems.contracts.ws import Audience, ChatTyping, WsEnvelope
-from ems.realtime.connections import (
+from ems.realtime.service import RealtimeContext
+from ems.realtime.sockets.connections import (
     CLOSE_BAD_MESSAGE,
     CLOSE_BAD_TOKEN,
     CLOSE_TOO_BIG,
@@ -34,8 +35,7 @@ from ems.realtime.connections import (
     CLOSE_USER_DELETED,
     Connection,
 )
-from ems.realtime.context import RealtimeContext
-from ems.realtime.replay import parse_since
+from ems.realtime.sockets.replay import parse_since
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
+from ems.common.tasks import Background
+
 log = logging.getLogger(__name__)
 
 PRESENCE_TYPE = "presence.sync"
@@ -52,6 +54,7 @@ class Presence:
         self.remote: dict[str, tuple[float, dict[uuid.UUID, Member]]] = {}
         self._changes: dict[uuid.UUID, Member | None] = {}
         self._snapshot_due = asyncio.Event()
+        self._gossip = Background("presence")
 
     # --- the view ---------------------------------------------------------------------
     def member(self, user_id: uuid.UUID) -> Member | None:
@@ -130,6 +133,14 @@ class Presence:
                 self._notify(user_id, member, False)
 
     # --- gossip ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._gossip.start(self.run())
+
+    async def stop(self) -> None:
+        """Stop gossiping and tell the other instances this one's users are gone."""
+        await self._gossip.stop()
+        await self._send({"kind": "bye"})
+
     async def run(self) -> None:
         """Publish changes every `flush` seconds and the full list every `interval`."""
         await self._send({"kind": "hello"})
@@ -152,9 +163,6 @@ class Presence:
                 await self._send_snapshot()
                 self.expire()
                 next_snapshot = time.monotonic() + self.interval
-
-    async def say_goodbye(self) -> None:
-        await self._send({"kind": "bye"})
 
     async def _send_snapshot(self) -> None:
         await self._send(

@@ -10,10 +10,10 @@ from typing import Any
 from ems.common.messaging import EXCHANGE_WS, Broker
 from ems.common.security import TokenVerifier
 from ems.contracts.ws import Audience, WsEnvelope
-from ems.realtime.connections import Connection, Hub
-from ems.realtime.presence import PRESENCE_TYPE, Member, Presence, presence_text
-from ems.realtime.replay import Replay
 from ems.realtime.settings import RealtimeSettings
+from ems.realtime.sockets.connections import Connection, Hub
+from ems.realtime.sockets.presence import PRESENCE_TYPE, Member, Presence, presence_text
+from ems.realtime.sockets.replay import Replay
 
 # A deleted user's token stays valid until it expires; remember them at least that long.
 TOMBSTONE_SECONDS = 3600.0
