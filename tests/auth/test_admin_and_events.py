@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from ems.auth.app import create_app
-from ems.auth.bootstrap import DEFAULT_ADMIN, ensure_admin
+from ems.auth.commands.first_admin import DEFAULT_ADMIN, ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC
 from ems.common.messaging import EXCHANGE_SYNC

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from ems.auth.consumers import user_events_consumer
 from ems.auth.models import Credential, RefreshToken
+from ems.auth.service import AuthContext
 from ems.common.db import Database
+from ems.common.deps import provided_by
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from tests.auth.conftest import AuthService
@@ -24,7 +26,9 @@ def unique(name: str) -> str:
 
 async def apply(auth: AuthService, body: Any) -> bool:
     runtime = auth.app.state.runtime
-    consumer = user_events_consumer(runtime.db, auth.app.state.auth.relay, auth.settings)
+    consumer = user_events_consumer(
+        runtime.db, provided_by(auth.app, AuthContext).relay, auth.settings
+    )
     applied: bool = await consumer.handle(Envelope.wrap(body))
     return applied
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec

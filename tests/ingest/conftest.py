@@ -28,12 +28,13 @@ import httpx
 import pytest
 
 from ems.auth.app import create_app as create_auth
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC as AUTH
 from ems.balancer.app import create_app as create_balancer
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
+from ems.common.deps import provided_by
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, Broker
 from ems.common.messaging.topology import (
     DEVICES,
@@ -157,7 +158,7 @@ class Pipeline:
 
     @property
     def balancer(self) -> Balancer:
-        balancer: Balancer = self.balancer_app.state.balancer
+        balancer: Balancer = provided_by(self.balancer_app, Balancer)
         return balancer
 
     def intake(self, instance: int) -> Intake:
@@ -202,7 +203,7 @@ class Pipeline:
         app = create_balancer(BalancerSettings(**values))
         await self.stack.enter_async_context(app.router.lifespan_context(app))
         self.balancer_app = app
-        await eventually(lambda: _connected(app.state.balancer), timeout=10)
+        await eventually(lambda: _connected(provided_by(app, Balancer)), timeout=10)
         return app
 
     async def publish_event(self, body: EventBody, occurred_at: datetime | None = None) -> Envelope:

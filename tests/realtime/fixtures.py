@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ems.auth.app import create_app as create_auth_app
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC as AUTH_SPEC
 from ems.common.migrations import migrate_service

@@ -16,7 +16,9 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
+from ems.auth.service import AuthContext
+from ems.common.deps import provided_by
 from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
@@ -91,14 +93,14 @@ class AuthServer:
     async def admin(self, prefix: str = "admin") -> Login:
         """A new admin of the test's own (events a test publishes may change it)."""
         name = f"{prefix}{uuid.uuid4().hex[:8]}"
-        settings = self.app.state.auth.settings.model_copy(
+        settings = provided_by(self.app, AuthContext).settings.model_copy(
             update={"admin_username": name, "admin_password": "admin-secret-1"}
         )
         await ensure_admin(settings)
         return await self.login(name, "admin-secret-1")
 
     def signing_key(self) -> Any:
-        return self.app.state.auth.keys.signing_key
+        return provided_by(self.app, AuthContext).keys.signing_key
 
 
 @dataclass

@@ -19,9 +19,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
+from ems.auth.service import AuthContext
 from ems.auth.settings import AuthSettings
 from ems.common.db import Database
+from ems.common.deps import provided_by
 from ems.common.logs import JsonFormatter
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
@@ -104,7 +106,7 @@ class SecurePlatform:
         """auth's real signing key (for tokens that only their expiry may refuse)."""
         app = self.services["auth"].app
         assert app is not None
-        key: Ed25519PrivateKey = app.state.auth.keys.signing_key
+        key: Ed25519PrivateKey = provided_by(app, AuthContext).keys.signing_key
         return key
 
     async def as_service(self, name: str) -> dict[str, str]:

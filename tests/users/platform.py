@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database

@@ -21,19 +21,14 @@ from ems.auth.schemas import (
 )
 from ems.auth.service import AuthContext
 from ems.common.credentials import GATEWAY, internal_caller
+from ems.common.deps import provided
 from ems.common.errors import unauthorized
 from ems.common.openapi import errors
 from ems.common.security import CurrentUser, bearer_token, verify_or_raise
 from ems.contracts.events import UserRegistered
 from ems.contracts.identity import NewCredential, RegisteredPage, RevocationPage, ServiceToken
 
-
-def auth_context(request: Request) -> AuthContext:
-    ctx: AuthContext = request.app.state.auth
-    return ctx
-
-
-Ctx = Annotated[AuthContext, Depends(auth_context)]
+Ctx = Annotated[AuthContext, Depends(provided(AuthContext))]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 internal = APIRouter(prefix="/internal", include_in_schema=False)

@@ -20,6 +20,7 @@ from ems.auth.service import AuthContext
 from ems.auth.settings import AuthSettings
 from ems.auth.spec import SPEC
 from ems.common.credentials import master_key
+from ems.common.deps import provide, provided_by
 from ems.common.outbox import OutboxRelay
 from ems.common.revocations import Revocations
 from ems.common.security import TokenVerifier
@@ -31,8 +32,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     app_ref: dict[str, FastAPI] = {}
 
     def context() -> AuthContext:
-        ctx: AuthContext = app_ref["app"].state.auth
-        return ctx
+        return provided_by(app_ref["app"], AuthContext)
 
     async def own_keys() -> dict[str, Ed25519PublicKey]:
         # Reload from authdb: another replica may have rotated the key.
@@ -61,7 +61,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.db is not None and runtime.broker is not None
         relay = OutboxRelay(runtime.db, runtime.broker, outbox)
-        app.state.auth = AuthContext(
+        ctx = AuthContext(
             settings=settings,
             db=runtime.db,
             passwords=Passwords(settings),
@@ -72,6 +72,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
             # Every service's secret derives from it; a production start without one fails.
             master_key=master_key(settings, settings.service_master_key),
         )
+        provide(app, ctx)
         relay.start()
         # Role changes and deletions made in the users service.
         await user_events_consumer(runtime.db, relay, settings).start(runtime.broker)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 from ems.balancer.service import Balancer
 from ems.balancer.settings import BalancerSettings
 from ems.balancer.spec import SPEC
+from ems.common.deps import provide
 from ems.common.web import Runtime, service_app
 
 
@@ -19,9 +19,11 @@ def create_app(settings: BalancerSettings) -> FastAPI:
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.broker is not None
         balancer = Balancer(settings, runtime.broker, runtime.instance_id)
-        app.state.balancer = balancer
+        provide(app, balancer)
         await balancer.start()
-        runtime.background.append(asyncio.create_task(balancer.run(), name="balancer"))
-        yield
+        try:
+            yield
+        finally:
+            await balancer.stop()
 
     return service_app(SPEC, settings, [], hook)

@@ -30,7 +30,7 @@ from ems.balancer.assignment import plan
 from ems.balancer.settings import BalancerSettings
 from ems.common.messaging import EXCHANGE_CONTROL, Broker, Delivery, Refused
 from ems.common.messaging.topology import READING_PARTITIONS
-from ems.common.tasks import every
+from ems.common.tasks import Background, every
 from ems.contracts.ingest import (
     ASSIGNMENT_ROUTING_KEY,
     Assignment,
@@ -79,14 +79,19 @@ class Balancer:
         self.started = time.monotonic()
         self.last_check = self.started
         self._changed = asyncio.Event()
+        self._checks = Background("balancer")
 
     async def start(self) -> None:
+        """Listen to the replicas' heartbeats and check the assignment every interval."""
         await self.broker.consume(
             CONTROL_QUEUE, self.handle_heartbeat, prefetch=100, instance_id=self.instance_id
         )
+        self._checks.start(
+            every(self.settings.replica_check_interval_seconds, self.check, "replica check")
+        )
 
-    async def run(self) -> None:
-        await every(self.settings.replica_check_interval_seconds, self.check, "replica check")
+    async def stop(self) -> None:
+        await self._checks.stop()
 
     def alive(self) -> frozenset[str]:
         """The replicas readings go to now."""

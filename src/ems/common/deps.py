@@ -37,14 +37,19 @@ def provide(app: FastAPI, *values: object) -> None:
         app.state.provided[type(value)] = value
 
 
+def provided_by(app: FastAPI, kind: type[T]) -> T:
+    """The running app's one `kind` (see `provide`), for code outside a request."""
+    value = getattr(app.state, "provided", {}).get(kind)
+    if not isinstance(value, kind):
+        raise RuntimeError(f"this app provides no {kind.__name__}")
+    return value
+
+
 def provided(kind: type[T]) -> Callable[[Request], T]:
     """A dependency returning the running app's one `kind` (see `provide`)."""
 
     def dependency(request: Request) -> T:
-        value = getattr(request.app.state, "provided", {}).get(kind)
-        if not isinstance(value, kind):
-            raise RuntimeError(f"this app provides no {kind.__name__}")
-        return value
+        return provided_by(request.app, kind)
 
     return dependency
 

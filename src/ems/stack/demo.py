@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from ems.auth.bootstrap import AdminLogin
+from ems.auth.commands.first_admin import AdminLogin
 from ems.stack.processes import ChildSpec
 
 DEMO_CLIENT = "demo"

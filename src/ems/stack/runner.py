@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ems.auth.bootstrap import AdminLogin, ensure_admin
+from ems.auth.commands.first_admin import AdminLogin, ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.common.credentials import derive_secret, gateway_credential, master_key
 from ems.common.messaging.credentials import connection_url, ensure_passwords, vhost_of

@@ -9,7 +9,7 @@ import asyncio
 import getpass
 from typing import Any
 
-from ems.auth.bootstrap import ensure_admin
+from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.security.passwords import Passwords
 from ems.auth.service import create_credential
 from ems.auth.settings import AuthSettings
