@@ -8,7 +8,6 @@ with it (PostgreSQL's backends, the broker's Erlang helpers), as a crash of its 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pwd
@@ -18,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +30,7 @@ from ems.common.messaging.topology import IDENTITIES, MONITORING
 from ems.common.registry import service_spec
 from ems.stack.postgres import prepare_private_postgres
 from ems.stack.rabbitmq import login_problem, prepare_private_rabbitmq
+from tests.support.polling import eventually
 from tests.support.tcpproxy import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,15 +103,11 @@ class Proc:
             return ""
 
 
-async def wait_until(probe: object, timeout: float, what: str, interval: float = 0.1) -> float:
-    """Poll an async probe until it is truthy; the seconds it took."""
+async def wait_until(probe: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
+    """`eventually`, and the seconds it took."""
     started = time.monotonic()
-    while True:
-        if await probe():  # type: ignore[operator]
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(interval)
+    await eventually(probe, timeout, what=what)
+    return time.monotonic() - started
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -210,7 +206,7 @@ class RabbitMQ:
         if not self.epmd.running:
             self.epmd.start()
         self.proc.start()
-        return await wait_until(self.accepts, timeout, "RabbitMQ accepts connections", 0.25)
+        return await wait_until(self.accepts, timeout, "RabbitMQ accepts connections")
 
     def stop(self) -> None:
         self.proc.stop()
@@ -276,7 +272,7 @@ class Service:
     async def start(self, timeout: float = 30.0) -> float:
         self.proc.start()
         try:
-            return await wait_until(self.ready, timeout, f"{self.label} ready", 0.1)
+            return await wait_until(self.ready, timeout, f"{self.label} ready")
         except AssertionError:
             raise AssertionError(f"{self.label} not ready:\n{self.proc.tail()}") from None
 

@@ -91,7 +91,7 @@ class LedgerPublisher:
                     )
                 except Exception:  # refused, connection lost, timed out: send it again
                     self.retried += 1
-                    await asyncio.sleep(pause)
+                    await asyncio.sleep(pause)  # a publisher's back-off, as the simulator's
                     pause = min(pause * 2, 2.0)
                     continue
                 self.confirmed += 1

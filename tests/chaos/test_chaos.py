@@ -30,6 +30,7 @@ from tests.chaos.ledger import (
     utc_now,
     verdict_rows,
 )
+from tests.support.polling import eventually
 
 DEVICES = 24
 RATE = 250.0  # readings a second, duplicates included
@@ -99,7 +100,7 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
         )
         return bool(count == DEVICES)
 
-    await _eventually(monitoring_knows_all, 15, "monitoring learns the devices")
+    await eventually(monitoring_knows_all, 15, what="monitoring learns the devices")
 
     publisher = LedgerPublisher(
         cluster.rabbitmq.login_url(METER), window=500, name="chaos-simulator", passive=True
@@ -114,7 +115,7 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
         return len(publisher.confirmed_keys) > 1000
 
     try:
-        await _eventually(warmed_up, 60, "the load is flowing")
+        await eventually(warmed_up, 60, what="the load is flowing")
     except AssertionError:
         p = publisher
         raise AssertionError(
@@ -172,7 +173,7 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
         bring_back = await kill()
         # Changes made while it is down: the broker's outage must not lose them (outbox).
         fault.device_changes = await change_limits(3)
-        await asyncio.sleep(OUTAGE)
+        await asyncio.sleep(OUTAGE)  # the outage itself, under steady load
         restarting = time.monotonic()
         await bring_back()
         back = time.monotonic()
@@ -182,18 +183,18 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
         for reading in probes:
             await publisher.publish(reading)
         probe_keys = [(r.device_id, _moment(r.timestamp)) for r in probes]
-        await _eventually(cluster.all_ready, 60, f"every service ready after the {fault.name}")
+        await eventually(cluster.all_ready, 60, what=f"every service ready after the {fault.name}")
         fault.ready_after = time.monotonic() - back
-        await _eventually(
+        await eventually(
             lambda keys=probe_keys: _stored(monitoring_db, keys),  # type: ignore[misc]
             60,
-            f"readings flow after the {fault.name}",
+            what=f"readings flow after the {fault.name}",
         )
         fault.flowing_after = time.monotonic() - back
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(2.0)  # steady load between faults
 
     await change_limits(3)
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(2.0)  # steady load after the last change, before the load stops
     await load.stop()
     await asyncio.wait_for(publisher.drain(), 60)
 
@@ -205,7 +206,7 @@ async def test_killing_each_dependency_in_turn_loses_nothing_and_doubles_nothing
         return verdict.ok
 
     with contextlib.suppress(AssertionError):
-        await _eventually(settled, 60, "every confirmed reading is stored", interval=1.0)
+        await eventually(settled, 60, what="every confirmed reading is stored", interval=1.0)
     assert verdict is not None
 
     sync_missing = await _sync_differences(cluster, monitoring_db)
@@ -272,7 +273,7 @@ async def _sync_differences(cluster: Cluster, monitoring_db: asyncpg.Pool) -> li
         return not differences
 
     with contextlib.suppress(AssertionError):
-        await _eventually(same, 15, "monitoring's copy of devices")
+        await eventually(same, 15, what="monitoring's copy of devices")
     return differences
 
 
@@ -292,16 +293,6 @@ def _moment(stamp: str | int) -> Any:
 
     assert isinstance(stamp, str)
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-async def _eventually(
-    probe: Callable[[], Awaitable[bool]], timeout: float, what: str, interval: float = 0.1
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 def _markdown(results: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.messaging.publisher import BatchPublisher, properties
 from ems.common.messaging.topology import DEVICES
 from tests.support.broker import TestBroker, probe
+from tests.support.polling import eventually
 
 
 @pytest.fixture
@@ -88,10 +89,7 @@ async def test_a_batch_in_one_write_is_confirmed_and_arrives_whole_and_in_order(
                 received.append(message)
             return len(received) >= len(bodies)
 
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await all_arrived():
-            assert asyncio.get_running_loop().time() < deadline, len(received)
-            await asyncio.sleep(0.05)
+        await eventually(all_arrived, timeout=30, what="every message published arriving")
     assert [m.body for m in received] == bodies
     assert [m.message_id for m in received] == [str(i) for i in range(len(bodies))]
     assert all(m.user_id == login for m in received)

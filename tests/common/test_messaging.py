@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from ems.common.settings import to_asyncpg, with_database
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.monitoring.consumers import SYNC_QUEUE
 from tests.support.broker import TestBroker, admin_url
-from tests.support.polling import eventually
+from tests.support.polling import eventually, held
 from tests.support.tcpproxy import TcpProxy
 
 metadata: MetaData = new_metadata()
@@ -115,10 +114,13 @@ async def test_outbox_delivers_an_event_committed_while_the_broker_was_unreachab
         relay.notify()
 
         # While the broker is away the event waits in the outbox, not lost, not published.
-        await asyncio.sleep(0.5)  # give a broken relay the chance to misbehave
-        async with db.transaction() as session:
-            pending = (await session.execute(select(outbox.c.event_id))).scalars().all()
-        assert pending == [envelope.event_id]
+        async def still_pending() -> bool:
+            async with db.transaction() as session:
+                pending = (await session.execute(select(outbox.c.event_id))).scalars().all()
+            return pending == [envelope.event_id]
+
+        # Half a second: five of the relay's polls, time enough for a broken one to misbehave.
+        await held(still_pending, 0.5, what="the event waiting in the outbox")
 
         await proxy.restore()
 

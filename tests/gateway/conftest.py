@@ -31,9 +31,9 @@ from tests.gateway.running import (
     is_alive,
     port_is_free,
     tail,
-    wait_for,
 )
 from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
+from tests.support.polling import eventually_blocking
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_START_TIMEOUT = 240.0
@@ -69,7 +69,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: nginx.poll() is not None or _answers(url), timeout=20, what="nginx")
+        eventually_blocking(
+            lambda: nginx.poll() is not None or _answers(url), timeout=20, what="nginx"
+        )
         assert nginx.poll() is None, f"nginx exited:\n{tail(log)}"
         yield Gateway(url, upstream)
     finally:
@@ -142,7 +144,7 @@ def stack(
         url, process, log, env["EMS_ADMIN_USERNAME"], env["EMS_ADMIN_PASSWORD"], env
     )
     try:
-        wait_for(
+        eventually_blocking(
             lambda: process.poll() is not None or _answers(url),
             timeout=STACK_START_TIMEOUT,
             what="ems up",

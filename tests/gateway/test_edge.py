@@ -19,7 +19,8 @@ from ems.gateway.nginx import Tls, Upstream, placeholder_root
 from ems.gateway.tls import self_signed_certificate
 from ems.stack.gateway import gateway_child, write_config
 from tests.gateway.fake_upstream import FakeUpstream
-from tests.gateway.running import tail, wait_for
+from tests.gateway.running import tail
+from tests.support.polling import eventually_blocking
 from tests.support.tcpproxy import free_port
 
 SIGNUP_BURST = 2
@@ -67,7 +68,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
             return False
 
     try:
-        wait_for(lambda: nginx.poll() is not None or answers(), timeout=20, what="nginx")
+        eventually_blocking(lambda: nginx.poll() is not None or answers(), timeout=20, what="nginx")
         assert nginx.poll() is None, f"nginx exited:\n{tail(log)}"
         yield edge
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway
 from tests.gateway.fake_upstream import BROKEN_TOKEN, GOOD_TOKEN, IDENTITY, fresh_token
-from tests.gateway.running import wait_for
+from tests.support.polling import eventually_blocking
 
 SPOOFED = {"X-User-Id": "admin-1", "X-User-Role": "ADMIN", "X-User-Name": "root"}
 
@@ -156,7 +156,7 @@ def test_successful_verification_is_cached_briefly(client: httpx.Client, gateway
         client.get("/api/echo/cached", headers=headers)
         return len(gateway.upstream.requests_to("/internal/verify")) > 1
 
-    wait_for(verified_again, timeout=5, what="the cached verification expiring")
+    eventually_blocking(verified_again, timeout=5, what="the cached verification expiring")
     # nginx counts whole seconds: an entry lives between 1 and 2 s.
     assert time.monotonic() - started < 2.5
 

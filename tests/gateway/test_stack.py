@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from tests.gateway.conftest import RunningStack
-from tests.gateway.running import wait_for
+from tests.support.polling import eventually_blocking
 
 PASSWORD = "correct-horse-battery"
 
@@ -186,10 +186,10 @@ def test_runner_restarts_a_killed_service(client: httpx.Client, stack: RunningSt
         pid = stack.child_pid("serve auth")
         return pid if pid not in (None, old) else None
 
-    wait_for(restarted, timeout=30, what="auth restarted")
+    eventually_blocking(restarted, timeout=30, what="auth restarted")
 
     def healthy() -> bool:
         return client.get("/api/auth/jwks.json").status_code == 200
 
-    wait_for(healthy, timeout=60, what="auth answering through the gateway again")
+    eventually_blocking(healthy, timeout=60, what="auth answering through the gateway again")
     assert "auth-0" in stack.log.read_text() and "restarting in" in stack.log.read_text()

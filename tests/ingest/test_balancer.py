@@ -113,7 +113,7 @@ class Replicas:
                 for replica in self.beating:
                     self.claims[replica] = set(latest.replicas.get(replica, []))
             await self.beat()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the heartbeat interval: pacing, not waiting
 
 
 class Assignments:
@@ -152,7 +152,7 @@ async def control(
     async def poll() -> None:
         while not stop.is_set():
             await assignments.read()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # a listener's pace, as a replica would read them
 
     tasks = [asyncio.create_task(replicas.run(assignments, stop)), asyncio.create_task(poll())]
     yield replicas, assignments

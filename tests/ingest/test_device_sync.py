@@ -178,7 +178,7 @@ async def test_a_deleted_devices_meter_sending_through_a_backfill_stalls_nothing
                 report = await readiness(pipeline.apps[instance])
                 if report["status"] != "ok":
                     unready.append(report)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # a monitor's sampling rate: watching, not waiting
 
     watcher = asyncio.create_task(watch_readiness())
     start = datetime.now(UTC) - timedelta(days=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.ingest.conftest import Pipeline, database_proxy
@@ -33,7 +32,12 @@ async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(
         # Repeats of readings stored before the outage, arriving during it.
         for minute in range(0, 10):
             await pipeline.publish_reading(device, hour + timedelta(minutes=minute), 0.01)
-        await asyncio.sleep(1.0)  # the replica is retrying its batch now, unacked
+        intake = pipeline.intake(0)
+        await eventually(
+            lambda: any("batches failing" in p for p in intake.problems()),
+            timeout=15,
+            what="the replica retrying its batch, unacked",
+        )
         assert await pipeline.readings_count(device) == 30
         await proxy.restore()
 

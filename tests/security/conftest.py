@@ -4,7 +4,6 @@ any of them writes captured for the secrets check."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import tempfile
@@ -35,6 +34,7 @@ from ems.support.settings import SupportSettings
 from ems.users.settings import UsersSettings
 from tests.support.broker import TestBroker, own_vhost
 from tests.support.credentials import service_headers
+from tests.support.polling import eventually
 from tests.support.tcpproxy import free_port
 from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway
 
@@ -95,11 +95,12 @@ class SecurePlatform:
         user: dict[str, Any] = response.json()
         token = (await self.login(username))["access_token"]
         admin = {"Authorization": f"Bearer {self.admin_token}"}
-        for _ in range(100):
+
+        async def known_to_devices() -> bool:
             known = await self.gateway.get(f"/api/devices/user/{user['id']}", headers=admin)
-            if known.status_code == 200:
-                break
-            await asyncio.sleep(0.05)
+            return known.status_code == 200
+
+        await eventually(known_to_devices, timeout=10, what="the new user known to devices")
         return user, token
 
     def signing_key(self) -> Ed25519PrivateKey:

@@ -13,6 +13,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.security.conftest import SecurePlatform
+from tests.support.polling import eventually
 from tests.users.platform import PASSWORD
 
 BOUND_SECONDS = 2.0
@@ -52,13 +53,14 @@ async def _refused_everywhere_within_bound(
     platform: SecurePlatform, token: str, probes: list[tuple[str, str]], since: float
 ) -> float:
     """Seconds from `since` until every probe answers 401 (fails past the bound)."""
-    while True:
+
+    async def refused() -> bool:
         statuses = await _statuses(platform, token, probes)
-        elapsed = time.monotonic() - since
-        if all(status == 401 for status in statuses.values()):
-            return elapsed
-        assert elapsed < BOUND_SECONDS, f"still answered after {elapsed:.2f} s: {statuses}"
-        await asyncio.sleep(0.05)
+        return all(status == 401 for status in statuses.values())
+
+    bound = BOUND_SECONDS - (time.monotonic() - since)
+    await eventually(refused, timeout=bound, what="the token refused everywhere")
+    return time.monotonic() - since
 
 
 async def _socket(platform: SecurePlatform, token: str) -> ClientConnection:
@@ -212,14 +214,13 @@ async def test_the_gateways_verify_cache_is_proven_with_the_real_auth_service(
         "/api/auth/logout", json={"refresh_token": session["refresh_token"]}
     )
     ended = time.monotonic()
-    while True:
-        status = (
-            await secure_platform.gateway.get("/api/devices", headers=bearer(token))
-        ).status_code
-        if status == 401:
-            break
-        assert time.monotonic() - ended < BOUND_SECONDS, "the gateway kept the token"
-        await asyncio.sleep(0.05)
+
+    async def refused() -> bool:
+        response = await secure_platform.gateway.get("/api/devices", headers=bearer(token))
+        return response.status_code == 401
+
+    bound = BOUND_SECONDS - (time.monotonic() - ended)
+    await eventually(refused, timeout=bound, what="the gateway letting the token go")
     # And at auth's own check, the answer changed at once (the cache alone held it).
     direct = await secure_platform.direct("auth").get("/api/auth/me", headers=bearer(token))
     assert direct.status_code == 401

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 from ems.stack.processes import Child, ChildSpec, Output
-from tests.gateway.running import is_alive, wait_for
-from tests.support.polling import eventually
+from tests.gateway.running import is_alive
+from tests.support.polling import eventually, eventually_blocking
 
 
 def _child(output: io.StringIO, name: str, script: str) -> Child:
@@ -26,7 +25,7 @@ async def test_output_is_prefixed_with_the_childs_name() -> None:
     child = _child(out, "svc-0", "echo hello; echo world; exec sleep 30")
     await child.start()
     try:
-        await _until(lambda: "world" in out.getvalue())
+        await eventually(lambda: "world" in out.getvalue())
     finally:
         await child.stop(5)
     assert "svc-0    | hello\n" in out.getvalue()
@@ -39,12 +38,12 @@ async def test_a_killed_child_is_restarted() -> None:
     child = _child(out, "svc-0", "echo started; exec sleep 30")
     await child.start()
     try:
-        await _until(lambda: "started" in out.getvalue())
+        await eventually(lambda: "started" in out.getvalue())
         first = child.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        await _until(lambda: child.pid not in (None, first))
-        await _until(lambda: out.getvalue().count("started") == 2)
+        await eventually(lambda: child.pid not in (None, first))
+        await eventually(lambda: out.getvalue().count("started") == 2)
     finally:
         await child.stop(5)
     assert "exited (killed by SIGKILL); restarting in 0.5 s" in out.getvalue()
@@ -57,7 +56,7 @@ async def test_restarts_back_off() -> None:
     child = _child(out, "broken", "exit 3")
     await child.start()
     try:
-        await _until(lambda: "restarting in 2 s" in out.getvalue())
+        await eventually(lambda: "restarting in 2 s" in out.getvalue())
     finally:
         await child.stop(5)
     text = out.getvalue()
@@ -72,11 +71,11 @@ async def test_stop_kills_what_ignores_sigterm_with_its_children(tmp_path: Path)
     script = f"trap '' TERM; sleep 300 & echo $! > {pid_file}; wait"
     child = _child(out, "stubborn", script)
     await child.start()
-    await _until(lambda: pid_file.exists() and pid_file.read_text().strip())
+    await eventually(lambda: pid_file.exists() and pid_file.read_text().strip())
     grandchild = int(pid_file.read_text())
     await child.stop(0.5)
     assert "did not stop within 0.5 s; killing it" in out.getvalue()
-    await _until(lambda: not is_alive(grandchild))
+    await eventually(lambda: not is_alive(grandchild))
 
 
 async def test_what_a_crashed_child_started_is_ended(tmp_path: Path) -> None:
@@ -86,12 +85,12 @@ async def test_what_a_crashed_child_started_is_ended(tmp_path: Path) -> None:
     child = _child(out, "wrapper", f"sleep 300 & echo $! > {pid_file}; wait")
     await child.start()
     try:
-        await _until(lambda: pid_file.exists() and pid_file.read_text().strip())
+        await eventually(lambda: pid_file.exists() and pid_file.read_text().strip())
         server = int(pid_file.read_text())
         wrapper = child.pid
         assert wrapper is not None
         os.kill(wrapper, signal.SIGKILL)
-        await _until(lambda: not is_alive(server))
+        await eventually(lambda: not is_alive(server))
     finally:
         await child.stop(5)
 
@@ -107,7 +106,7 @@ def test_children_die_with_a_killed_runner(tmp_path: Path) -> None:
             child = Child(ChildSpec("sleeper", ("sleep", "300")), Output())
             await child.start()
             print("child", child.pid, flush=True)
-            await asyncio.sleep(300)
+            await asyncio.sleep(300)  # the runner lives on until the test kills it
 
         asyncio.run(main())
         """
@@ -119,13 +118,4 @@ def test_children_die_with_a_killed_runner(tmp_path: Path) -> None:
     assert is_alive(sleeper)
     runner.kill()
     runner.wait()
-    wait_for(lambda: not is_alive(sleeper), timeout=10, what="the orphaned child dying")
-
-
-async def _until(predicate: Callable[[], object], timeout: float = 10) -> None:
-    """Poll without blocking the event loop, which copies the children's output."""
-
-    async def probe() -> object:
-        return predicate()
-
-    await eventually(probe, timeout=timeout)
+    eventually_blocking(lambda: not is_alive(sleeper), timeout=10, what="the orphaned child dying")

@@ -1,6 +1,9 @@
+"""Waiting for something in a test: poll with a timeout, never a bare sleep."""
+
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -9,14 +12,49 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0, interval: float = 0.05
+    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    *,
+    what: str = "condition",
 ) -> T:
-    """Poll until `probe` returns something truthy; fail after `timeout` seconds."""
+    """Poll `probe` (async or not) until it returns something truthy, and return that;
+    fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
-            return result
+            return result  # type: ignore[return-value]
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"{what}: not met within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def eventually_blocking(
+    probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1, *, what: str
+) -> T:
+    """`eventually` for synchronous tests (they have no event loop to wait in)."""
+    return asyncio.run(eventually(probe, timeout, interval, what=what))
+
+
+async def held(
+    probe: Callable[[], Awaitable[object]] | Callable[[], object],
+    duration: float,
+    interval: float = 0.05,
+    *,
+    what: str,
+) -> None:
+    """The opposite wait: `probe` stays truthy for all of `duration` seconds (something that
+    must not happen, given the time it would take to happen); fail naming `what`."""
+    deadline = time.monotonic() + duration
+    while True:
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
+        if not result:
+            raise AssertionError(f"{what}: stopped holding")
+        if time.monotonic() > deadline:
+            return
         await asyncio.sleep(interval)
