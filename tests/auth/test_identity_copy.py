@@ -126,7 +126,7 @@ async def test_the_snapshot_of_logins_pages_through_every_one(auth: AuthService)
     seen: list[dict[str, Any]] = []
     after: str | None = None
     while True:
-        params = {"limit": 2, **({"after": after} if after else {})}
+        params: dict[str, str | int] = {"limit": 2, **({"after": after} if after else {})}
         page = (
             await auth.client.get(
                 "/internal/credentials", params=params, headers=await auth.as_service("users")

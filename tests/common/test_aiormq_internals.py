@@ -9,6 +9,7 @@ import inspect
 import uuid
 from collections.abc import AsyncIterator
 from importlib.metadata import version
+from typing import Any
 
 import aiormq
 import pytest
@@ -56,7 +57,7 @@ async def test_the_channel_state_the_publisher_drives(channel: AbstractChannel) 
     assert isinstance(state.write_queue, asyncio.Queue)  # type: ignore[attr-defined]
     assert isinstance(state.max_content_size, int)  # type: ignore[attr-defined]
     assert isinstance(channel.number, int)
-    assert asyncio.isfuture(channel.create_future())  # type: ignore[attr-defined]
+    assert asyncio.isfuture(channel.create_future())
 
 
 async def test_a_batch_in_one_write_is_confirmed_and_arrives_whole_and_in_order(
@@ -120,7 +121,7 @@ async def test_a_publish_the_broker_refuses_fails_its_confirm(channel: AbstractC
 def test_frames_are_built_from_pamqp_as_aiormq_writes_them() -> None:
     """If this fails, pamqp's frame classes changed: the marshalled batch would not be
     the bytes aiormq itself sends for a publish."""
-    frames = [
+    frames: list[Any] = [
         spec.Basic.Publish(exchange="ems.sync", routing_key="device.x"),
         ContentHeader(properties=properties("u"), body_size=3),
         ContentBody(b"abc"),

@@ -133,8 +133,11 @@ def test_each_service_is_bound_to_exactly_the_events_it_handles() -> None:
         users_consumers.registration_consumer(dummy),  # type: ignore[arg-type]
         devices_consumers.user_events_consumer(dummy),  # type: ignore[arg-type]
         EventConsumer(
-            None, None, MONITORING_SYNC, DeviceSync(MonitoringSettings()).subscriptions()
-        ),  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            MONITORING_SYNC,
+            DeviceSync(MonitoringSettings()).subscriptions(),
+        ),
     ]
     for consumer in consumers:
         bound = {b.routing_key for b in queue(consumer.queue).bindings}

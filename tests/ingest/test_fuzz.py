@@ -329,7 +329,9 @@ async def test_fuzzed_readings_are_stored_once_held_or_dead_lettered(
     assert all(len(r) == 1 and r[0] for r in seen.values()), seen
 
 
-NOT_TEXT = st.none() | st.booleans() | st.integers() | LIMIT_FLOATS | st.lists(JSON, max_size=3)
+NOT_TEXT: st.SearchStrategy[Any] = (
+    st.none() | st.booleans() | st.integers() | LIMIT_FLOATS | st.lists(JSON, max_size=3)
+)
 NOT_TEXT |= st.dictionaries(st.text(max_size=5), JSON, max_size=3)
 # Text that no lax parser reads as a number, a date or a UUID.
 WORDS = st.text(alphabet=st.characters(blacklist_categories=["Nd"]), min_size=1, max_size=30)

@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -36,7 +36,7 @@ async def serve(app: Any, **options: Any) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     # The test process keeps its own signal handling.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
 
     async def started() -> bool:
@@ -175,7 +175,13 @@ async def connected(address: str, token: str) -> Socket:
     return sock
 
 
-async def publish_ws(senders: Senders, body: WsBody, audience: Audience) -> None:
+class Publishes(Protocol):
+    """`Senders` (as the owning service) or one `Broker` client."""
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes) -> Any: ...
+
+
+async def publish_ws(senders: Publishes, body: WsBody, audience: Audience) -> None:
     """As the service that owns the message type would send it."""
     envelope = WsEnvelope.wrap(body, audience)
     await senders.publish(EXCHANGE_WS, envelope.type, envelope.model_dump_json().encode())

@@ -29,7 +29,7 @@ def chat(user: uuid.UUID, text: str, sender: str = "admin") -> ChatMessage:
     return ChatMessage(
         id=uuid.uuid4(),
         user_id=user,
-        sender=sender,  # type: ignore[arg-type]
+        sender=sender,
         text=text,
         created_at=datetime.now(UTC),
     )

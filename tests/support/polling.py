@@ -6,18 +6,34 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    probe: Callable[[], Awaitable[T | None]],
+    timeout: float = ...,
+    interval: float = ...,
+    *,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None], timeout: float = ..., interval: float = ..., *, what: str = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any],
     timeout: float = 10.0,
     interval: float = 0.05,
     *,
     what: str = "condition",
-) -> T:
+) -> Any:
     """Poll `probe` (async or not) until it returns something truthy, and return that;
     fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -26,7 +42,7 @@ async def eventually(
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not met within {timeout} s")
         await asyncio.sleep(interval)
@@ -36,7 +52,8 @@ def eventually_blocking(
     probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1, *, what: str
 ) -> T:
     """`eventually` for synchronous tests (they have no event loop to wait in)."""
-    return asyncio.run(eventually(probe, timeout, interval, what=what))
+    result: T = asyncio.run(eventually(probe, timeout, interval, what=what))
+    return result
 
 
 async def held(
