@@ -53,8 +53,10 @@ def admin_only(a: dict[str, Any], a_device: dict[str, Any]) -> list[Request]:
     ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def parties(platform: Platform) -> dict[str, Any]:
+    """Each test its own two clients and devices: a request that wrongly changed one of them
+    cannot leave the next test a different starting point."""
     a, a_token = await platform.client()
     b, b_token = await platform.client()
     return {

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import aio_pika
 import pytest
 
-from ems.balancer.assignment import plan
+from ems.balancer.service import plan
 from ems.common.messaging import EXCHANGE_CONTROL, REASON_HEADER, Broker
 from ems.common.messaging.topology import MONITORING, READING_PARTITIONS
 from ems.contracts.ingest import (
