@@ -9,6 +9,7 @@ the caller's.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -123,25 +124,22 @@ def create_outbox_tables() -> None:
         sa.Column("exchange", sa.String(length=64), nullable=False),
         sa.Column("routing_key", sa.String(length=255), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _written_at("created_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
     )
     op.create_table(
         "processed_events",
         sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _written_at("processed_at"),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_processed_events")),
+    )
+
+
+def _written_at(name: str) -> sa.Column[datetime]:
+    """When the row was written, as the database's clock says."""
+    return sa.Column(
+        name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
     )
 
 

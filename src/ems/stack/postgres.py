@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from ems.common.settings import to_libpq, with_database
-from ems.stack.probes import StackError, pick_port
+from ems.stack.probes import StackError, connect_problem, pick_port
 from ems.stack.processes import ChildSpec
 
 _BINARIES = Path("/usr/lib/postgresql")
@@ -27,12 +27,9 @@ _SERVICE_USER = "postgres"
 
 async def login_problem(server_url: str) -> str | None:
     """None when we can log in to the server at `server_url`, else why not."""
-    try:
-        conn = await asyncpg.connect(to_libpq(with_database(server_url, "postgres")), timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
+    url = to_libpq(with_database(server_url, "postgres"))
+    refused = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+    return await connect_problem(lambda: asyncpg.connect(url, timeout=5), refused)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +26,22 @@ async def wait_until(
         if loop.time() >= deadline:
             raise StackError(f"{what} was not ready after {timeout:g} s")
         await asyncio.sleep(interval)
+
+
+class Connection(Protocol):
+    async def close(self) -> Any: ...
+
+
+async def connect_problem(
+    connect: Callable[[], Awaitable[Connection]], refused: tuple[type[Exception], ...]
+) -> str | None:
+    """None when `connect()` succeeds (the connection is closed again), else why not."""
+    try:
+        connection = await connect()
+    except refused as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await connection.close()
+    return None
 
 
 def host_and_port(url: str, default_port: int) -> tuple[str, int]:

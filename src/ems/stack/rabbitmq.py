@@ -19,7 +19,7 @@ import aiormq
 from ems.common.messaging.definitions import broker_definitions
 from ems.common.messaging.provision import PLUGIN
 from ems.common.messaging.topology import MAX_MESSAGE_BYTES
-from ems.stack.probes import StackError, pick_port
+from ems.stack.probes import StackError, connect_problem, pick_port
 from ems.stack.processes import ChildSpec
 
 # The script itself, not the /usr/sbin wrapper that switches user and folder.
@@ -30,12 +30,10 @@ _HOST = "127.0.0.1"
 
 async def login_problem(amqp_url: str) -> str | None:
     """None when we can open a connection to `amqp_url`, else why not."""
-    try:
-        connection = await asyncio.wait_for(aiormq.connect(amqp_url), 5)
-    except Exception as exc:  # the client raises many unrelated types; any means "no"
-        return f"{type(exc).__name__}: {exc}"
-    await connection.close()
-    return None
+    # The client raises many unrelated types; any means "no".
+    return await connect_problem(
+        lambda: asyncio.wait_for(aiormq.connect(amqp_url), 5), (Exception,)
+    )
 
 
 @dataclass(frozen=True)
