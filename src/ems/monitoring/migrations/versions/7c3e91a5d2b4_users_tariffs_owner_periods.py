@@ -1,21 +1,13 @@
 """copies of users and tariffs, the device's tariff/meter id/silence, owner periods
 
-Revision ID: 7c3e91a5d2b4
-Revises: f416026bef0a
-Create Date: 2026-12-01 17:30:00
-
+Revision 7c3e91a5d2b4, after f416026bef0a; written 2026-12-01 17:30:00.
 """
-from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-
-# revision identifiers, used by Alembic.
-revision: str = '7c3e91a5d2b4'
-down_revision: Union[str, Sequence[str], None] = 'f416026bef0a'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = '7c3e91a5d2b4'
+down_revision = 'f416026bef0a'
 
 
 def upgrade() -> None:
