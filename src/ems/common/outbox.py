@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import KW_ONLY, dataclass, field
 
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -94,6 +95,7 @@ async def _add_row(
     )
 
 
+@dataclass(eq=False)
 class OutboxRelay:
     """Publishes pending outbox rows in order, then deletes them.
 
@@ -101,22 +103,14 @@ class OutboxRelay:
     side; a failed publish rolls the round back and the rows are tried again.
     """
 
-    def __init__(
-        self,
-        db: Database,
-        broker: Broker,
-        table: Table,
-        *,
-        batch_size: int = 500,
-        poll_interval: float = 0.5,
-    ) -> None:
-        self.db = db
-        self.broker = broker
-        self.table = table
-        self.batch_size = batch_size
-        self.poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._task = Background("outbox-relay")
+    db: Database
+    broker: Broker
+    table: Table
+    _: KW_ONLY
+    batch_size: int = 500
+    poll_interval: float = 0.5
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: Background = field(default_factory=lambda: Background("outbox-relay"), init=False)
 
     def notify(self) -> None:
         """Called after a commit that added events: publish now instead of at the next poll."""

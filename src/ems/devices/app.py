@@ -32,13 +32,11 @@ def create_app(settings: DevicesSettings) -> FastAPI:
         profiles = partial(
             fetch_page, users, "/internal/users", ProfilePage, limit=settings.snapshot_page_size
         )
-        try:
-            async with (
-                publishing(app, runtime, outbox) as uow,
-                keeping_a_copy(uow, user_events_consumer, "profiles", profiles, apply_snapshot),
-            ):
-                yield
-        finally:
-            await users.aclose()
+        async with (
+            users,
+            publishing(app, runtime, outbox) as uow,
+            keeping_a_copy(uow, user_events_consumer, "profiles", profiles, apply_snapshot),
+        ):
+            yield
 
     return service_app(SPEC, settings, [router, tariffs, internal], hook)

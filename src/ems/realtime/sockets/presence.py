@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, NamedTuple
 
 from ems.common.tasks import Background
@@ -34,27 +35,23 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 Notify = Callable[[uuid.UUID, Member, bool], None]
 
 
+@dataclass(eq=False)
 class Presence:
-    def __init__(
-        self,
-        instance_id: str,
-        publish: Publish,
-        notify: Notify,
-        *,
-        interval: float,
-        flush: float,
-    ) -> None:
-        self.instance_id = instance_id
-        self._publish = publish
-        self._notify = notify
-        self.interval = interval
-        self.flush = flush
-        self.local: dict[uuid.UUID, Member] = {}
-        # Other instances: when last heard from, and who they hold.
-        self.remote: dict[str, tuple[float, dict[uuid.UUID, Member]]] = {}
-        self._changes: dict[uuid.UUID, Member | None] = {}
-        self._snapshot_due = asyncio.Event()
-        self._gossip = Background("presence")
+    instance_id: str
+    # Gossip to the other instances; who came or went, for this instance's admins.
+    publish: Publish
+    notify: Notify
+    _: KW_ONLY
+    interval: float
+    flush: float
+    local: dict[uuid.UUID, Member] = field(default_factory=dict, init=False)
+    # Other instances: when last heard from, and who they hold.
+    remote: dict[str, tuple[float, dict[uuid.UUID, Member]]] = field(
+        default_factory=dict, init=False
+    )
+    _changes: dict[uuid.UUID, Member | None] = field(default_factory=dict, init=False)
+    _snapshot_due: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _gossip: Background = field(default_factory=lambda: Background("presence"), init=False)
 
     # --- the view ---------------------------------------------------------------------
     def member(self, user_id: uuid.UUID) -> Member | None:
@@ -78,7 +75,7 @@ class Presence:
         self.local[user_id] = member
         self._changes[user_id] = member
         if not was:
-            self._notify(user_id, member, True)
+            self.notify(user_id, member, True)
 
     def went_offline(self, user_id: uuid.UUID) -> None:
         member = self.local.pop(user_id, None)
@@ -86,7 +83,7 @@ class Presence:
             return
         self._changes[user_id] = None
         if self.member(user_id) is None:
-            self._notify(user_id, member, False)
+            self.notify(user_id, member, False)
 
     # --- what other instances say ---------------------------------------------------------
     def apply(self, data: dict[str, Any]) -> None:
@@ -127,10 +124,10 @@ class Presence:
         after = self.members()
         for user_id, member in after.items():
             if user_id not in before:
-                self._notify(user_id, member, True)
+                self.notify(user_id, member, True)
         for user_id, member in before.items():
             if user_id not in after:
-                self._notify(user_id, member, False)
+                self.notify(user_id, member, False)
 
     # --- gossip ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -171,7 +168,7 @@ class Presence:
 
     async def _send(self, data: dict[str, Any]) -> None:
         try:
-            await self._publish({"instance": self.instance_id, **data})
+            await self.publish({"instance": self.instance_id, **data})
         except Exception:
             # The next snapshot repairs what a lost message left out.
             log.warning("presence could not be published", exc_info=True)
