@@ -95,7 +95,8 @@ def module_vhost(run_id: str, test_broker: TestBroker) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def make_settings(db_prefix: str, amqp_vhost: str, test_broker: TestBroker) -> Any:
     """Build a service's settings pointed at this run's databases and vhost; each service
-    logs in to the broker as itself, with least privilege."""
+    logs in to the broker as itself, with least privilege. Password hashing (auth) is cheap:
+    the tests hash thousands of passwords on two shared cores."""
 
     def make(cls: type[S], **overrides: Any) -> S:
         values: dict[str, Any] = {
@@ -107,6 +108,8 @@ def make_settings(db_prefix: str, amqp_vhost: str, test_broker: TestBroker) -> A
             "log_json": False,
             "environment": "test",
         }
+        if "argon2_memory_kib" in cls.model_fields:
+            values |= {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
         values.update(overrides)
         return cls(**values)
 

@@ -59,8 +59,6 @@ async def auth(make_settings: Any, db_prefix: str) -> AsyncIterator[AuthService]
     settings: AuthSettings = make_settings(
         AuthSettings,
         db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
     )
     await migrate_service(SPEC, settings)
     app = create_app(settings)

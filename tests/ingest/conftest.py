@@ -433,8 +433,6 @@ async def identity(make_settings: Any, db_prefix: str) -> AsyncIterator[Identity
     settings: AuthSettings = make_settings(
         AuthSettings,
         db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
         admin_username=ADMIN,
         admin_password=PASSWORD,
     )

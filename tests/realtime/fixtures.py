@@ -26,8 +26,6 @@ async def auth_server(make_settings: Any, db_prefix: str) -> AsyncIterator[AuthS
     settings: AuthSettings = make_settings(
         AuthSettings,
         db_prefix=f"{db_prefix}rt_",
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
         admin_username="rtadmin",
         admin_password="admin-secret-1",
     )

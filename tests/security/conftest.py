@@ -165,8 +165,6 @@ async def secure_platform(
                 "auth": make_settings(
                     AuthSettings,
                     **common,
-                    argon2_memory_kib=1024,
-                    argon2_time_cost=1,
                     admin_username=ADMIN,
                     admin_password=ADMIN_PASSWORD,
                     login_max_failures_per_account_address=ACCOUNT_LIMIT,

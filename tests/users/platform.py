@@ -263,8 +263,6 @@ async def _platform(
         "auth": make_settings(
             AuthSettings,
             **common,
-            argon2_memory_kib=1024,
-            argon2_time_cost=1,
             admin_username=ADMIN,
             admin_password=ADMIN_PASSWORD,
             # Matrix tests fail many requests on purpose; throttling is tested in tests/auth.
