@@ -32,6 +32,8 @@ run: setup
 
 test: setup
 	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests
+	@# mypy checks src/ (strict) and tests/ (pyproject: [[tool.mypy.overrides]] tests.*).
 	$(UV) run mypy
 	$(UV) run python -m ems.openapi | node $(API_TYPES_TOOL)/generate.mjs --check $(API_TYPES)
 	cd web && npm run lint && npm test
