@@ -2,7 +2,9 @@
 
 What `up` starts here it records in <folder>/engine.json, and `down` stops exactly that:
 a `dockerd` it started (and the iptables FORWARD policy as it was before, which dockerd
-turns to DROP), a swarm it initialised. An engine that was already running is left alone.
+turns to DROP). An engine that was already running is left alone. A swarm stays
+initialised (its state is on disk, so the next `dockerd` is a manager again and the next
+`up` skips `swarm init`); `docker swarm leave --force` undoes it.
 """
 
 from __future__ import annotations
@@ -170,11 +172,10 @@ def ensure_swarm(docker: Docker, folder: Path, say: Say) -> None:
 
 
 def release_engine(docker: Docker, folder: Path, say: Say) -> None:
-    """Leave the swarm and stop the dockerd that `up` started; nothing else."""
+    """Stop the dockerd that `up` started; nothing else (the swarm stays initialised)."""
     record = _recorded(folder)
     if record.get("initialised_swarm"):
-        docker.run("swarm", "leave", "--force", check=False)
-        say("left the swarm")
+        say("the swarm stays initialised (`docker swarm leave --force` undoes it)")
     pid = record.get("dockerd_pid")
     if isinstance(pid, int) and _is_dockerd(pid):
         os.kill(pid, signal.SIGTERM)
