@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ems.common.messaging.topology import READING_PARTITIONS
 from ems.simulator.readings import OutgoingReading, iso
 from ems.stack.swarm.commands import FIGURES_FILE, FROM_SCRATCH_FILE
 from tests.chaos.conftest import write_results
@@ -232,11 +233,17 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
         await asyncio.to_thread(scale, 3)
         event = Event("scale monitoring 2 -> 3")
         await absorbed(event, "monitoring", 0)
+        three = await _assignment_becomes(platform, 3)
         third = await _replica_stores(platform, 2)
-        event.note = f"the new replica stored {third} readings of its share"
+        event.note = (
+            f"balancer: {_shares(three)}; the new replica stored {third} readings of its share"
+        )
 
         await asyncio.to_thread(scale, 2)
-        await absorbed(Event("scale monitoring 3 -> 2"), "monitoring", 1)
+        event = Event("scale monitoring 3 -> 2")
+        await absorbed(event, "monitoring", 1)
+        two = await _assignment_becomes(platform, 2)
+        event.note = f"balancer: {_shares(two)}"
 
         for index, (name, service, slot) in enumerate(
             [
@@ -281,7 +288,9 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
 
     assert verdict.ok, verdict.as_dict()
     assert verdict.confirmed > 3000
+    assert _fair(three, 3), f"with 3 replicas, partitions per replica: {three}"
     assert third > 0, "the third replica got no share of the devices"
+    assert _fair(two, 2), f"back to 2 replicas, partitions per replica: {two}"
     assert results["gateway_restarted"] is False
     assert gateway_failures == 0
 
@@ -298,6 +307,65 @@ async def _through_the_gateway(platform: Platform, token: str, devices: list[uui
             )
             failed += response.status_code != 200
     return failed
+
+
+def _shares(assignment: dict[str, int]) -> str:
+    return ", ".join(f"replica {r} {n} partitions" for r, n in sorted(assignment.items()))
+
+
+async def _assignment_becomes(platform: Platform, replicas: int) -> dict[str, int]:
+    """The balancer's assignment (partitions per replica, from its metrics) once it is the
+    fair one for `replicas` with every partition assigned, or as it is after a minute."""
+    found: dict[str, int] = {}
+
+    async def reached() -> bool:
+        nonlocal found
+        found, unassigned = await asyncio.to_thread(_balancer_partitions, platform)
+        return unassigned == 0 and _fair(found, replicas)
+
+    with contextlib.suppress(AssertionError):
+        await until(reached, 60, f"the balancer spreads the partitions over {replicas}", 1.0)
+    return found
+
+
+def _fair(assignment: dict[str, int], replicas: int) -> bool:
+    """Replicas 0 .. replicas-1 (equal weights) share the 64 partitions by largest
+    remainder (over 3: 22/21/21, over 2: 32/32) and any other replica it knows has none:
+    a new replica got its share, a removed one's share went back."""
+    share, extra = divmod(READING_PARTITIONS, replicas)
+    live = sorted(assignment.get(str(i), 0) for i in range(replicas))
+    others = [n for r, n in assignment.items() if int(r) >= replicas]
+    return live == [share] * (replicas - extra) + [share + 1] * extra and not any(others)
+
+
+def _balancer_partitions(platform: Platform) -> tuple[dict[str, int], int]:
+    """Partitions per replica the balancer assigns (replicas it knows of, live or not), and
+    how many no live replica has."""
+    metrics = _metrics(platform, "balancer", 0, 8140)
+    assigned: dict[str, int] = {}
+    unassigned = -1
+    for line in metrics.splitlines():
+        if line.startswith('ems_balancer_partitions{replica="'):
+            replica = line.split('"')[1]
+            assigned[replica] = int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("ems_balancer_unassigned_partitions "):
+            unassigned = int(float(line.rsplit(" ", 1)[1]))
+    return assigned, unassigned
+
+
+def _metrics(platform: Platform, service: str, slot_index: int, port: int) -> str:
+    """A task's /metrics, asked from inside its container (nothing else is published)."""
+    containers = platform.containers(service)
+    if len(containers) <= slot_index:
+        return ""
+    script = (
+        "import urllib.request as u;"
+        f"print(u.urlopen('http://127.0.0.1:{port}/metrics', timeout=5).read().decode())"
+    )
+    result = platform.docker.run(
+        "exec", containers[slot_index], "python", "-c", script, check=False
+    )
+    return result.stdout if result.returncode == 0 else ""
 
 
 async def _replica_stores(platform: Platform, slot_index: int) -> int:
@@ -317,16 +385,8 @@ async def _replica_stores(platform: Platform, slot_index: int) -> int:
 
 
 def _stored_by(platform: Platform, slot_index: int) -> int:
-    containers = platform.containers("monitoring")
-    if len(containers) <= slot_index:
-        return 0
-    script = (
-        "import urllib.request as u;"
-        "print(u.urlopen('http://127.0.0.1:8120/metrics', timeout=5).read().decode())"
-    )
-    result = platform.docker.run("exec", containers[slot_index], "python", "-c", script)
     total = 0.0
-    for line in result.stdout.splitlines():
+    for line in _metrics(platform, "monitoring", slot_index, 8120).splitlines():
         if line.startswith("ems_monitoring_readings_total{") and 'outcome="stored"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
