@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -154,6 +155,7 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
     counts one twice, leaves the platform stuck until someone steps in, or leaves the
     gateway sending requests to tasks that are gone (it must follow without a restart)."""
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     [gateway] = platform.containers("gateway")
     admin = await platform.login(platform.admin_username, platform.admin_password)
     async with platform.http(admin["access_token"]) as as_admin:
@@ -282,6 +284,7 @@ async def test_rescaling_and_killed_containers_lose_nothing_and_count_nothing_tw
         "gateway_requests_failed": gateway_failures,
         "gateway_restarted": platform.containers("gateway") != [gateway],
         "up": _up_figures(platform),
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
     write_results("swarm", results, _markdown(results))
     print(_markdown(results))
@@ -441,7 +444,9 @@ def _image_rows(runs: dict[str, Any]) -> list[str]:
     for key in shown:
         run = runs[key]
         lines.append(
-            f"`make swarm-up` {titles[key]}: images ready after {run['build_seconds']:.0f} s; "
+            f"`make swarm-up` {titles[key]}: images ready after {run['build_seconds']:.0f} s "
+            "(from its start: installing Docker and debootstrap when missing, dockerd, the "
+            "images); "
             f"every service healthy and the gateway answering "
             f"{run['deploy_to_healthy_seconds']:.0f} s after `docker stack deploy`; "
             f"{run['up_seconds']:.0f} s in all."
@@ -454,6 +459,13 @@ def _markdown(results: dict[str, Any]) -> str:
     up = results["up"]
     restarted = "yes" if results["gateway_restarted"] else "no"
     lines = [
+        f"# The last `make swarm-test` ({utc_now():%Y-%m-%d %H:%M} UTC)",
+        "",
+        "One node (Docker 20.10 from Debian, a single-node swarm), stack `ems` from "
+        "`deploy/swarm/stack.yaml`; every flow through the published ports only: the "
+        "gateway and AMQP as `meter` (`tests/swarm`; the meter login's refusals by the "
+        "broker are `test_meter_login.py`). Written by the test.",
+        "",
         "## Images and start",
         "",
         *_image_rows(up),
@@ -475,6 +487,9 @@ def _markdown(results: dict[str, Any]) -> str:
         f"{restarted} / {results['gateway_requests_failed']} |",
         "",
         f"{results['devices']} devices, {results['rate_per_second']:.0f} readings/s over the "
-        f"published AMQP port as `meter`, {results['duration_seconds']} s in all.",
+        f"published AMQP port as `meter`, {results['duration_seconds']} s in all. Load "
+        f"average (1 min) before / after: {results['load_average'][0]} / "
+        f"{results['load_average'][1]} on 2 cores (the stack's 16 tasks, the test, and "
+        "whatever else the machine ran).",
     ]
     return "\n".join(lines) + "\n"
