@@ -66,17 +66,23 @@ async def monitoring_settings(
     make_settings: Any, db_prefix: str, module_vhost: str
 ) -> MonitoringSettings:
     """Settings of replica 0 on a migrated database of this module's own."""
+    return await migrated_monitoring_settings(make_settings, db_prefix, module_vhost)
+
+
+async def migrated_monitoring_settings(
+    make_settings: Any, db_prefix: str, module_vhost: str, **overrides: Any
+) -> MonitoringSettings:
     settings: MonitoringSettings = make_settings(
         MonitoringSettings,
         db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
         amqp_url=module_vhost,
         ingest_batch_ms=20,
-        readings_retention_days=7,
         live_update_interval_seconds=0.1,
         # Several heartbeats within the balancer's (test) second before a replica is gone.
         replica_heartbeat_seconds=0.2,
         devices_internal_url="",
         users_internal_url="",
+        **{"readings_retention_days": 7, **overrides},
     )
     await migrate_service(MONITORING, settings)
     return settings

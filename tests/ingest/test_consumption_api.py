@@ -53,7 +53,8 @@ async def test_consumption_api_figures_and_object_level_access(
     await eventually(all_stored, timeout=15)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://monitoring") as api:
-        # One device's day: 24 UTC hours, zero-filled, and the total.
+        # One device's day: 24 hours in the profile's zone (UTC until one is set),
+        # zero-filled, and the total.
         response = await api.get(
             "/api/consumption/day",
             params={"device_id": str(kitchen), "date": day.isoformat()},
@@ -146,9 +147,9 @@ async def test_consumption_api_figures_and_object_level_access(
         assert export.headers["content-type"].startswith("text/csv")
         assert "attachment" in export.headers["content-disposition"]
         rows = list(csv.reader(io.StringIO(export.text)))
-        assert rows[0] == ["device_id", "period_start_utc", "kwh"]
+        assert rows[0] == ["start", "kwh", "cost", "currency"]
         assert len(rows) == 25
-        assert rows[4] == [str(kitchen), f"{day.isoformat()}T03:00:00Z", "0.7"]
+        assert rows[4] == [f"{day.isoformat()}T03:00:00+00:00", "0.7", "", ""]
         denied_csv = await api.get(
             "/api/consumption/export.csv",
             params={"device_id": str(bobs), "start": day.isoformat(), "end": day.isoformat()},

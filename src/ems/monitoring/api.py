@@ -1,4 +1,5 @@
-"""Routes of the consumption API: thin, each calling one function of `service`."""
+"""Routes of the consumption API: thin, each calling one function of `figures` (kWh and
+cost in the caller's zone) or `service` (alerts)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from ems.common.openapi import errors
 from ems.common.paging import Paging
 from ems.common.security import CurrentUser
-from ems.monitoring import service
-from ems.monitoring.schemas import AlertPage, Bucket, DayConsumption, RangeConsumption
+from ems.common.timezones import TimeZone
+from ems.monitoring import figures, service
+from ems.monitoring.schemas import (
+    AlertPage,
+    Bucket,
+    ComparePeriod,
+    Comparison,
+    DayConsumption,
+    MonthToDate,
+    RangeConsumption,
+)
 
 
 async def connection(request: Request) -> AsyncIterator[Any]:
@@ -26,6 +36,10 @@ Db = Annotated[Any, Depends(connection)]
 DeviceId = Annotated[
     uuid.UUID | None, Query(description="one device; omitted: all devices the caller may see")
 ]
+Tz = Annotated[
+    TimeZone | None,
+    Query(description="IANA zone the figures are local to; default: the caller's profile zone"),
+]
 
 router = APIRouter(prefix="/api/consumption", tags=["consumption"])
 
@@ -36,9 +50,10 @@ async def read_day(
     db: Db,
     day: Annotated[date, Query(alias="date")],
     device_id: DeviceId = None,
+    tz: Tz = None,
 ) -> DayConsumption:
-    """A day's 24 UTC hours of kWh (zero where there is no data) and the day's total."""
-    return await service.day_consumption(db, caller, device_id, day)
+    """A local day's hours (23, 24 or 25) of kWh and cost, zero-filled, and its totals."""
+    return await figures.day_consumption(db, caller, device_id, day, tz)
 
 
 @router.get("/range", response_model=RangeConsumption, responses=errors(404))
@@ -49,9 +64,11 @@ async def read_range(
     end: Annotated[date, Query(description="inclusive")],
     bucket: Bucket = "hour",
     device_id: DeviceId = None,
+    tz: Tz = None,
 ) -> RangeConsumption:
-    """kWh per hour or per UTC day from `start` to `end` (inclusive), zero-filled."""
-    return await service.range_consumption(db, caller, device_id, start, end, bucket)
+    """kWh and cost per local hour, day, week (from Monday) or month from `start` to `end`
+    (inclusive), zero-filled; at most 93 days of hours, else 3 years (422 beyond)."""
+    return await figures.range_consumption(db, caller, device_id, start, end, bucket, tz)
 
 
 @router.get(
@@ -66,15 +83,38 @@ async def export_csv(
     end: Annotated[date, Query(description="inclusive")],
     bucket: Bucket = "hour",
     device_id: DeviceId = None,
+    tz: Tz = None,
 ) -> Response:
-    """The same figures as `/range`, as a CSV download."""
-    figures = await service.range_consumption(db, caller, device_id, start, end, bucket)
+    """The same figures as `/range`, as a CSV download (`start,kwh,cost,currency`)."""
+    found = await figures.range_consumption(db, caller, device_id, start, end, bucket, tz)
     name = f"consumption-{device_id or 'all'}-{start}-{end}.csv"
     return Response(
-        service.consumption_csv(figures),
+        figures.consumption_csv(found),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get("/compare", response_model=Comparison, responses=errors(404))
+async def read_comparison(
+    caller: CurrentUser,
+    db: Db,
+    period: ComparePeriod,
+    day: Annotated[date, Query(alias="date", description="a day of the period")],
+    device_id: DeviceId = None,
+    tz: Tz = None,
+) -> Comparison:
+    """The day, week or month holding `date` against the one before and the same one a
+    year earlier (% change); a running period against the same elapsed time of both."""
+    return await figures.comparison(db, caller, device_id, period, day, tz)
+
+
+@router.get("/month-to-date", response_model=MonthToDate, responses=errors(404))
+async def read_month_to_date(
+    caller: CurrentUser, db: Db, device_id: DeviceId = None, tz: Tz = None
+) -> MonthToDate:
+    """The local month so far (kWh, cost) and its projection to the month's end."""
+    return await figures.month_to_date(db, caller, device_id, tz)
 
 
 @router.get("/alerts", response_model=AlertPage, responses=errors(404))

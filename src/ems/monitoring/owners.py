@@ -16,8 +16,44 @@ client read joins it with `visible_hours` below.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from ems.common.errors import not_found
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One device or all, as seen by `owner_id` (their devices now, from their first
+    visible hour), or by an admin (`owner_id` None: every device, every hour)."""
+
+    device_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+
+
+async def resolve_scope(
+    conn: Any, user_id: uuid.UUID, is_admin: bool, device_id: uuid.UUID | None
+) -> Scope:
+    """The caller's scope; 404 for a device they do not own now (or that does not exist):
+    a client cannot even learn that a device exists, nor keep a meter they handed on."""
+    owner = None if is_admin else user_id
+    if device_id is None:
+        return Scope(None, owner)
+    if owner is None:
+        found = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND NOT deleted)", device_id
+        )
+    else:
+        found = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM current_owners co JOIN devices d ON d.id = co.device_id"
+            " WHERE co.device_id = $1 AND co.owner_id = $2 AND NOT d.deleted)",
+            device_id,
+            owner,
+        )
+    if not found:
+        raise not_found("device")
+    return Scope(device_id, owner)
 
 
 def visible_hours(device: str, hour: str, owner_param: str) -> str:
