@@ -369,7 +369,7 @@ export interface paths {
         };
         /**
          * Read Day
-         * @description A day's 24 UTC hours of kWh (zero where there is no data) and the day's total.
+         * @description A local day's hours (23, 24 or 25) of kWh and cost, zero-filled, and its totals.
          */
         get: operations["read_day_api_consumption_day_get"];
         put?: never;
@@ -389,7 +389,8 @@ export interface paths {
         };
         /**
          * Read Range
-         * @description kWh per hour or per UTC day from `start` to `end` (inclusive), zero-filled.
+         * @description kWh and cost per local hour, day, week (from Monday) or month from `start` to `end`
+         *     (inclusive), zero-filled; at most 93 days of hours, else 3 years (422 beyond).
          */
         get: operations["read_range_api_consumption_range_get"];
         put?: never;
@@ -409,9 +410,50 @@ export interface paths {
         };
         /**
          * Export Csv
-         * @description The same figures as `/range`, as a CSV download.
+         * @description The same figures as `/range`, as a CSV download (`start,kwh,cost,currency`).
          */
         get: operations["export_csv_api_consumption_export_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Comparison
+         * @description The day, week or month holding `date` against the one before and the same one a
+         *     year earlier (% change); a running period against the same elapsed time of both.
+         */
+        get: operations["read_comparison_api_consumption_compare_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/month-to-date": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Month To Date
+         * @description The local month so far (kWh, cost) and its projection to the month's end.
+         */
+        get: operations["read_month_to_date_api_consumption_month_to_date_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1042,6 +1084,29 @@ export interface components {
              */
             created_at: string;
         };
+        /** Comparison */
+        Comparison: {
+            /** Device Id */
+            device_id: string | null;
+            /**
+             * Period
+             * @enum {string}
+             */
+            period: "day" | "week" | "month";
+            /** Time Zone */
+            time_zone: string;
+            /** Currency */
+            currency?: string | null;
+            /** Partial */
+            partial: boolean;
+            current: components["schemas"]["PeriodFigures"];
+            previous: components["schemas"]["PeriodFigures"];
+            year_before: components["schemas"]["PeriodFigures"];
+            /** Change Vs Previous Pct */
+            change_vs_previous_pct: number | null;
+            /** Change Vs Year Before Pct */
+            change_vs_year_before_pct: number | null;
+        };
         /** DayConsumption */
         DayConsumption: {
             /** Device Id */
@@ -1051,16 +1116,22 @@ export interface components {
              * Format: date
              */
             date: string;
+            /** Time Zone */
+            time_zone: string;
             /**
              * Unit
              * @default kWh
              * @constant
              */
             unit?: "kWh";
+            /** Currency */
+            currency?: string | null;
             /** Hours */
             hours: components["schemas"]["HourValue"][];
             /** Total Kwh */
             total_kwh: number;
+            /** Total Cost */
+            total_cost?: number | null;
         };
         /** HourValue */
         HourValue: {
@@ -1071,6 +1142,48 @@ export interface components {
             hour: string;
             /** Kwh */
             kwh: number;
+            /** Cost */
+            cost?: number | null;
+        };
+        /** MonthToDate */
+        MonthToDate: {
+            /** Device Id */
+            device_id: string | null;
+            /** Time Zone */
+            time_zone: string;
+            /** Month */
+            month: string;
+            /** Kwh */
+            kwh: number;
+            /** Cost */
+            cost?: number | null;
+            /** Currency */
+            currency?: string | null;
+            /** Projected Kwh */
+            projected_kwh: number;
+            /** Projected Cost */
+            projected_cost?: number | null;
+            /** Elapsed Fraction */
+            elapsed_fraction: number;
+        };
+        /** PeriodFigures */
+        PeriodFigures: {
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+            /**
+             * End
+             * Format: date
+             */
+            end: string;
+            /** Until */
+            until?: string | null;
+            /** Kwh */
+            kwh: number;
+            /** Cost */
+            cost?: number | null;
         };
         /** RangeConsumption */
         RangeConsumption: {
@@ -1090,17 +1203,23 @@ export interface components {
              * Bucket
              * @enum {string}
              */
-            bucket: "hour" | "day";
+            bucket: "hour" | "day" | "week" | "month";
+            /** Time Zone */
+            time_zone: string;
             /**
              * Unit
              * @default kWh
              * @constant
              */
             unit?: "kWh";
+            /** Currency */
+            currency?: string | null;
             /** Points */
             points: components["schemas"]["RangePoint"][];
             /** Total Kwh */
             total_kwh: number;
+            /** Total Cost */
+            total_cost?: number | null;
         };
         /** RangePoint */
         RangePoint: {
@@ -1111,6 +1230,8 @@ export interface components {
             start: string;
             /** Kwh */
             kwh: number;
+            /** Cost */
+            cost?: number | null;
         };
         /** AdminReplyCreate */
         AdminReplyCreate: {
@@ -3029,6 +3150,8 @@ export interface operations {
                 date: string;
                 /** @description one device; omitted: all devices the caller may see */
                 device_id?: string | null;
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
+                tz?: string | null;
             };
             header?: never;
             path?: never;
@@ -3089,9 +3212,11 @@ export interface operations {
                 start: string;
                 /** @description inclusive */
                 end: string;
-                bucket?: "hour" | "day";
+                bucket?: "hour" | "day" | "week" | "month";
                 /** @description one device; omitted: all devices the caller may see */
                 device_id?: string | null;
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
+                tz?: string | null;
             };
             header?: never;
             path?: never;
@@ -3152,9 +3277,11 @@ export interface operations {
                 start: string;
                 /** @description inclusive */
                 end: string;
-                bucket?: "hour" | "day";
+                bucket?: "hour" | "day" | "week" | "month";
                 /** @description one device; omitted: all devices the caller may see */
                 device_id?: string | null;
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
+                tz?: string | null;
             };
             header?: never;
             path?: never;
@@ -3169,6 +3296,131 @@ export interface operations {
                 };
                 content: {
                     "text/csv": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_comparison_api_consumption_compare_get: {
+        parameters: {
+            query: {
+                period: "day" | "week" | "month";
+                /** @description a day of the period */
+                date: string;
+                /** @description one device; omitted: all devices the caller may see */
+                device_id?: string | null;
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comparison"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_month_to_date_api_consumption_month_to_date_get: {
+        parameters: {
+            query?: {
+                /** @description one device; omitted: all devices the caller may see */
+                device_id?: string | null;
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonthToDate"];
                 };
             };
             /** @description Unauthorized */
