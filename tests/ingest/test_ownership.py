@@ -14,13 +14,10 @@ import httpx
 
 from ems.contracts.events import DeviceUpdated
 from tests.ingest.conftest import ADMIN, Identity, Pipeline
+from tests.ingest.test_consumption_api import bearer
 from tests.support.polling import eventually
 
 H = timedelta(hours=1)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_a_reassigned_meter_belongs_to_each_owner_for_their_own_hours(

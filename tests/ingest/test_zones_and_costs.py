@@ -26,6 +26,7 @@ from tests.ingest.conftest import (
     expected_micro,
     migrated_monitoring_settings,
 )
+from tests.ingest.test_consumption_api import bearer
 from tests.support.polling import eventually
 
 H = timedelta(hours=1)
@@ -38,10 +39,6 @@ async def monitoring_settings(
     return await migrated_monitoring_settings(
         make_settings, db_prefix, module_vhost, readings_retention_days=300
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def kwh(values: list[float]) -> float:

@@ -65,6 +65,8 @@ MATRIX: dict[tuple[str, str, str], Access] = {
     ("monitoring", "GET", "/api/consumption/day"): "user",
     ("monitoring", "GET", "/api/consumption/range"): "user",
     ("monitoring", "GET", "/api/consumption/export.csv"): "user",
+    ("monitoring", "GET", "/api/consumption/compare"): "user",
+    ("monitoring", "GET", "/api/consumption/month-to-date"): "user",
     ("monitoring", "GET", "/api/consumption/alerts"): "user",
     ("realtime", "GET", "/api/realtime/presence"): "admin",
     ("realtime", "WS", "/ws"): "user",
@@ -131,6 +133,7 @@ def _query(path: str) -> dict[str, str]:
             "date": "2026-01-01",
             "start": "2026-01-01",
             "end": "2026-01-02",
+            "period": "day",
         }
     return {}
 
@@ -215,6 +218,12 @@ async def test_a_client_never_sees_another_clients_consumption_or_chat(
         ("monitoring", "/api/consumption/day", {"device_id": b_device, **when}),
         ("monitoring", "/api/consumption/range", {"device_id": b_device, **when}),
         ("monitoring", "/api/consumption/export.csv", {"device_id": b_device, **when}),
+        (
+            "monitoring",
+            "/api/consumption/compare",
+            {"device_id": b_device, "period": "day", **when},
+        ),
+        ("monitoring", "/api/consumption/month-to-date", {"device_id": b_device}),
         ("support", "/api/support/history", {"user_id": b["id"]}),
     ]
     failures = []

@@ -4,6 +4,8 @@ a repeat or a stale event changes nothing; a deleted one stays as a tombstone.""
 
 from __future__ import annotations
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.timezones import DEFAULT_TIME_ZONE, known_time_zones
@@ -49,9 +51,17 @@ RETURNING id
 """
 
 
-def _zone(name: str) -> str:
-    # Users checks zones against the same database; one this process lacks reads as UTC.
-    return name if name in known_time_zones() else DEFAULT_TIME_ZONE
+async def _zone(session: AsyncSession, name: str) -> str:
+    """The user's zone if both this process and PostgreSQL (which prices hours in it) know
+    it, else UTC: their zone databases may be of different ages (a zone named since)."""
+    if name not in known_time_zones():
+        return DEFAULT_TIME_ZONE
+    try:
+        async with session.begin_nested():
+            await session.execute(text("SELECT now() AT TIME ZONE :zone"), {"zone": name})
+    except DBAPIError:
+        return DEFAULT_TIME_ZONE
+    return name
 
 
 def _minutes(clock: str) -> int:
@@ -61,8 +71,9 @@ def _minutes(clock: str) -> int:
 
 async def handle_user_state(session: AsyncSession, event: UserCreated | UserUpdated) -> None:
     """A user's newer role and zone (a `user.updated` may arrive before its `created`)."""
+    zone = await _zone(session, event.time_zone)
     conn = await driver_connection(session)
-    await conn.execute(_UPSERT_USER, event.id, event.role, _zone(event.time_zone), event.revision)
+    await conn.execute(_UPSERT_USER, event.id, event.role, zone, event.revision)
 
 
 async def tombstone_user(session: AsyncSession, event: UserDeleted) -> None:

@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from ems.common.deps import account_gone
 from ems.common.errors import ApiError
 from ems.common.security import Principal
@@ -185,7 +187,11 @@ async def figures(
     if scope.owner_id is not None:
         visibility = visible_hours("h.device_id", "h.hour", "$6")
         args.append(scope.owner_id)
-    rows = await conn.fetch(_BUCKETS.format(visibility=visibility), *args)
+    try:
+        rows = await conn.fetch(_BUCKETS.format(visibility=visibility), *args)
+    except asyncpg.InvalidParameterValueError as exc:
+        # A zone this process knows but the database's older zone files do not.
+        raise ApiError(422, "unknown_time_zone", f"the database does not know {zone.key}") from exc
     result = Figures({}, {}, currency)
     for row in rows:
         period: datetime = row["period"]
