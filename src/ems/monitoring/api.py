@@ -41,6 +41,13 @@ Tz = Annotated[
     Query(description="IANA zone the figures are local to; default: the caller's profile zone"),
 ]
 
+# Dates a calendar in any zone can hold with a year on either side (compare looks a year
+# back, a range one day on): outside, 422 rather than an overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+Day = Annotated[date, Query(alias="date", ge=FIRST_DAY, le=LAST_DAY)]
+Start = Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY)]
+End = Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY, description="inclusive")]
+
 router = APIRouter(prefix="/api/consumption", tags=["consumption"])
 
 
@@ -48,7 +55,7 @@ router = APIRouter(prefix="/api/consumption", tags=["consumption"])
 async def read_day(
     caller: CurrentUser,
     db: Db,
-    day: Annotated[date, Query(alias="date")],
+    day: Day,
     device_id: DeviceId = None,
     tz: Tz = None,
 ) -> DayConsumption:
@@ -60,8 +67,8 @@ async def read_day(
 async def read_range(
     caller: CurrentUser,
     db: Db,
-    start: date,
-    end: Annotated[date, Query(description="inclusive")],
+    start: Start,
+    end: End,
     bucket: Bucket = "hour",
     device_id: DeviceId = None,
     tz: Tz = None,
@@ -79,8 +86,8 @@ async def read_range(
 async def export_csv(
     caller: CurrentUser,
     db: Db,
-    start: date,
-    end: Annotated[date, Query(description="inclusive")],
+    start: Start,
+    end: End,
     bucket: Bucket = "hour",
     device_id: DeviceId = None,
     tz: Tz = None,
@@ -100,7 +107,7 @@ async def read_comparison(
     caller: CurrentUser,
     db: Db,
     period: ComparePeriod,
-    day: Annotated[date, Query(alias="date", description="a day of the period")],
+    day: Day,
     device_id: DeviceId = None,
     tz: Tz = None,
 ) -> Comparison:

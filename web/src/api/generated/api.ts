@@ -3340,7 +3340,6 @@ export interface operations {
         parameters: {
             query: {
                 period: "day" | "week" | "month";
-                /** @description a day of the period */
                 date: string;
                 /** @description one device; omitted: all devices the caller may see */
                 device_id?: string | null;
