@@ -58,18 +58,31 @@ from ems.monitoring.schemas import (
 MAX_DAYS: dict[str, int] = {"hour": 93, "day": 1096, "week": 1096, "month": 1096}
 CENT = Decimal("0.0001")
 
-# The local minute of the day an hour starts at in its device owner's zone, and the price
-# of that kWh: the band holding that minute, else the tariff's own price.
-_PRICED_HOURS = """
-FROM hourly_consumption h
-JOIN devices d ON d.id = h.device_id
-{visibility}
-LEFT JOIN tariffs t ON t.id = d.tariff_id AND NOT t.deleted
-LEFT JOIN users u ON u.id = d.owner_id
+# The scope's kWh per UTC hour, tariff and owner zone first (a fleet's day is 24 hours times
+# a few tariffs and zones, however many devices), then each such sum priced once: by the
+# band holding the hour's local start minute in that zone, else the tariff's own price.
+# $3: the bucket ('hour': the UTC hour itself), $4: the zone the buckets are local to.
+_BUCKETS = """
+WITH hours AS (
+    SELECT h.hour, d.tariff_id, coalesce(u.time_zone, 'UTC') AS owner_zone,
+           sum(h.micro_kwh)::bigint AS micro_kwh
+    FROM hourly_consumption h
+    JOIN devices d ON d.id = h.device_id
+    {visibility}
+    LEFT JOIN users u ON u.id = d.owner_id
+    WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted
+      AND ($5::uuid IS NULL OR h.device_id = $5)
+    GROUP BY 1, 2, 3
+)
+SELECT CASE WHEN $3 = 'hour' THEN p.hour ELSE date_trunc($3, p.hour, $4) END AS period,
+       sum(p.micro_kwh)::bigint AS micro_kwh,
+       sum(p.micro_kwh * coalesce(band.price, t.price_per_kwh)) AS micro_cost
+FROM hours p
+LEFT JOIN tariffs t ON t.id = p.tariff_id AND NOT t.deleted
 LEFT JOIN LATERAL (
     SELECT b.price_per_kwh AS price
     FROM tariff_bands b,
-         LATERAL (SELECT h.hour AT TIME ZONE coalesce(u.time_zone, 'UTC') AS clock) l,
+         LATERAL (SELECT p.hour AT TIME ZONE p.owner_zone AS clock) l,
          LATERAL (SELECT (extract(hour FROM l.clock) * 60
                           + extract(minute FROM l.clock))::int AS minute) m
     WHERE t.id IS NOT NULL AND b.tariff_id = t.id
@@ -78,15 +91,8 @@ LEFT JOIN LATERAL (
                ELSE m.minute >= b.start_minute OR m.minute < b.end_minute END
     LIMIT 1
 ) band ON true
-WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted AND ($5::uuid IS NULL OR h.device_id = $5)
+GROUP BY 1
 """
-# $3: the bucket ('hour': the UTC hour itself), $4: the zone the buckets are local to.
-_BUCKETS = (
-    "SELECT CASE WHEN $3 = 'hour' THEN h.hour ELSE date_trunc($3, h.hour, $4) END AS period,"
-    " sum(h.micro_kwh)::bigint AS micro_kwh,"
-    " sum(h.micro_kwh * coalesce(band.price, t.price_per_kwh)) AS micro_cost"
-    f" {_PRICED_HOURS} GROUP BY 1"
-)
 _CURRENCIES = """
 SELECT DISTINCT t.currency FROM devices d {visibility}
 JOIN tariffs t ON t.id = d.tariff_id AND NOT t.deleted

@@ -127,6 +127,8 @@ class HourlyConsumption(Base):
     """kWh of a device in one UTC hour: the sum of its distinct readings in that hour."""
 
     __tablename__ = "hourly_consumption"
+    # An admin's fleet day reads by hour across devices (the key leads with the device).
+    __table_args__ = (Index("ix_hourly_consumption_hour", "hour"),)
 
     device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(primary_key=True)
