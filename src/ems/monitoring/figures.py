@@ -296,7 +296,7 @@ def consumption_csv(figures: RangeConsumption) -> str:
     return out.getvalue()
 
 
-def _change(current: int | Decimal, base: int | Decimal) -> float | None:
+def _change(current: int, base: int) -> float | None:
     if base == 0:
         return None
     return round(float((Decimal(current) - Decimal(base)) / Decimal(base) * 100), 2)
@@ -326,27 +326,26 @@ async def comparison(
         current = Window(current.first, current.end, current.zone, now)
         previous, year_before = previous.cut_after(elapsed), year_before.cut_after(elapsed)
 
-    async def measure(window: Window) -> tuple[PeriodFigures, int, Decimal]:
+    async def measure(window: Window) -> tuple[PeriodFigures, int]:
+        """The window's figures, and its exact micro-kWh (what % changes compare)."""
         found = await figures(
             conn, scope, who.zone, window.start_utc, window.end_utc, "hour", currency
         )
-        micro = sum(found.micro.values())
-        cost = sum(found.cost.values(), Decimal(0))
+        until = window.cut.astimezone(who.zone) if window.cut is not None else None
         return (
             PeriodFigures(
                 start=window.first,
                 end=window.end,
-                until=window.cut.astimezone(who.zone) if window.cut is not None else None,
+                until=until,
                 kwh=found.total_kwh,
                 cost=found.total_cost,
             ),
-            micro,
-            cost,
+            sum(found.micro.values()),
         )
 
-    now_figures, now_micro, _ = await measure(current)
-    before, before_micro, _ = await measure(previous)
-    last_year, last_year_micro, _ = await measure(year_before)
+    now_figures, now_micro = await measure(current)
+    before, before_micro = await measure(previous)
+    last_year, last_year_micro = await measure(year_before)
     return Comparison(
         device_id=device_id,
         period=period,
