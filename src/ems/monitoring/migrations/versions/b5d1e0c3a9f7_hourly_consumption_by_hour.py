@@ -1,20 +1,12 @@
 """hourly figures indexed by hour (a fleet's day without reading every device's history)
 
-Revision ID: b5d1e0c3a9f7
-Revises: 7c3e91a5d2b4
-Create Date: 2026-12-01 18:05:00
-
+Revision b5d1e0c3a9f7, after 7c3e91a5d2b4; written 2026-12-01 18:05:00.
 """
-from typing import Sequence, Union
 
 from alembic import op
 
-
-# revision identifiers, used by Alembic.
-revision: str = 'b5d1e0c3a9f7'
-down_revision: Union[str, Sequence[str], None] = '7c3e91a5d2b4'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = 'b5d1e0c3a9f7'
+down_revision = '7c3e91a5d2b4'
 
 
 def upgrade() -> None:
