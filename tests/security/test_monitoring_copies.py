@@ -1,13 +1,22 @@
 """Monitoring's copies on the real platform: a profile's zone, a tariff and a device's
 owner, changed through the users and devices APIs, reach the consumption API through the
-events those services publish."""
+events those services publish, and a new copy catches up from their snapshots."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import httpx
 
+from ems.common.credentials import ServiceCredential, derive_secret, master_key
+from ems.common.db import Database
+from ems.common.migrations import migrate_service
+from ems.common.registry import service_spec
+from ems.monitoring.catchup import catching_up
+from ems.monitoring.consumers import DeviceSync
+from ems.monitoring.settings import MonitoringSettings
 from tests.security.conftest import SecurePlatform
 from tests.security.test_sessions import bearer
 from tests.support.polling import eventually
@@ -81,3 +90,86 @@ async def test_zone_tariff_and_owner_changes_reach_the_consumption_api(
     # Bob's own zone (UTC, never set) and the owner's: still priced in lei.
     body = (await day(bob_token)).json()
     assert body["time_zone"] == "UTC" and len(body["hours"]) == 24 and body["currency"] == "RON"
+
+
+async def test_a_new_monitoring_copy_catches_up_from_the_snapshots(
+    secure_platform: SecurePlatform, make_settings: Any, db_prefix: str
+) -> None:
+    """If this fails, a monitoring database created after users, tariffs and devices exist
+    (a new deployment's first start, a rebuilt replica set) never learns the admins'
+    role, the users' zones or the tariffs: the events about them went out before its queue
+    existed, and the snapshots are the only way to them."""
+    gateway = secure_platform.gateway
+    admin = bearer(secure_platform.admin_token)
+    user, token = await secure_platform.new_client()
+    changed = await gateway.patch(
+        "/api/users/me", json={"time_zone": "America/New_York"}, headers=bearer(token)
+    )
+    assert changed.status_code == 200, changed.text
+    tariff = await gateway.post(
+        "/api/tariffs",
+        json={
+            "name": f"snapshot {user['id'][:8]}",
+            "currency": "EUR",
+            "price_per_kwh": 0.3,
+            "bands": [{"start": "23:00", "end": "07:00", "price_per_kwh": 0.15}],
+        },
+        headers=admin,
+    )
+    assert tariff.status_code == 201, tariff.text
+    device = await gateway.post(
+        "/api/devices",
+        json={
+            "name": "meter",
+            "max_hourly_kwh": 2,
+            "owner_id": user["id"],
+            "tariff_id": tariff.json()["id"],
+            "meter_id": f"m{user['id'][:8]}",
+        },
+        headers=admin,
+    )
+    assert device.status_code == 201, device.text
+
+    settings: MonitoringSettings = make_settings(
+        MonitoringSettings, db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_"
+    )
+    await migrate_service(service_spec("monitoring"), settings)
+    auth = secure_platform.services["auth"]
+    secret = derive_secret(master_key(auth.settings, None), "monitoring")
+    credential = ServiceCredential("monitoring", secret, auth.url)
+    db = Database(settings.dsn(), pool_size=2)
+    try:
+        tasks = catching_up(
+            db,
+            DeviceSync(settings),
+            secure_platform.services["devices"].url,
+            secure_platform.services["users"].url,
+            credential,
+        )
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        async with db.driver() as conn:
+            zone = await conn.fetchval(
+                "SELECT time_zone FROM users WHERE id = $1", uuid.UUID(user["id"])
+            )
+            admins = await conn.fetchval("SELECT count(*) FROM users WHERE role = 'ADMIN'")
+            copied = await conn.fetchrow(
+                "SELECT d.tariff_id, d.meter_id, t.currency, co.owner_id"
+                " FROM devices d JOIN tariffs t ON t.id = d.tariff_id"
+                " JOIN current_owners co ON co.device_id = d.id WHERE d.id = $1",
+                uuid.UUID(device.json()["id"]),
+            )
+            bands = await conn.fetch(
+                "SELECT start_minute, end_minute FROM tariff_bands WHERE tariff_id = $1",
+                uuid.UUID(tariff.json()["id"]),
+            )
+    finally:
+        await db.dispose()
+    assert zone == "America/New_York"
+    assert admins >= 1
+    assert copied is not None and dict(copied) == {
+        "tariff_id": uuid.UUID(tariff.json()["id"]),
+        "meter_id": f"m{user['id'][:8]}",
+        "currency": "EUR",
+        "owner_id": uuid.UUID(user["id"]),
+    }
+    assert [tuple(band) for band in bands] == [(23 * 60, 7 * 60)]
