@@ -22,27 +22,23 @@ from tests.security.test_sessions import bearer
 from tests.support.polling import eventually
 
 
-async def test_zone_tariff_and_owner_changes_reach_the_consumption_api(
-    secure_platform: SecurePlatform,
-) -> None:
-    """If this fails, a household that set its zone still sees UTC days, a device's tariff
-    never prices its consumption, or a meter handed to another household stays readable
-    by the previous one: monitoring's copies do not follow users' and devices' events."""
-    gateway = secure_platform.gateway
-    admin = bearer(secure_platform.admin_token)
-    alice, alice_token = await secure_platform.new_client()
-    bob, bob_token = await secure_platform.new_client()
-    changed = await gateway.patch(
-        "/api/users/me", json={"time_zone": "Europe/Bucharest"}, headers=bearer(alice_token)
-    )
+async def zoned_client_with_priced_meter(
+    platform: SecurePlatform, zone: str, currency: str, night: tuple[str, str]
+) -> tuple[dict[str, Any], str, dict[str, Any], dict[str, Any]]:
+    """A client with a profile zone, a tariff (0.9, 0.5 at night) and a meter of theirs
+    on it (with a meter id), all through the public API: user, token, tariff, device."""
+    gateway = platform.gateway
+    admin = bearer(platform.admin_token)
+    user, token = await platform.new_client()
+    changed = await gateway.patch("/api/users/me", json={"time_zone": zone}, headers=bearer(token))
     assert changed.status_code == 200, changed.text
     tariff = await gateway.post(
         "/api/tariffs",
         json={
-            "name": f"night {alice['id'][:8]}",
-            "currency": "RON",
+            "name": f"night {user['id'][:8]}",
+            "currency": currency,
             "price_per_kwh": 0.9,
-            "bands": [{"start": "22:00", "end": "06:00", "price_per_kwh": 0.5}],
+            "bands": [{"start": night[0], "end": night[1], "price_per_kwh": 0.5}],
         },
         headers=admin,
     )
@@ -52,13 +48,29 @@ async def test_zone_tariff_and_owner_changes_reach_the_consumption_api(
         json={
             "name": "meter",
             "max_hourly_kwh": 2,
-            "owner_id": alice["id"],
+            "owner_id": user["id"],
             "tariff_id": tariff.json()["id"],
+            "meter_id": f"m{user['id'][:8]}",
         },
         headers=admin,
     )
     assert device.status_code == 201, device.text
-    device_id = device.json()["id"]
+    return user, token, tariff.json(), device.json()
+
+
+async def test_zone_tariff_and_owner_changes_reach_the_consumption_api(
+    secure_platform: SecurePlatform,
+) -> None:
+    """If this fails, a household that set its zone still sees UTC days, a device's tariff
+    never prices its consumption, or a meter handed to another household stays readable
+    by the previous one: monitoring's copies do not follow users' and devices' events."""
+    gateway = secure_platform.gateway
+    admin = bearer(secure_platform.admin_token)
+    _, alice_token, _, device = await zoned_client_with_priced_meter(
+        secure_platform, "Europe/Bucharest", "RON", ("22:00", "06:00")
+    )
+    bob, bob_token = await secure_platform.new_client()
+    device_id = device["id"]
 
     async def day(token: str) -> httpx.Response:
         return await gateway.get(
@@ -99,37 +111,9 @@ async def test_a_new_monitoring_copy_catches_up_from_the_snapshots(
     (a new deployment's first start, a rebuilt replica set) never learns the admins'
     role, the users' zones or the tariffs: the events about them went out before its queue
     existed, and the snapshots are the only way to them."""
-    gateway = secure_platform.gateway
-    admin = bearer(secure_platform.admin_token)
-    user, token = await secure_platform.new_client()
-    changed = await gateway.patch(
-        "/api/users/me", json={"time_zone": "America/New_York"}, headers=bearer(token)
+    user, _, tariff, device = await zoned_client_with_priced_meter(
+        secure_platform, "America/New_York", "EUR", ("23:00", "07:00")
     )
-    assert changed.status_code == 200, changed.text
-    tariff = await gateway.post(
-        "/api/tariffs",
-        json={
-            "name": f"snapshot {user['id'][:8]}",
-            "currency": "EUR",
-            "price_per_kwh": 0.3,
-            "bands": [{"start": "23:00", "end": "07:00", "price_per_kwh": 0.15}],
-        },
-        headers=admin,
-    )
-    assert tariff.status_code == 201, tariff.text
-    device = await gateway.post(
-        "/api/devices",
-        json={
-            "name": "meter",
-            "max_hourly_kwh": 2,
-            "owner_id": user["id"],
-            "tariff_id": tariff.json()["id"],
-            "meter_id": f"m{user['id'][:8]}",
-        },
-        headers=admin,
-    )
-    assert device.status_code == 201, device.text
-
     settings: MonitoringSettings = make_settings(
         MonitoringSettings, db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_"
     )
@@ -156,18 +140,18 @@ async def test_a_new_monitoring_copy_catches_up_from_the_snapshots(
                 "SELECT d.tariff_id, d.meter_id, t.currency, co.owner_id"
                 " FROM devices d JOIN tariffs t ON t.id = d.tariff_id"
                 " JOIN current_owners co ON co.device_id = d.id WHERE d.id = $1",
-                uuid.UUID(device.json()["id"]),
+                uuid.UUID(device["id"]),
             )
             bands = await conn.fetch(
                 "SELECT start_minute, end_minute FROM tariff_bands WHERE tariff_id = $1",
-                uuid.UUID(tariff.json()["id"]),
+                uuid.UUID(tariff["id"]),
             )
     finally:
         await db.dispose()
     assert zone == "America/New_York"
     assert admins >= 1
     assert copied is not None and dict(copied) == {
-        "tariff_id": uuid.UUID(tariff.json()["id"]),
+        "tariff_id": uuid.UUID(tariff["id"]),
         "meter_id": f"m{user['id'][:8]}",
         "currency": "EUR",
         "owner_id": uuid.UUID(user["id"]),
