@@ -9,6 +9,7 @@ import pytest
 
 from ems.common.migrations import migrate_service
 from ems.support.app import create_app
+from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC
 from tests.realtime.fixtures import (
@@ -19,6 +20,7 @@ from tests.realtime.fixtures import (
     senders,
 )
 from tests.realtime.harness import AuthServer, Login, serve
+from tests.support.tcpproxy import free_port
 from tests.support_chat.llm_server import llm_app
 
 __all__ = ["admin_login", "auth_server", "realtime", "realtime_settings", "senders"]
@@ -39,6 +41,16 @@ class Support:
     def as_(self, login: Login) -> dict[str, str]:
         return {"Authorization": f"Bearer {login.access_token}"}
 
+    @property
+    def context(self) -> SupportContext:
+        """What the running app's use cases work with."""
+        ctx: SupportContext = self.app.state.provided[SupportContext]
+        return ctx
+
+    @context.setter
+    def context(self, ctx: SupportContext) -> None:
+        self.app.state.provided[SupportContext] = ctx
+
 
 @pytest.fixture(scope="session")
 async def llm_server() -> AsyncIterator[LlmServer]:
@@ -50,9 +62,12 @@ async def llm_server() -> AsyncIterator[LlmServer]:
 
 @pytest.fixture(scope="module")
 async def support(make_settings: Any, auth_server: AuthServer) -> AsyncIterator[Support]:
-    """The support service in-process on its own database; the LLM is not configured."""
+    """The support service in-process on its own database; the LLM is not configured, and
+    monitoring is nowhere (a closed port): questions about figures get the apology."""
     settings: SupportSettings = make_settings(
-        SupportSettings, auth_internal_url=f"http://{auth_server.address}"
+        SupportSettings,
+        auth_internal_url=f"http://{auth_server.address}",
+        monitoring_internal_url=f"http://127.0.0.1:{free_port()}",
     )
     await migrate_service(SPEC, settings)
     app = create_app(settings)

@@ -36,7 +36,7 @@ async def _inbox_row(support: Support, admin: Login, user: Login) -> dict[str, o
 
 async def _handled(support: Support, *event_ids: uuid.UUID) -> bool:
     """Whether support's consumer has handled all these events."""
-    async with support.app.state.support.db.transaction() as session:
+    async with support.context.uow.reads() as session:
         found = await session.scalars(
             select(processed.c.event_id).where(processed.c.event_id.in_(event_ids))
         )
@@ -270,7 +270,7 @@ async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
 async def _ask_with_llm(
     support: Support, client: Login, llm_server: LlmServer, model: str, timeout: float = 5.0
 ) -> tuple[dict[str, object], float]:
-    ctx = support.app.state.support
+    ctx = support.context
     settings = support.settings.model_copy(
         update={
             "support_llm_base_url": llm_server.base_url,
@@ -280,7 +280,7 @@ async def _ask_with_llm(
         }
     )
     async with httpx.AsyncClient() as http:
-        support.app.state.support = dataclasses.replace(ctx, llm=LlmClient(settings, http))
+        support.context = dataclasses.replace(ctx, llm=LlmClient(settings, http))
         try:
             started = time.monotonic()
             response = await support.http.post(
@@ -290,7 +290,7 @@ async def _ask_with_llm(
             )
             elapsed = time.monotonic() - started
         finally:
-            support.app.state.support = ctx
+            support.context = ctx
     assert response.status_code == 200, response.text
     reply: dict[str, object] = response.json()["reply"]
     return reply, elapsed
@@ -299,8 +299,9 @@ async def _ask_with_llm(
 async def test_the_llm_answers_what_no_rule_does(
     support: Support, auth_server: AuthServer, llm_server: LlmServer
 ) -> None:
-    """If this fails, the LLM fallback is not called, is sent more than the question
-    (history or account data), or its answer is not marked as the AI's."""
+    """If this fails, the LLM fallback is not called, its answer is not marked as the AI's,
+    or (monitoring being unreachable here) the model is not told that the user's figures
+    cannot be read, and might make some up."""
     client = await auth_server.client()
     before = len(llm_server.requests)
     reply, _ = await _ask_with_llm(support, client, llm_server, "answer")
@@ -308,9 +309,11 @@ async def test_the_llm_answers_what_no_rule_does(
     sent = llm_server.requests[before]
     assert sent["authorization"] == "Bearer test-key"
     messages = sent["body"]["messages"]
-    assert [m["role"] for m in messages] == ["system", "user"]
+    # A new client: no earlier messages, so the prompt, the figures note and the question.
+    assert [m["role"] for m in messages] == ["system", "system", "user"]
     assert "EMS" in messages[0]["content"]
-    assert messages[1]["content"] == "Why is the sky blue?"
+    assert messages[1]["content"] == "The user's own figures cannot be read right now."
+    assert messages[2]["content"] == "Why is the sky blue?"
 
 
 async def test_an_llm_error_or_garbage_gives_the_polite_handoff(

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from ems.common.deps import provided
 from ems.common.openapi import errors
 from ems.common.paging import PageParams, page_params
-from ems.common.security import AdminUser, CurrentUser
+from ems.common.security import AdminUser, CurrentUser, bearer_token
 from ems.support import service
 from ems.support.schemas import (
     AdminReplyCreate,
@@ -24,12 +25,14 @@ from ems.support.schemas import (
 from ems.support.service import SupportContext
 
 
-def support_context(request: Request) -> SupportContext:
-    ctx: SupportContext = request.app.state.support
-    return ctx
+def caller_token(request: Request, _: CurrentUser) -> str:
+    """The caller's own bearer token (verified by `CurrentUser`): the assistant reads the
+    caller's figures with it, so monitoring's rules for that caller apply."""
+    return bearer_token(request) or ""
 
 
-Ctx = Annotated[SupportContext, Depends(support_context)]
+Ctx = Annotated[SupportContext, Depends(provided(SupportContext))]
+Token = Annotated[str, Depends(caller_token)]
 # A conversation's messages and the inbox: 50 a page, at most 200.
 Paging = Annotated[PageParams, Depends(page_params(default_size=50, max_size=200))]
 
@@ -37,9 +40,12 @@ router = APIRouter(prefix="/api/support", tags=["support"])
 
 
 @router.post("/messages", response_model=ExchangeRead, responses=errors(403, 429))
-async def create_message(body: MessageCreate, user: CurrentUser, ctx: Ctx) -> ExchangeRead:
-    """A client's message to the bot (answered at once) or to the admins."""
-    return await service.post_client_message(ctx, user, body)
+async def create_message(
+    body: MessageCreate, user: CurrentUser, token: Token, ctx: Ctx
+) -> ExchangeRead:
+    """A client's message to the bot (answered at once, from the client's own figures when
+    asked about them) or to the admins."""
+    return await service.post_client_message(ctx, user, token, body)
 
 
 @router.post(

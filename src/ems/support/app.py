@@ -1,4 +1,5 @@
-"""The support service: the bot, the LLM fallback, and the admins' inbox."""
+"""The support service: the bot, the assistant that reads the asker's own figures from
+monitoring, the LLM fallback, and the admins' inbox."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from ems.common.deps import provide, publishing
 from ems.common.inbox import EventConsumer, Subscription
-from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
 from ems.common.web import Runtime, service_app
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.api import router
 from ems.support.consumers import handle_user_deleted, handle_user_updated
+from ems.support.figures import ConsumptionApi
 from ems.support.llm import LlmClient
 from ems.support.models import outbox, processed
 from ems.support.service import SupportContext
@@ -29,7 +31,6 @@ def create_app(settings: SupportSettings, token_verifier: TokenVerifier | None =
     @asynccontextmanager
     async def hook(app: FastAPI, runtime: Runtime) -> AsyncIterator[None]:
         assert runtime.db is not None and runtime.broker is not None
-        relay = OutboxRelay(runtime.db, runtime.broker, outbox)
         consumer = EventConsumer(
             runtime.db,
             processed,
@@ -39,18 +40,24 @@ def create_app(settings: SupportSettings, token_verifier: TokenVerifier | None =
                 Subscription(UserUpdated, handle_user_updated),
             ],
         )
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient() as http, publishing(app, runtime, outbox) as uow:
             throttle = MessageThrottle(
                 settings.support_messages_per_minute, settings.support_messages_burst
             )
-            app.state.support = SupportContext(
-                runtime.db, relay, LlmClient(settings, http), throttle
+            figures = ConsumptionApi(
+                http, settings.monitoring_internal_url, settings.support_monitoring_timeout_seconds
             )
-            relay.start()
+            provide(
+                app,
+                SupportContext(
+                    uow,
+                    LlmClient(settings, http),
+                    throttle,
+                    figures,
+                    settings.support_llm_history_messages,
+                ),
+            )
             await consumer.start(runtime.broker)
-            try:
-                yield
-            finally:
-                await relay.stop()
+            yield
 
     return service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)

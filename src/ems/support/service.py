@@ -1,4 +1,6 @@
-"""What the support service does: the client's thread with the bot and the admins."""
+"""What the support service does: the client's thread with the bot, the assistant and the
+admins. Each use case opens its own unit of work (the message and its live announcement in
+one transaction, published once committed); the routes only call them."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.db import Database
 from ems.common.errors import ApiError, forbidden, not_found
-from ems.common.outbox import OutboxRelay
 from ems.common.security import Principal
+from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.ws import Audience, ChatTyping
-from ems.support.bot import HANDOFF_ANSWER, match_rule
-from ems.support.llm import LlmClient
+from ems.support import assistant
+from ems.support.bot import HANDOFF_ANSWER, figure_question, match_rule
+from ems.support.figures import ConsumptionApi
+from ems.support.llm import LlmClient, Turn
 from ems.support.models import Conversation, DeletedUser, Message
 from ems.support.publishing import add_ws_message, announce
 from ems.support.schemas import (
@@ -36,45 +39,52 @@ PREVIEW_CHARS = 200
 
 @dataclass(frozen=True)
 class SupportContext:
-    db: Database
-    relay: OutboxRelay
+    """What the use cases work with, built by the app's lifespan."""
+
+    uow: UnitOfWork
     llm: LlmClient
     throttle: MessageThrottle
+    figures: ConsumptionApi
+    # Messages of the conversation the LLM sees before the question.
+    llm_history: int = 10
 
 
 async def post_client_message(
-    ctx: SupportContext, client: Principal, body: MessageCreate
+    ctx: SupportContext, client: Principal, token: str, body: MessageCreate
 ) -> ExchangeRead:
-    """Store the client's message; in bot mode answer it (rule, else LLM, else handoff)."""
+    """Store the client's message; in bot mode answer it (the client's own figures, a rule,
+    else the LLM, else a handoff). `token` is the client's own: the figures are read with it."""
     if client.is_admin:
         raise forbidden("admins answer clients with POST /api/support/admin/reply")
     ctx.throttle.check(client.user_id)
     to_admins = body.mode == "admin"
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         conversation = await _open_conversation(session, client)
         message = _add(session, conversation, "user", body.mode, body.text)
         if to_admins:
             conversation.unread_for_admin += 1
         await session.flush()
         await announce(session, message, Audience(user_ids=[client.user_id], admins=to_admins))
-    ctx.relay.notify()
     if to_admins:
         return ExchangeRead(message=_read(message), reply=None)
-    reply = await _answer(ctx, client.user_id, message)
+    reply = await _answer(ctx, client.user_id, token, message)
     return ExchangeRead(message=_read(message), reply=_read(reply) if reply else None)
 
 
-async def _answer(ctx: SupportContext, client_id: uuid.UUID, question: Message) -> Message | None:
-    # Outside any transaction: the LLM may take seconds.
-    rule = match_rule(question.text)
+async def _answer(
+    ctx: SupportContext, client_id: uuid.UUID, token: str, question: Message
+) -> Message | None:
+    # Outside any transaction: monitoring and the LLM may take seconds.
     handoff = False
-    if rule is not None:
+    if (figures := figure_question(question.text)) is not None:
+        sender, text = "bot", await assistant.answer(ctx.figures, token, figures)
+    elif (rule := match_rule(question.text)) is not None:
         sender, text = "bot", rule.answer
-    elif (ai := await ctx.llm.answer(question.text)) is not None:
+    elif (ai := await _ask_llm(ctx, client_id, token, question)) is not None:
         sender, text = "ai", ai
     else:
         sender, text, handoff = "bot", HANDOFF_ANSWER, True
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         conversation = await session.get(Conversation, client_id, with_for_update=True)
         if conversation is None:  # the user was deleted meanwhile
             return None
@@ -85,13 +95,37 @@ async def _answer(ctx: SupportContext, client_id: uuid.UUID, question: Message) 
             await announce(session, question, Audience(admins=True))
         await session.flush()
         await announce(session, reply, Audience(user_ids=[client_id], admins=handoff))
-    ctx.relay.notify()
     return reply
+
+
+async def _ask_llm(
+    ctx: SupportContext, client_id: uuid.UUID, token: str, question: Message
+) -> str | None:
+    """The LLM's answer, given the client's own recent messages and own figures only."""
+    if not ctx.llm.configured:
+        return None
+    async with ctx.uow.reads() as session:
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.user_id == client_id, Message.id != question.id)
+            .order_by(Message.seq.desc())
+            .limit(ctx.llm_history)
+        )
+        history = [_turn(m) for m in reversed(list(rows))]
+    figures = await assistant.summary(ctx.figures, token)
+    return await ctx.llm.answer(question.text, history, figures)
+
+
+def _turn(message: Message) -> Turn:
+    if message.sender == "user":
+        return Turn("user", message.text)
+    prefix = "(an admin wrote) " if message.sender == "admin" else ""
+    return Turn("assistant", prefix + message.text)
 
 
 async def admin_reply(ctx: SupportContext, admin: Principal, body: AdminReplyCreate) -> MessageRead:
     """An admin's answer: to that one client (and the other admins' inbox)."""
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         conversation = await session.get(Conversation, body.user_id, with_for_update=True)
         if conversation is None:
             raise not_found("conversation")
@@ -101,7 +135,6 @@ async def admin_reply(ctx: SupportContext, admin: Principal, body: AdminReplyCre
         conversation.unread_for_admin = 0
         await session.flush()
         await announce(session, message, Audience(user_ids=[body.user_id], admins=True))
-    ctx.relay.notify()
     return _read(message)
 
 
@@ -120,7 +153,7 @@ async def history(
     elif user_id is not None and user_id != caller.user_id:
         raise forbidden("clients can only read their own conversation")
     target = user_id or caller.user_id
-    async with ctx.db.sessions() as session:
+    async with ctx.uow.reads() as session:
         total = await session.scalar(
             select(func.count()).select_from(Message).where(Message.user_id == target)
         )
@@ -145,7 +178,7 @@ async def conversations(
         query = query.where(Conversation.username.ilike(f"%{_escape_like(q)}%", escape="\\"))
     if unread_only:
         query = query.where(Conversation.unread_for_admin > 0)
-    async with ctx.db.sessions() as session:
+    async with ctx.uow.reads() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.scalars(
             query.order_by(Conversation.last_message_at.desc(), Conversation.user_id)
@@ -157,7 +190,7 @@ async def conversations(
 
 
 async def own_conversation(ctx: SupportContext, client: Principal) -> ConversationRead | None:
-    async with ctx.db.sessions() as session:
+    async with ctx.uow.reads() as session:
         conversation = await session.get(Conversation, client.user_id)
     return _summary(conversation) if conversation else None
 
@@ -170,7 +203,7 @@ async def mark_read(ctx: SupportContext, caller: Principal, user_id: uuid.UUID) 
         values = {"unread_for_user": 0}
     else:
         raise forbidden("clients can only mark their own conversation")
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         result = await session.execute(
             update(Conversation).where(Conversation.user_id == user_id).values(**values)
         )
@@ -190,9 +223,8 @@ async def typing(
     else:
         body = ChatTyping(user_id=caller.user_id, sender="user", typing=is_typing)
         audience = Audience(admins=True)
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         await add_ws_message(session, body, audience)
-    ctx.relay.notify()
 
 
 async def _open_conversation(session: AsyncSession, client: Principal) -> Conversation:

@@ -16,6 +16,14 @@ class SupportSettings(CommonSettings):
     support_llm_timeout_seconds: float = 8.0
     support_llm_max_tokens: int = 300
 
+    # The assistant reads the asker's own figures from monitoring's consumption API, with the
+    # asker's own token (`ems up` points this at monitoring's first replica). A whole answer
+    # gets this long before the user is told their figures cannot be seen right now.
+    monitoring_internal_url: str = "http://127.0.0.1:8120"
+    support_monitoring_timeout_seconds: float = 3.0
+    # Messages of the conversation the LLM fallback sees before the question.
+    support_llm_history_messages: int = 10
+
     # Messages a client may send: a burst, then this many per minute (0 turns it off).
     support_messages_per_minute: int = 20
     support_messages_burst: int = 10
