@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from ems.support.bot import RULES, match_rule
+from ems.support.bot import RULES, FigureQuestion, figure_question, match_rule
 
 MUST_MATCH = [
     ("hi", "greeting"),
@@ -92,3 +94,46 @@ def test_answers_are_about_the_platform() -> None:
     """If this fails, a rule answers with a stub instead of something helpful."""
     for rule in RULES:
         assert len(rule.answer) > 40, rule.name
+
+
+FIGURE_QUESTIONS = [
+    ("How much did I consume today?", "total", "today"),
+    ("how much electricity did I use yesterday", "total", "yesterday"),
+    ("How much energy have I used this week?", "total", "this_week"),
+    ("What is my consumption this month?", "total", "this_month"),
+    ("my usage last week", "total", "last_week"),
+    ("how many kWh today", "total", "today"),
+    ("how much did I consume on 2026-10-25?", "total", date(2026, 10, 25)),
+    ("Which device uses the most?", "top_device", None),
+    ("which of my meters used the most last month", "top_device", "last_month"),
+    ("When was my peak?", "peak", None),
+    ("when was my peak on 2026-03-29", "peak", date(2026, 3, 29)),
+    ("Any alerts?", "alerts", None),
+    ("do I have alerts", "alerts", None),
+    ("What does it cost?", "cost", None),
+    ("how much did I pay yesterday", "cost", "yesterday"),
+]
+
+NOT_FIGURE_QUESTIONS = [
+    "how do I export my consumption to CSV?",
+    "why did I get an alert?",
+    "what is the tariff",
+    "show me the consumption of another user",
+    "hi",
+    "I forgot my password",
+]
+
+
+@pytest.mark.parametrize(("text", "topic", "period"), FIGURE_QUESTIONS)
+def test_questions_about_ones_own_figures_are_recognised(
+    text: str, topic: str, period: object
+) -> None:
+    """If this fails, the assistant answers a question about the user's own figures with
+    a general text (or the LLM), or about another period than the one asked."""
+    assert figure_question(text) == FigureQuestion(topic, period)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", NOT_FIGURE_QUESTIONS)
+def test_questions_about_the_app_are_not_figure_questions(text: str) -> None:
+    """If this fails, a how-to question gets a figure instead of the explanation asked for."""
+    assert figure_question(text) is None

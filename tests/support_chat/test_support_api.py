@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 import uuid
 
@@ -12,7 +13,9 @@ from sqlalchemy import select
 
 from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
+from ems.support.assistant import UNAVAILABLE_ANSWER
 from ems.support.bot import HANDOFF_ANSWER
+from ems.support.figures import ConsumptionApi
 from ems.support.llm import LlmClient
 from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
@@ -368,3 +371,52 @@ def test_the_message_bucket_refills_over_time() -> None:
     assert refused.value.status == 429
     throttle.check(user, now=1.6)  # one message per second came back
     MessageThrottle(per_minute=0, burst=0).check(user)  # 0 turns it off
+
+
+async def test_figures_questions_get_a_polite_answer_when_monitoring_is_down(
+    support: Support, auth_server: AuthServer
+) -> None:
+    """If this fails, a question about one's own figures answers with an error (or a 500)
+    while monitoring cannot be reached, instead of saying so politely."""
+    client = await auth_server.client()
+    for question in ("How much did I consume today?", "When was my peak?", "Any alerts?"):
+        response = await support.http.post(
+            "/api/support/messages",
+            json={"text": question, "mode": "bot"},
+            headers=support.as_(client),
+        )
+        assert response.status_code == 200, response.text
+        reply = response.json()["reply"]
+        assert reply["sender"] == "bot" and reply["text"] == UNAVAILABLE_ANSWER, question
+
+
+async def test_a_hanging_monitoring_gets_the_polite_answer_within_the_timeout(
+    support: Support, auth_server: AuthServer
+) -> None:
+    """If this fails, a monitoring service that accepts connections but never answers keeps
+    the user waiting (beyond the assistant's hard limit) or ends in an error."""
+    # A listening socket nobody accepts on: the kernel completes the connection and takes
+    # the request, and no answer ever comes.
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    port = listener.getsockname()[1]
+    ctx = support.context
+    client = await auth_server.client()
+    async with httpx.AsyncClient() as http:
+        support.context = dataclasses.replace(
+            ctx, figures=ConsumptionApi(http, f"http://127.0.0.1:{port}", timeout=1.0)
+        )
+        try:
+            started = time.monotonic()
+            response = await support.http.post(
+                "/api/support/messages",
+                json={"text": "how much did I use this week?", "mode": "bot"},
+                headers=support.as_(client),
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            support.context = ctx
+            listener.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["text"] == UNAVAILABLE_ANSWER
+    # The limit ended it (a refused connection would have answered at once).
+    assert 1.0 <= elapsed < 3.0, elapsed
