@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ems.support.bot import RULES, FigureQuestion, figure_question, match_rule
+from ems.support.assistant.bot import RULES, FigureQuestion, figure_question, match_rule
 
 MUST_MATCH = [
     ("hi", "greeting"),

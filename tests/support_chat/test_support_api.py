@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from ems.common.errors import ApiError
 from ems.contracts.events import UserDeleted, UserUpdated
-from ems.support.assistant import UNAVAILABLE_ANSWER
-from ems.support.bot import HANDOFF_ANSWER
-from ems.support.figures import ConsumptionApi
-from ems.support.llm import LlmClient
+from ems.support.assistant.answers import UNAVAILABLE_ANSWER
+from ems.support.assistant.bot import HANDOFF_ANSWER
+from ems.support.assistant.figures import ConsumptionApi
+from ems.support.assistant.llm import LlmClient
 from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
 from tests.realtime.harness import AuthServer, Login, publish_event

@@ -15,9 +15,9 @@ from ems.common.security import TokenVerifier
 from ems.common.web import Runtime, service_app
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.support.api import router
+from ems.support.assistant.figures import ConsumptionApi
+from ems.support.assistant.llm import LlmClient
 from ems.support.consumers import handle_user_deleted, handle_user_updated
-from ems.support.figures import ConsumptionApi
-from ems.support.llm import LlmClient
 from ems.support.models import outbox, processed
 from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings

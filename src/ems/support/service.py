@@ -17,10 +17,10 @@ from ems.common.errors import ApiError, forbidden, not_found
 from ems.common.security import Principal
 from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.ws import Audience, ChatTyping
-from ems.support import assistant
-from ems.support.bot import HANDOFF_ANSWER, figure_question, match_rule
-from ems.support.figures import ConsumptionApi
-from ems.support.llm import LlmClient, Turn
+from ems.support.assistant import answers
+from ems.support.assistant.bot import HANDOFF_ANSWER, figure_question, match_rule
+from ems.support.assistant.figures import ConsumptionApi
+from ems.support.assistant.llm import LlmClient, Turn
 from ems.support.models import Conversation, DeletedUser, Message
 from ems.support.publishing import add_ws_message, announce
 from ems.support.schemas import (
@@ -77,7 +77,7 @@ async def _answer(
     # Outside any transaction: monitoring and the LLM may take seconds.
     handoff = False
     if (figures := figure_question(question.text)) is not None:
-        sender, text = "bot", await assistant.answer(ctx.figures, token, figures)
+        sender, text = "bot", await answers.answer(ctx.figures, token, figures)
     elif (rule := match_rule(question.text)) is not None:
         sender, text = "bot", rule.answer
     elif (ai := await _ask_llm(ctx, client_id, token, question)) is not None:
@@ -112,7 +112,7 @@ async def _ask_llm(
             .limit(ctx.llm_history)
         )
         history = [_turn(m) for m in reversed(list(rows))]
-    figures = await assistant.summary(ctx.figures, token)
+    figures = await answers.summary(ctx.figures, token)
     return await ctx.llm.answer(question.text, history, figures)
 
 

@@ -1,9 +1,9 @@
 """The assistant's answers from the asker's own figures, in the asker's time zone.
 
 Every figure comes from monitoring's consumption API called with the asker's token
-(`ems.support.figures`), so an answer says what the consumption pages say: kWh to two
-decimals ("3.27 kWh"), costs with their currency, days and hours in the zone monitoring
-answered in (the asker's profile zone). The whole answer has a hard time limit; past it, or
+(`figures`), so an answer says what the consumption pages say: kWh to two decimals
+("3.27 kWh"), costs with their currency, days and hours in the zone monitoring answered in
+(the asker's profile zone). The whole answer has a hard time limit; past it, or
 with monitoring down, the user is told politely that their figures cannot be seen now.
 """
 
@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ems.support.bot import FigureQuestion, PeriodName
-from ems.support.figures import (
+from ems.support.assistant.bot import FigureQuestion, PeriodName
+from ems.support.assistant.figures import (
     PARALLEL_DEVICE_READS,
     Asker,
     ConsumptionApi,

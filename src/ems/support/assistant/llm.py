@@ -1,7 +1,7 @@
 """The LLM fallback: any OpenAI-compatible `POST {base_url}/chat/completions`.
 
 It is sent a short system prompt, a summary of the asker's own figures (read with the
-asker's own token, see ems.support.assistant), the recent messages of the asker's own
+asker's own token, see `answers.summary`), the recent messages of the asker's own
 conversation and the question: nothing of any other user, whatever the question asks.
 Whatever goes wrong (not configured, an error status, a malformed answer, no answer within
 the timeout), the caller gets None and hands the question to an admin: the user never sees
@@ -19,7 +19,7 @@ from typing import Literal
 import httpx
 from prometheus_client import Counter
 
-from ems.support.bot import SYSTEM_PROMPT
+from ems.support.assistant.bot import SYSTEM_PROMPT
 from ems.support.settings import SupportSettings
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ class FigureQuestion:
     """A question the assistant answers from the asker's own figures."""
 
     topic: Topic
-    # A named period or one day; None: the topic's usual one (see ems.support.assistant).
+    # A named period or one day; None: the topic's usual one (see `answers`).
     period: PeriodName | date | None = None
 
 
