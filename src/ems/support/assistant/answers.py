@@ -25,6 +25,7 @@ from ems.support.assistant.figures import (
     FiguresUnavailable,
     gather_limited,
     number,
+    zone_of,
 )
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,11 @@ async def _within(api: ConsumptionApi, make: Callable[[], Awaitable[str]], fallb
 
 
 async def _answer(asker: Asker, question: FigureQuestion) -> str:
-    zone, today = await asker.today()
     if question.topic == "alerts":
         return await _alerts(asker)
     if question.topic == "cost" and question.period is None:
-        return await _month_cost(asker, zone)
+        return await _month_cost(asker)
+    zone, today = await asker.today()
     period = resolve(question.period or DEFAULT_PERIOD[question.topic], today)
     if question.topic == "peak":
         return await _peak(asker, zone, period)
@@ -203,8 +204,9 @@ async def _alerts(asker: Asker) -> str:
     return f"{counted}. The latest: {_alert_text(latest)}"
 
 
-async def _month_cost(asker: Asker, zone: ZoneInfo) -> str:
+async def _month_cost(asker: Asker) -> str:
     month = await asker.month_to_date()
+    zone = zone_of(month)
     kwh = number(month["kwh"])
     label = f"this month so far ({_month_name(str(month['month']))})"
     currency, cost = month.get("currency"), month.get("cost")
