@@ -161,6 +161,17 @@ async def _household(
     return who
 
 
+def _tariff(currency: str, price: float) -> TariffCreated:
+    """A price, cheaper at night (22:00-06:00 in the owner's zone)."""
+    return TariffCreated(
+        id=uuid.uuid4(),
+        name=f"{currency} {uuid.uuid4().hex[:6]}",
+        currency=currency,
+        price_per_kwh=price,
+        bands=[TariffBand(start="22:00", end="06:00", price_per_kwh=round(price / 2, 4))],
+    )
+
+
 def _stamps(now: datetime, dst_day: date | None, zone: str) -> list[datetime]:
     """When a meter reads: every 3 hours for five weeks, every hour of the last two days,
     and every hour of the daylight-saving day (in the household's zone) when given."""
@@ -227,34 +238,17 @@ async def stack(
                 ) as support,
                 httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as monitoring,
             ):
-                alice = await _household(
-                    pipeline,
-                    await auth_server.client("alice"),
-                    BUCHAREST,
-                    ["Kitchen", "Boiler"],
-                    limit_kwh=1000.0,
-                    tariff=TariffCreated(
-                        id=uuid.uuid4(),
-                        name=f"night {uuid.uuid4().hex[:6]}",
-                        currency="EUR",
-                        price_per_kwh=0.25,
-                        bands=[TariffBand(start="22:00", end="06:00", price_per_kwh=0.1)],
-                    ),
-                )
-                bob = await _household(
-                    pipeline,
-                    await auth_server.client("bob"),
-                    NEW_YORK,
-                    ["Workshop", "Garage"],
-                    # Bob's meters read 2-4 kWh: over this limit, hour after hour.
-                    limit_kwh=3.0,
-                    tariff=TariffCreated(
-                        id=uuid.uuid4(),
-                        name=f"flat {uuid.uuid4().hex[:6]}",
-                        currency="USD",
-                        price_per_kwh=0.17,
-                    ),
-                )
+                # Alice: small readings, a night band. Bob: 2-4 kWh readings, over his
+                # 3 kWh limit hour after hour (alerts), a flat price in another currency.
+                alice, bob = [
+                    await _household(
+                        pipeline, await auth_server.client(prefix), zone, names, limit, tariff
+                    )
+                    for prefix, zone, names, limit, tariff in (
+                        ("alice", BUCHAREST, ["Kitchen", "Boiler"], 1000.0, _tariff("EUR", 0.25)),
+                        ("bob", NEW_YORK, ["Workshop", "Garage"], 3.0, _tariff("USD", 0.17)),
+                    )
+                ]
                 await pipeline.wait_for_devices(*alice.devices.values(), *bob.devices.values())
                 rng = random.Random(12)
                 sent: dict[uuid.UUID, int] = {}

@@ -6,6 +6,7 @@ import dataclasses
 import socket
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -270,10 +271,28 @@ async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
     assert row["username"] == "renamed"
 
 
+async def _timed_ask(
+    support: Support, client: Login, text: str, **changes: Any
+) -> tuple[httpx.Response, float]:
+    """A question in bot mode, with parts of the support context swapped for it alone; the
+    answer and how long it took."""
+    ctx = support.context
+    support.context = dataclasses.replace(ctx, **changes)
+    try:
+        started = time.monotonic()
+        response = await support.http.post(
+            "/api/support/messages",
+            json={"text": text, "mode": "bot"},
+            headers=support.as_(client),
+        )
+        return response, time.monotonic() - started
+    finally:
+        support.context = ctx
+
+
 async def _ask_with_llm(
     support: Support, client: Login, llm_server: LlmServer, model: str, timeout: float = 5.0
 ) -> tuple[dict[str, object], float]:
-    ctx = support.context
     settings = support.settings.model_copy(
         update={
             "support_llm_base_url": llm_server.base_url,
@@ -283,17 +302,9 @@ async def _ask_with_llm(
         }
     )
     async with httpx.AsyncClient() as http:
-        support.context = dataclasses.replace(ctx, llm=LlmClient(settings, http))
-        try:
-            started = time.monotonic()
-            response = await support.http.post(
-                "/api/support/messages",
-                json={"text": "Why is the sky blue?", "mode": "bot"},
-                headers=support.as_(client),
-            )
-            elapsed = time.monotonic() - started
-        finally:
-            support.context = ctx
+        response, elapsed = await _timed_ask(
+            support, client, "Why is the sky blue?", llm=LlmClient(settings, http)
+        )
     assert response.status_code == 200, response.text
     reply: dict[str, object] = response.json()["reply"]
     return reply, elapsed
@@ -399,22 +410,14 @@ async def test_a_hanging_monitoring_gets_the_polite_answer_within_the_timeout(
     # the request, and no answer ever comes.
     listener = socket.create_server(("127.0.0.1", 0), backlog=8)
     port = listener.getsockname()[1]
-    ctx = support.context
     client = await auth_server.client()
     async with httpx.AsyncClient() as http:
-        support.context = dataclasses.replace(
-            ctx, figures=ConsumptionApi(http, f"http://127.0.0.1:{port}", timeout=1.0)
-        )
         try:
-            started = time.monotonic()
-            response = await support.http.post(
-                "/api/support/messages",
-                json={"text": "how much did I use this week?", "mode": "bot"},
-                headers=support.as_(client),
+            figures = ConsumptionApi(http, f"http://127.0.0.1:{port}", timeout=1.0)
+            response, elapsed = await _timed_ask(
+                support, client, "how much did I use this week?", figures=figures
             )
-            elapsed = time.monotonic() - started
         finally:
-            support.context = ctx
             listener.close()
     assert response.status_code == 200, response.text
     assert response.json()["reply"]["text"] == UNAVAILABLE_ANSWER
