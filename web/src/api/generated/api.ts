@@ -493,7 +493,8 @@ export interface paths {
         put?: never;
         /**
          * Create Message
-         * @description A client's message to the bot (answered at once) or to the admins.
+         * @description A client's message to the bot (answered at once, from the client's own figures when
+         *     asked about them) or to the admins.
          */
         post: operations["create_message_api_support_messages_post"];
         delete?: never;
