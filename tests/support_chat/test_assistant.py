@@ -22,17 +22,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.migrations import migrate_service
-from ems.contracts.events import (
-    DeviceCreated,
-    Envelope,
-    EventBody,
-    TariffBand,
-    TariffCreated,
-    UserCreated,
-    UserUpdated,
-)
+from ems.contracts.events import UserCreated, UserUpdated
+from ems.devices.app import create_app as create_devices
+from ems.devices.settings import DevicesSettings
+from ems.devices.spec import SPEC as DEVICES
 from ems.monitoring.app import create_app as create_monitoring
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
@@ -47,8 +41,6 @@ from tests.support_chat.conftest import LlmServer
 
 BUCHAREST = "Europe/Bucharest"
 NEW_YORK = "America/New_York"
-# Long ago enough that every reading below falls in the devices' current ownership.
-OWNED_SINCE = datetime.now(UTC) - timedelta(days=400)
 
 
 def last_dst_change(zone: str, before: date) -> date:
@@ -107,69 +99,65 @@ class Stack:
         return datetime.now(ZoneInfo(who.zone)).date()
 
 
-async def _publish(
-    pipeline: Pipeline, body: EventBody, occurred_at: datetime | None = None
-) -> None:
-    """As the owning service would, at `occurred_at` (device ownership starts then)."""
-    envelope = Envelope(
-        type=body.routing_key,
-        data=body.model_dump(mode="json"),
-        occurred_at=occurred_at or datetime.now(UTC),
-    )
-    owner = "devices" if body.routing_key.split(".")[0] in ("device", "tariff") else "users"
-    await pipeline.senders[owner].publish(
-        EXCHANGE_SYNC,
-        envelope.type,
-        envelope.model_dump_json().encode(),
-        message_id=str(envelope.event_id),
-    )
+@dataclass(frozen=True)
+class Tariff:
+    currency: str
+    price: float
+
+    def body(self) -> dict[str, Any]:
+        """A price, cheaper at night (22:00-06:00 in the owner's zone)."""
+        night = {"start": "22:00", "end": "06:00", "price_per_kwh": round(self.price / 2, 4)}
+        return {
+            "name": f"{self.currency} {uuid.uuid4().hex[:6]}",
+            "currency": self.currency,
+            "price_per_kwh": self.price,
+            "bands": [night],
+        }
+
+
+async def _created(devices: httpx.AsyncClient, admin: Login, path: str, body: Any) -> str:
+    """The id of what an admin creates in the devices service (an owner is known there once
+    the user's event has arrived: 422 until then)."""
+    headers = {"Authorization": f"Bearer {admin.access_token}"}
+
+    async def create() -> str | None:
+        response = await devices.post(path, json=body, headers=headers)
+        assert response.status_code in (201, 422), response.text
+        return str(response.json()["id"]) if response.status_code == 201 else None
+
+    return await eventually(create, timeout=20, interval=0.2)
 
 
 async def _household(
     pipeline: Pipeline,
+    devices: httpx.AsyncClient,
+    admin: Login,
     login: Login,
     zone: str,
     names: list[str],
     limit_kwh: float,
-    tariff: TariffCreated,
+    tariff: Tariff,
 ) -> Household:
+    """A client in `zone` (as the users service would announce them) with devices and a
+    tariff an admin gave them in the devices service."""
     who = Household(login, zone, tariff_currency=tariff.currency)
-    for revision, event in enumerate(
-        (
-            UserCreated(id=login.id, username=login.username, role="CLIENT", time_zone=zone),
-            UserUpdated(
-                id=login.id, username=login.username, role="CLIENT", time_zone=zone, revision=2
-            ),
-        )
-    ):
-        await _publish(pipeline, event, OWNED_SINCE + timedelta(seconds=revision))
-    await _publish(pipeline, tariff, OWNED_SINCE)
-    for name in names:
-        device_id = uuid.uuid4()
-        await _publish(
-            pipeline,
-            DeviceCreated(
-                id=device_id,
-                name=f"{name} {device_id.hex[:6]}",
-                owner_id=login.id,
-                max_hourly_kwh=limit_kwh,
-                tariff_id=tariff.id,
-            ),
-            OWNED_SINCE + timedelta(seconds=5),
-        )
-        who.devices[f"{name} {device_id.hex[:6]}"] = device_id
-    return who
-
-
-def _tariff(currency: str, price: float) -> TariffCreated:
-    """A price, cheaper at night (22:00-06:00 in the owner's zone)."""
-    return TariffCreated(
-        id=uuid.uuid4(),
-        name=f"{currency} {uuid.uuid4().hex[:6]}",
-        currency=currency,
-        price_per_kwh=price,
-        bands=[TariffBand(start="22:00", end="06:00", price_per_kwh=round(price / 2, 4))],
+    await pipeline.publish_event(
+        UserCreated(id=login.id, username=login.username, role="CLIENT", time_zone=zone)
     )
+    await pipeline.publish_event(
+        UserUpdated(id=login.id, username=login.username, role="CLIENT", time_zone=zone, revision=2)
+    )
+    tariff_id = await _created(devices, admin, "/api/tariffs", tariff.body())
+    for name in names:
+        label = f"{name} {uuid.uuid4().hex[:6]}"
+        body = {
+            "name": label,
+            "owner_id": str(login.id),
+            "max_hourly_kwh": limit_kwh,
+            "tariff_id": tariff_id,
+        }
+        who.devices[label] = uuid.UUID(await _created(devices, admin, "/api/devices", body))
+    return who
 
 
 def _stamps(now: datetime, dst_day: date | None, zone: str) -> list[datetime]:
@@ -224,62 +212,86 @@ async def stack(
         support_monitoring_timeout_seconds=10.0,
     )
     await migrate_service(SUPPORT, support_settings)
-    async with running_pipeline(monitoring_settings, test_broker) as pipeline:
+    devices_settings: DevicesSettings = make_settings(
+        DevicesSettings,
+        db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
+        amqp_url=module_vhost,
+        auth_internal_url=f"http://{auth_server.address}",
+        users_internal_url="",
+    )
+    await migrate_service(DEVICES, devices_settings)
+    admin = await auth_server.admin()
+    async with (
+        running_pipeline(monitoring_settings, test_broker) as pipeline,
+        serve(create_devices(devices_settings)) as devices_address,
+        serve(create_monitoring(monitoring_settings)) as address,
+    ):
         await pipeline.start_balancer()
-        monitoring_app = create_monitoring(monitoring_settings)
-        async with serve(monitoring_app) as address:
-            support_app = create_support(
-                support_settings.model_copy(update={"monitoring_internal_url": f"http://{address}"})
+        support_app = create_support(
+            support_settings.model_copy(
+                update={
+                    "monitoring_internal_url": f"http://{address}",
+                    "devices_internal_url": f"http://{devices_address}",
+                }
             )
-            async with (
-                support_app.router.lifespan_context(support_app),
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=support_app), base_url="http://support"
-                ) as support,
-                httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as monitoring,
-            ):
-                # Alice: small readings, a night band. Bob: 2-4 kWh readings, over his
-                # 3 kWh limit hour after hour (alerts), a flat price in another currency.
-                alice, bob = [
-                    await _household(
-                        pipeline, await auth_server.client(prefix), zone, names, limit, tariff
-                    )
-                    for prefix, zone, names, limit, tariff in (
-                        ("alice", BUCHAREST, ["Kitchen", "Boiler"], 1000.0, _tariff("EUR", 0.25)),
-                        ("bob", NEW_YORK, ["Workshop", "Garage"], 3.0, _tariff("USD", 0.17)),
-                    )
-                ]
-                await pipeline.wait_for_devices(*alice.devices.values(), *bob.devices.values())
-                rng = random.Random(12)
-                sent: dict[uuid.UUID, int] = {}
-                for who, low, high in ((alice, 0.05, 0.5), (bob, 2.0, 4.0)):
-                    own_dst = dst_day if who is alice else None
-                    for device_id in who.devices.values():
-                        stamps = _stamps(now, own_dst, who.zone)
-                        for stamp in stamps:
-                            value = round(rng.uniform(low, high), 3)
-                            await pipeline.publish_reading(device_id, stamp, value)
-                        sent[device_id] = len(stamps)
+        )
+        async with (
+            support_app.router.lifespan_context(support_app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=support_app), base_url="http://support"
+            ) as support,
+            httpx.AsyncClient(base_url=f"http://{address}", timeout=10) as monitoring,
+            httpx.AsyncClient(base_url=f"http://{devices_address}", timeout=10) as devices,
+        ):
+            # Alice: small readings. Bob: 2-4 kWh readings, over his 3 kWh limit hour
+            # after hour (alerts), priced in another currency.
+            alice, bob = [
+                await _household(
+                    pipeline,
+                    devices,
+                    admin,
+                    await auth_server.client(prefix),
+                    zone,
+                    names,
+                    limit,
+                    tariff,
+                )
+                for prefix, zone, names, limit, tariff in (
+                    ("alice", BUCHAREST, ["Kitchen", "Boiler"], 1000.0, Tariff("EUR", 0.25)),
+                    ("bob", NEW_YORK, ["Workshop", "Garage"], 3.0, Tariff("USD", 0.17)),
+                )
+            ]
+            await pipeline.wait_for_devices(*alice.devices.values(), *bob.devices.values())
+            rng = random.Random(12)
+            sent: dict[uuid.UUID, int] = {}
+            for who, low, high in ((alice, 0.05, 0.5), (bob, 2.0, 4.0)):
+                own_dst = dst_day if who is alice else None
+                for device_id in who.devices.values():
+                    stamps = _stamps(now, own_dst, who.zone)
+                    for stamp in stamps:
+                        value = round(rng.uniform(low, high), 3)
+                        await pipeline.publish_reading(device_id, stamp, value)
+                    sent[device_id] = len(stamps)
 
-                async def stored() -> bool:
-                    for device_id, count in sent.items():
-                        if await pipeline.readings_count(device_id) != count:
-                            return False
-                    return True
+            async def stored() -> bool:
+                for device_id, count in sent.items():
+                    if await pipeline.readings_count(device_id) != count:
+                        return False
+                return True
 
-                await eventually(stored, timeout=60, interval=0.2)
-                result = Stack(support, monitoring, alice, bob, dst_day)
+            await eventually(stored, timeout=60, interval=0.2)
+            result = Stack(support, monitoring, alice, bob, dst_day)
 
-                async def zones_applied() -> bool:
-                    for who in (alice, bob):
-                        body = await result.api(who, "day", date=now.date())
-                        if body.get("time_zone") != who.zone:
-                            return False
-                    return True
+            async def zones_applied() -> bool:
+                for who in (alice, bob):
+                    body = await result.api(who, "day", date=now.date())
+                    if body.get("time_zone") != who.zone:
+                        return False
+                return True
 
-                # monitoring answers in each client's profile zone (from the user events).
-                await eventually(zones_applied, timeout=20)
-                yield result
+            # monitoring answers in each client's profile zone (from the user events).
+            await eventually(zones_applied, timeout=20)
+            yield result
 
 
 def _kwh(value: float) -> str:
@@ -386,19 +398,17 @@ async def test_the_top_device_is_the_apis(stack: Stack) -> None:
     largest this month by the API's own per-device figures, or another user's device."""
     for who in (stack.alice, stack.bob):
         today = stack.today(who)
-        meters = await stack.api(who, "meters", size=100)
-        assert {m["name"] for m in meters["items"]} == set(who.devices)
         totals = {}
-        for meter in meters["items"]:
+        for name, device_id in who.devices.items():
             figures = await stack.api(
                 who,
                 "range",
                 start=today.replace(day=1),
                 end=today,
                 bucket="day",
-                device_id=meter["device_id"],
+                device_id=device_id,
             )
-            totals[meter["name"]] = figures["total_kwh"]
+            totals[name] = figures["total_kwh"]
         top = max(totals, key=lambda name: totals[name])
         reply = await stack.ask(who, "Which device uses the most?")
         assert reply.startswith(f"{top} used the most"), (totals, reply)

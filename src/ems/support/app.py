@@ -45,7 +45,10 @@ def create_app(settings: SupportSettings, token_verifier: TokenVerifier | None =
                 settings.support_messages_per_minute, settings.support_messages_burst
             )
             figures = ConsumptionApi(
-                http, settings.monitoring_internal_url, settings.support_monitoring_timeout_seconds
+                http,
+                settings.monitoring_internal_url,
+                settings.support_monitoring_timeout_seconds,
+                devices_url=settings.devices_internal_url,
             )
             provide(
                 app,

@@ -20,6 +20,8 @@ class SupportSettings(CommonSettings):
     # asker's own token (`ems up` points this at monitoring's first replica). A whole answer
     # gets this long before the user is told their figures cannot be seen right now.
     monitoring_internal_url: str = "http://127.0.0.1:8120"
+    # Which devices are the asker's ("which device uses the most"), with the same token.
+    devices_internal_url: str = "http://127.0.0.1:8103"
     support_monitoring_timeout_seconds: float = 3.0
     # Messages of the conversation the LLM fallback sees before the question.
     support_llm_history_messages: int = 10

@@ -165,12 +165,12 @@ async def _top_device(asker: Asker, period: Period) -> str:
         return "You have no devices yet: an admin assigns them to you (ask in Admin mode)."
 
     def reader(device: dict[str, Any]) -> Callable[[], Awaitable[float | None]]:
-        return lambda: asker.device_total(str(device["device_id"]), period.first, period.last)
+        return lambda: asker.device_total(str(device["id"]), period.first, period.last)
 
     totals = await gather_limited([reader(d) for d in devices], PARALLEL_DEVICE_READS)
     ranked = sorted(
         (
-            (kwh, str(d.get("name") or d["device_id"]))
+            (kwh, str(d.get("name") or d["id"]))
             for d, kwh in zip(devices, totals, strict=True)
             if kwh is not None
         ),

@@ -1,5 +1,6 @@
 """The asker's own figures, read from monitoring's public consumption API with the asker's
-own bearer token.
+own bearer token (and, for "which device", the asker's own devices from the devices service,
+with the same token).
 
 Monitoring applies its own rules to that token (a client sees only the devices they own now,
 in their profile's time zone), so the assistant can never tell a user more than their
@@ -29,7 +30,7 @@ FIGURE_CALLS = Counter(
 T = TypeVar("T")
 # Devices whose figures are read at once for "which device uses the most".
 PARALLEL_DEVICE_READS = 8
-# Pages of `/meters` read at most (of 100 devices each).
+# Pages of the asker's devices read at most (of 100 each).
 MAX_DEVICE_PAGES = 5
 
 
@@ -38,11 +39,15 @@ class FiguresUnavailable(Exception):
 
 
 class ConsumptionApi:
-    """monitoring's `/api/consumption/*`, at its direct (internal) address."""
+    """monitoring's `/api/consumption/*` (and the devices service's `/api/devices`), at their
+    direct (internal) addresses."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, timeout: float, devices_url: str = ""
+    ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
+        self.devices_url = devices_url.rstrip("/")
         # The hard limit of a whole answer, however many calls it takes.
         self.timeout = timeout
 
@@ -54,11 +59,31 @@ class ConsumptionApi:
     ) -> dict[str, Any] | None:
         """The JSON object monitoring answers to `GET /api/consumption/{path}` for the token's
         owner; None for a 404 when `missing_ok` (a device that is no longer theirs)."""
-        if not self.base_url:
-            raise FiguresUnavailable("monitoring's address is not configured")
+        return await self._get(
+            self.base_url, f"/api/consumption/{path}", token, params, missing_ok=missing_ok
+        )
+
+    async def devices_page(self, token: str, page: int, size: int) -> dict[str, Any]:
+        """A page of the token owner's own devices, from the devices service."""
+        params = {"page": str(page), "size": str(size)}
+        body = await self._get(self.devices_url, "/api/devices", token, params)
+        assert body is not None
+        return body
+
+    async def _get(
+        self,
+        base_url: str,
+        path: str,
+        token: str,
+        params: dict[str, str],
+        *,
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        if not base_url:
+            raise FiguresUnavailable(f"no address configured for {path}")
         try:
             response = await self.http.get(
-                f"{self.base_url}/api/consumption/{path}",
+                f"{base_url}{path}",
                 params=params,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self.timeout,
@@ -138,13 +163,14 @@ class Asker:
         return None if body is None else number(body.get("total_kwh"))
 
     async def devices(self) -> list[dict[str, Any]]:
-        """The asker's devices as monitoring lists them (`/meters`: their own only)."""
+        """The asker's own devices (`id`, `name`), as the devices service lists them to the
+        asker; their figures then come from monitoring, which skips any not theirs now."""
         found: list[dict[str, Any]] = []
         for page in range(1, MAX_DEVICE_PAGES + 1):
-            body = await self.read("meters", page=page, size=100)
+            body = await self.api.devices_page(self.token, page, 100)
             items = body.get("items")
             if not isinstance(items, list):
-                raise FiguresUnavailable("meters: no items")
+                raise FiguresUnavailable("devices: no items")
             found.extend(item for item in items if isinstance(item, dict))
             if len(found) >= int(body.get("total") or 0) or not items:
                 break
