@@ -16,13 +16,15 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from ems.common.migrations import migrate_service
+from ems.common.registry import ServiceSpec
+from ems.common.settings import CommonSettings
 from ems.contracts.events import UserCreated, UserUpdated
 from ems.devices.app import create_app as create_devices
 from ems.devices.settings import DevicesSettings
@@ -39,6 +41,7 @@ from tests.support.broker import TestBroker
 from tests.support.polling import eventually
 from tests.support_chat.conftest import LlmServer
 
+S = TypeVar("S", bound=CommonSettings)
 BUCHAREST = "Europe/Bucharest"
 NEW_YORK = "America/New_York"
 
@@ -188,11 +191,22 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     now = datetime.now(UTC)
     dst_day = last_dst_change(BUCHAREST, now.date() - timedelta(days=2))
-    monitoring_settings: MonitoringSettings = make_settings(
+
+    async def migrated(cls: type[S], spec: ServiceSpec, **overrides: Any) -> S:
+        """A service's settings on a database of its own, on this module's vhost."""
+        settings: S = make_settings(
+            cls,
+            db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
+            amqp_url=module_vhost,
+            auth_internal_url=f"http://{auth_server.address}",
+            **overrides,
+        )
+        await migrate_service(spec, settings)
+        return settings
+
+    monitoring_settings = await migrated(
         MonitoringSettings,
-        db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
-        amqp_url=module_vhost,
-        auth_internal_url=f"http://{auth_server.address}",
+        MONITORING,
         ingest_batch_ms=20,
         # Raw readings back to the daylight-saving day are accepted.
         readings_retention_days=(now.date() - dst_day).days + 3,
@@ -201,25 +215,14 @@ async def stack(
         devices_internal_url="",
         users_internal_url="",
     )
-    await migrate_service(MONITORING, monitoring_settings)
-    support_settings: SupportSettings = make_settings(
+    support_settings = await migrated(
         SupportSettings,
-        db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
-        amqp_url=module_vhost,
-        auth_internal_url=f"http://{auth_server.address}",
+        SUPPORT,
         support_llm_base_url=llm_server.base_url,
         support_llm_model="answer",
         support_monitoring_timeout_seconds=10.0,
     )
-    await migrate_service(SUPPORT, support_settings)
-    devices_settings: DevicesSettings = make_settings(
-        DevicesSettings,
-        db_prefix=f"{db_prefix}{uuid.uuid4().hex[:4]}_",
-        amqp_url=module_vhost,
-        auth_internal_url=f"http://{auth_server.address}",
-        users_internal_url="",
-    )
-    await migrate_service(DEVICES, devices_settings)
+    devices_settings = await migrated(DevicesSettings, DEVICES, users_internal_url="")
     admin = await auth_server.admin()
     async with (
         running_pipeline(monitoring_settings, test_broker) as pipeline,
