@@ -183,7 +183,12 @@ async def secure_platform(
                     devices_internal_url=f"http://127.0.0.1:{ports['devices']}",
                     users_internal_url=f"http://127.0.0.1:{ports['users']}",
                 ),
-                "support": make_settings(SupportSettings, **common),
+                "support": make_settings(
+                    SupportSettings,
+                    **common,
+                    monitoring_internal_url=f"http://127.0.0.1:{ports['monitoring']}",
+                    devices_internal_url=f"http://127.0.0.1:{ports['devices']}",
+                ),
                 "realtime": make_settings(RealtimeSettings, **common),
             }
             served = {n: Served(service_spec(n), settings[n], ports[n]) for n in SERVICES}

@@ -202,7 +202,8 @@ async def test_a_client_never_sees_another_clients_consumption_or_chat(
     secure_platform: SecurePlatform,
 ) -> None:
     """If this fails, one client reads another's consumption, alerts, CSV export or support
-    history by naming their device or user id (the seeds' mistake)."""
+    history by naming their device or user id (the seeds' mistake), or learns of them by
+    asking the assistant."""
     a, a_token = await secure_platform.new_client()
     b, _ = await secure_platform.new_client()
     admin = {"Authorization": f"Bearer {secure_platform.admin_token}"}
@@ -254,6 +255,18 @@ async def test_a_client_never_sees_another_clients_consumption_or_chat(
             "/api/consumption/alerts", headers={"Authorization": f"Bearer {a_token}"}
         )
         assert all(item["device_id"] != b_device for item in listed.json()["items"])
+    # The assistant reads A's figures with A's own token: B's meter and its alert stay
+    # invisible (and a reply that is not "you have none" means it could not read them).
+    for question in ("Any alerts?", "Which device uses the most?"):
+        asked = await secure_platform.gateway.post(
+            "/api/support/messages",
+            json={"text": question, "mode": "bot"},
+            headers={"Authorization": f"Bearer {a_token}"},
+        )
+        assert asked.status_code == 200, asked.text
+        reply = asked.json()["reply"]["text"]
+        assert reply.startswith("You have no"), (question, reply)
+        assert "b's meter" not in reply and b_device not in reply, reply
     assert failures == [], failures
     assert a["id"] != b["id"]
 
