@@ -4,5 +4,6 @@ SPEC = service(
     "support",
     port=8160,
     order=50,
-    description="Support chat: rule-based bot, LLM fallback, admin inbox and history.",
+    description="Support chat: the rule-based bot and an assistant answering from the caller's"
+    " own figures, LLM fallback, admin inbox and history.",
 )
