@@ -244,7 +244,9 @@ async def test_a_deleted_users_conversation_is_removed(
         json={"text": "still here?", "mode": "bot"},
         headers=support.as_(client),
     )
-    assert again.status_code == 403
+    # Refused either way: 403 by support's tombstone, or 401 once auth (which handles the
+    # same event) has revoked the deleted user's sessions and support has polled that.
+    assert again.status_code in (401, 403), again.text
 
 
 async def test_a_renamed_user_shows_the_new_name_in_the_inbox(
