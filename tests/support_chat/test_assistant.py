@@ -346,7 +346,7 @@ async def test_totals_equal_the_api_in_each_users_zone(stack: Stack) -> None:
             assert _money(figures["total_cost"], who.tariff_currency) in reply, (question, reply)
             assert who.zone in reply
             _assert_own(stack, who, reply)
-        # Both had readings yesterday, at very different rates: the figures are not shared.
+    # Both had readings yesterday, at very different rates: the figures are not shared.
     alice_day = await stack.api(stack.alice, "day", date=stack.today(stack.alice) - timedelta(1))
     bob_day = await stack.api(stack.bob, "day", date=stack.today(stack.bob) - timedelta(1))
     assert 0 < alice_day["total_kwh"] * 3 < bob_day["total_kwh"]
