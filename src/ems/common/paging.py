@@ -33,8 +33,9 @@ def page_params(default_size: int = 20, max_size: int = 100) -> Callable[..., Pa
     """The dependency of a list route: `Annotated[PageParams, Depends(page_params(...))]`."""
 
     # Defaults, not Annotated: the bounds are this call's values, which annotations (strings
-    # under `from __future__ import annotations`) could not see.
-    def params(
+    # under `from __future__ import annotations`) could not see. Async: FastAPI runs a plain
+    # function dependency on its thread pool, a hop that costs more than the function.
+    async def params(
         page: int = Query(1, ge=1, le=MAX_PAGE, description="1-based"),
         size: int = Query(default_size, ge=1, le=max_size),
     ) -> PageParams:

@@ -1,7 +1,11 @@
 """Access-token verification and the FastAPI dependencies every service uses to enforce
 roles itself, whatever the gateway did. Tokens are EdDSA JWTs signed by the auth service;
 its public keys come from its JWKS document. A verified token is then checked against the
-process's copy of auth's revocations (ems.common.revocations): in memory, on every request."""
+process's copy of auth's revocations (ems.common.revocations): in memory, on every request.
+
+The signature and claims of a token are checked once: its claims are then kept in memory
+until the token expires (a client sends the same token for minutes), while the revocation
+check still runs on every request, so a cached token stops as soon as it is revoked."""
 
 from __future__ import annotations
 
@@ -61,6 +65,9 @@ class TokenVerifier:
 
     # An unknown kid triggers at most one key reload per this many seconds.
     RELOAD_INTERVAL = 10.0
+    # Verified tokens kept (their claims, until they expire); past this many the expired
+    # ones are dropped, and if that is not enough, all of them (they are verified again).
+    CACHE_SIZE = 20_000
 
     def __init__(
         self,
@@ -77,6 +84,8 @@ class TokenVerifier:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+        # token -> its verified claims; each is dropped once its `exp` has passed.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     async def _key(self, kid: str) -> Ed25519PublicKey:
         if kid not in self._keys and time.monotonic() - self._loaded_at > self.RELOAD_INTERVAL:
@@ -106,6 +115,27 @@ class TokenVerifier:
         return name
 
     async def _claims(self, token: str) -> dict[str, Any]:
+        """The token's claims: from the cache until the token expires, else verified."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached["exp"] > time.time():
+                return cached
+            del self._verified[token]
+        claims = await self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._forget_expired()
+        self._verified[token] = claims
+        return claims
+
+    def _forget_expired(self) -> None:
+        now = time.time()
+        for token in [t for t, claims in self._verified.items() if claims["exp"] <= now]:
+            del self._verified[token]
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+
+    async def _verify(self, token: str) -> dict[str, Any]:
+        """Signature (EdDSA, a known kid), `iss`, `aud`, `exp`: PyJWT, once per token."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from ems.common.credentials import internal_caller
-from ems.common.deps import Caller, SessionDep, UnitOfWorkDep, admin_dependency, caller_dependency
+from ems.common.deps import Caller, SessionDep, UnitOfWorkDep, admin_dependency, token_caller
 from ems.common.openapi import errors
 from ems.common.paging import Paging, Search
 from ems.contracts import identity
@@ -25,9 +25,9 @@ from ems.devices.schemas import (
     TariffUpdate,
 )
 
-current_caller = caller_dependency(service.role_of)
-CallerDep = Annotated[Caller, Depends(current_caller)]
-AdminDep = Annotated[Caller, Depends(admin_dependency(current_caller))]
+# The caller's role from their token: revocations stop a token whose role changed.
+CallerDep = Annotated[Caller, Depends(token_caller)]
+AdminDep = Annotated[Caller, Depends(admin_dependency(token_caller))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])

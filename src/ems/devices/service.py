@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ems.common.deps import Caller, account_gone
+from ems.common.deps import Caller
 from ems.common.errors import ApiError, conflict, not_found, refuse_nulls
 from ems.common.outbox import add_event
 from ems.common.paging import PageParams, contains, page_of
@@ -35,16 +35,6 @@ _TAKEN = {
     "uq_devices_meter_id": ("meter_id", "meter id is already taken"),
     "uq_tariffs_name": ("name", "a tariff of this name exists"),
 }
-
-
-async def role_of(session: AsyncSession, user_id: uuid.UUID) -> str | None:
-    """The role the synced copy holds for a user; None before it arrived; 401 once deleted."""
-    row = (
-        await session.execute(select(Owner.role, Owner.deleted).where(Owner.id == user_id))
-    ).first()
-    if row is not None and row.deleted:
-        raise account_gone()
-    return row.role if row is not None else None
 
 
 # --- devices -------------------------------------------------------------------------------
