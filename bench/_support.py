@@ -4,8 +4,10 @@ the load-average guard. Benchmarks send traffic to loopback only."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import socket
@@ -17,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -79,6 +82,35 @@ def refuse_when_busy(force: bool) -> float:
             "it anyway, to check that it works)."
         )
     return load
+
+
+def bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every benchmark accepts: `--force` (run on a busy machine: a smoke run) and
+    `--out` (also write the report there, as JSON)."""
+    parser.add_argument("--force", action="store_true", help="run on a busy machine (a smoke run)")
+    parser.add_argument("--out", type=Path, help="also write the report here (JSON)")
+
+
+def begin(args: argparse.Namespace, **settings: Any) -> dict[str, Any]:
+    """A benchmark's report, started: the machine and the load average before the run
+    (refused over `BUSY_LOAD` unless `--force`), then the run's settings."""
+    before = refuse_when_busy(args.force)
+    return {
+        "machine": machine(),
+        "load_average_before": before,
+        # Forced on a busy machine: the figures say it works, not how fast.
+        "forced": bool(args.force and before > BUSY_LOAD),
+        **settings,
+    }
+
+
+def finish(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The load average after the run, then the report on stdout (and in `--out`)."""
+    report["load_average_after"] = load_average()
+    text = json.dumps(report, indent=2)
+    print(text, flush=True)
+    if args.out:
+        args.out.write_text(text + "\n")
 
 
 @contextlib.contextmanager

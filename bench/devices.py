@@ -1,22 +1,26 @@
-"""Device list and device read through the nginx gateway, against the same requests sent
-straight to the devices service (the baseline), in one run, at a fixed concurrency.
+"""Device reads and lists through the nginx gateway, against the cheapest request on the
+same stack (`GET /api/auth/jwks.json`: public, no forward auth, no database), in one run,
+at a fixed concurrency, for a client and for an admin.
 
-auth, users and devices run as real processes (`ems serve`), one worker each, with the
-gateway generated from their specs as `ems up` does. The caller is a client with 20
-devices among 500; every request carries their access token, so the gateway's forward
-auth runs on each one (its 1 s verify cache sees one token: the cheap case), and the
-devices service verifies the token and reads the caller's current role itself.
+auth, users and devices run as real processes (`ems serve`; devices as many replicas as
+its spec asks, as `ems up` runs it), with the gateway generated from their specs as
+`ems up` does. The client owns 20 of 500 devices. Every request carries the caller's access
+token, so the gateway's forward auth runs on each one (its 1 s verify cache sees one token)
+and the devices service verifies the token again itself. For each case: requests/s, p50 and
+p99 from wrk (2 threads), the CPU the serving processes spent per request (nginx, auth and
+devices; from /proc), and requests/s as a share of jwks.json's. `--direct` adds the same
+requests sent straight to a devices process (no gateway).
 
-    uv run python bench/devices.py [--concurrency 32] [--seconds 10]
+    uv run python bench/devices.py [--concurrency 32] [--seconds 10] [--direct]
 
-Needs wrk (apt-get install wrk) and nginx.
+Needs wrk (apt-get install wrk) and nginx. Refuses to run on a busy machine (1-minute load
+average over 1.5) unless `--force`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -24,12 +28,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import httpx
-from _support import free_port, isolated_env, machine, migrate, service, wait_ready
+from _support import (
+    begin,
+    bench_arguments,
+    finish,
+    free_port,
+    isolated_env,
+    migrate,
+    service,
+    wait_ready,
+)
 
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.registry import service_spec
@@ -42,7 +54,7 @@ SERVICES = ("auth", "users", "devices")
 
 
 @contextlib.contextmanager
-def gateway(ports: dict[str, int]) -> Iterator[tuple[str, int]]:
+def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
     """nginx in front of the services, rendered from their specs."""
     folder = Path(tempfile.mkdtemp(prefix="ems-bench-gw-"))
     (folder / "run").mkdir()
@@ -55,7 +67,8 @@ def gateway(ports: dict[str, int]) -> Iterator[tuple[str, int]]:
         log_dir=folder / "logs",
         static_root=placeholder_root(),
         services=upstreams_from_specs(
-            [service_spec(name) for name in SERVICES], lambda spec, _: ports[spec.name]
+            [service_spec(name) for name in SERVICES],
+            lambda spec, i: _port(ports[spec.name], i),
         ),
         run_as_root=os.geteuid() == 0,
         # The services derive their secrets from the development key under EMS_DATA_DIR.
@@ -83,8 +96,13 @@ def gateway(ports: dict[str, int]) -> Iterator[tuple[str, int]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def seed(url: str, env: dict[str, str]) -> tuple[str, str]:
-    """A client owning 20 of 500 devices; returns their token and one of their device ids."""
+def _port(ports: int | list[int], instance: int) -> int:
+    return ports if isinstance(ports, int) else ports[instance]
+
+
+def seed(url: str, env: dict[str, str]) -> tuple[str, str, str]:
+    """A client owning 20 of 500 devices: their token, one of their device ids, and an
+    admin's token."""
     subprocess.run(
         [sys.executable, "-m", "ems.cli", "create-admin", ADMIN, "--password-stdin"],
         input=ADMIN_PASSWORD.encode(),
@@ -117,7 +135,7 @@ def seed(url: str, env: dict[str, str]) -> tuple[str, str]:
             if body["owner_id"]:
                 device_ids.append(response.json()["id"])
         token = login(http, "benchclient", PASSWORD)["Authorization"].split()[1]
-    return token, device_ids[0]
+    return token, device_ids[0], admin["Authorization"].split()[1]
 
 
 def login(http: httpx.Client, username: str, password: str) -> dict[str, str]:
@@ -200,17 +218,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--direct", action="store_true", help="also straight to devices")
+    bench_arguments(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    ports = {name: free_port() for name in SERVICES}
-    report: dict[str, Any] = {
-        "machine": machine(),
-        # Client, gateway and services share the cores (with whatever else runs).
-        "load_average_before": round(os.getloadavg()[0], 2),
-        "concurrency": args.concurrency,
-        "seconds": args.seconds,
-    }
+    report = begin(
+        args,
+        concurrency=args.concurrency,
+        seconds=args.seconds,
+        wrk_threads=2,
+        goal={"share_of_jwks_rps": 0.5, "p99_ms": 100},
+    )
+    replicas = service_spec("devices").replicas
+    ports: dict[str, int | list[int]] = {"auth": free_port(), "users": free_port()}
+    ports["devices"] = [free_port() for _ in range(replicas)]
     with isolated_env() as env:
         env.update(
             EMS_AUTH_INTERNAL_URL=f"http://127.0.0.1:{ports['auth']}",
@@ -219,31 +241,51 @@ def main() -> None:
         )
         migrate(env, *SERVICES)
         with contextlib.ExitStack() as stack:
-            urls = {name: stack.enter_context(service(env, name, ports[name])) for name in SERVICES}
+            urls = {
+                name: stack.enter_context(service(env, name, _port(ports[name], 0)))
+                for name in SERVICES
+            }
+            for i in range(1, replicas):
+                stack.enter_context(service(env, "devices", _port(ports["devices"], i), i))
             gw, nginx = stack.enter_context(gateway(ports))
             wait_ready(urls["devices"])
-            token, device_id = seed(gw, env)
+            client, device_id, admin = seed(gw, env)
             serving = {
-                name: processes(cmdline=f"serve {name} --port {ports[name]}") for name in SERVICES
+                name: [
+                    pid
+                    for i in range(replicas if name == "devices" else 1)
+                    for pid in processes(cmdline=f"serve {name} --port {_port(ports[name], i)}")
+                ]
+                for name in SERVICES
             }
-            direct_pids = serving["devices"]
-            gateway_pids = [nginx, *processes(parent=nginx), *serving["auth"], *direct_pids]
-            cases = {"device list": "/api/devices", "device read": f"/api/devices/{device_id}"}
-            for name, path in cases.items():
-                wrk(gw + path, token, args.concurrency, 2)  # warm-up
-                direct = measured(
-                    urls["devices"] + path, token, args.concurrency, args.seconds, direct_pids
-                )
+            front = [nginx, *processes(parent=nginx)]
+            gateway_pids = [*front, *serving["auth"], *serving["devices"]]
+            jwks = "/api/auth/jwks.json"
+            read, listing = f"/api/devices/{device_id}", "/api/devices"
+            wrk(gw + read, client, args.concurrency, 2)  # warm-up
+            baseline = measured(gw + jwks, client, args.concurrency, args.seconds, gateway_pids)
+            report["jwks.json (baseline)"] = baseline
+            cases = {
+                "client device read": (read, client),
+                "client device list": (listing, client),
+                "admin device read": (read, admin),
+                "admin device list": (listing, admin),
+            }
+            for name, (path, token) in cases.items():
                 through = measured(gw + path, token, args.concurrency, args.seconds, gateway_pids)
-                report[name] = {
-                    "direct": direct,
-                    "gateway": through,
-                    "gateway_share_of_direct_rps": round(
-                        through["requests_per_s"] / direct["requests_per_s"], 2
-                    ),
-                }
-    report["load_average_after"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(report, indent=2))
+                through["share_of_jwks_rps"] = round(
+                    through["requests_per_s"] / baseline["requests_per_s"], 3
+                )
+                report[name] = through
+                if args.direct:
+                    report[name + ", straight to devices"] = measured(
+                        urls["devices"] + path,
+                        token,
+                        args.concurrency,
+                        args.seconds,
+                        serving["devices"],
+                    )
+    finish(args, report)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,12 @@ class Database:
     """
 
     def __init__(self, dsn: str, pool_size: int = 10) -> None:
+        # At most twice `pool_size` connections, as before, but each kept once opened: a
+        # pool of `pool_size` plus overflow closed every connection past `pool_size` when it
+        # came back, so a steady load above it opened (and initialised) a connection for
+        # nearly every request.
         self.engine: AsyncEngine = create_async_engine(
-            dsn, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+            dsn, pool_size=2 * pool_size, max_overflow=0, pool_recycle=1800
         )
         _ping_when_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

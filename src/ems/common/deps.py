@@ -17,7 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Table
@@ -49,7 +49,7 @@ def provided_by(app: FastAPI, kind: type[T]) -> T:
     return value
 
 
-def provided(kind: type[T]) -> Callable[[Request], T]:
+def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
     """A dependency returning the running app's one `kind` (see `provide`). Async: FastAPI
     runs a plain function dependency on its thread pool, a hop per request."""
 
@@ -85,6 +85,20 @@ async def read_session(uow: UnitOfWorkDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+async def plain_connection(request: Request) -> AsyncIterator[Any]:
+    """The driver's (asyncpg's) connection from the service's one pool, for plain SQL:
+    handed back as soon as the route returns (before its answer is encoded and sent)."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.db is None:
+        raise RuntimeError("this service has no database")
+    async with runtime.db.driver() as conn:
+        yield conn
+
+
+# Hot reads: one statement, no ORM session (see docs/benchmarks.md, device read).
+ConnectionDep = Annotated[Any, Depends(plain_connection, scope="function")]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ the page a query selects, the `{items, total, page, size}` body, and search by `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Self, TypeVar
 
@@ -29,7 +29,9 @@ class PageParams:
         return (self.page - 1) * self.size
 
 
-def page_params(default_size: int = 20, max_size: int = 100) -> Callable[..., PageParams]:
+def page_params(
+    default_size: int = 20, max_size: int = 100
+) -> Callable[..., Awaitable[PageParams]]:
     """The dependency of a list route: `Annotated[PageParams, Depends(page_params(...))]`."""
 
     # Defaults, not Annotated: the bounds are this call's values, which annotations (strings
@@ -74,8 +76,13 @@ async def page_of(
 
 def contains(text: str, *columns: Any) -> ColumnElement[bool]:
     """Any of `columns` contains `text`, ignoring case; `%` and `_` in it are literal."""
+    return or_(*(column.ilike(like_pattern(text), escape="\\") for column in columns))
+
+
+def like_pattern(text: str) -> str:
+    """The `ILIKE ... ESCAPE '\\'` pattern for 'contains `text`' (`%` and `_` literal)."""
     escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))
+    return f"%{escaped}%"
 
 
 # A list route's search text (`?q=`), matched with `contains`.

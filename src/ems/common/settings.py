@@ -34,7 +34,8 @@ class CommonSettings(BaseSettings):
     db_prefix: str = ""
     # Overrides pg_url + db_prefix + database_name for this service when set.
     database_url: str | None = None
-    # Per process (plus as many again in bursts): ten services x replicas share one server.
+    # Per process, twice this at most (opened as needed, then kept): ten services x
+    # replicas share one server.
     db_pool_size: int = 5
 
     # Where the broker is (host, port, vhost, `?heartbeat=`). Services log in with their own

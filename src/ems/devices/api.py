@@ -9,7 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from ems.common.credentials import internal_caller
-from ems.common.deps import Caller, SessionDep, UnitOfWorkDep, admin_dependency, token_caller
+from ems.common.deps import (
+    Caller,
+    ConnectionDep,
+    SessionDep,
+    UnitOfWorkDep,
+    admin_dependency,
+    token_caller,
+)
 from ems.common.openapi import errors
 from ems.common.paging import Paging, Search
 from ems.contracts import identity
@@ -40,14 +47,14 @@ DEVICE_READERS = ("monitoring", "support")
 @router.get("", response_model=DevicePage)
 async def read_devices(
     caller: CallerDep,
-    session: SessionDep,
+    conn: ConnectionDep,
     paging: Paging,
     q: Search = None,
     owner_id: uuid.UUID | None = None,
 ) -> DevicePage:
     """Devices, paged and searchable: an admin's all (or one owner's), a client's own."""
-    rows, total = await service.list_devices(session, caller, paging, q, owner_id)
-    return DevicePage.of(rows, total, paging)
+    rows, total = await service.list_devices(conn, caller, paging, q, owner_id)
+    return DevicePage.of([dict(row) for row in rows], total, paging)
 
 
 @router.post(
@@ -68,9 +75,9 @@ async def read_user_devices(
 
 
 @router.get("/{device_id}", response_model=DeviceRead, responses=errors(404))
-async def read_device(device_id: uuid.UUID, caller: CallerDep, session: SessionDep) -> DeviceRead:
+async def read_device(device_id: uuid.UUID, caller: CallerDep, conn: ConnectionDep) -> DeviceRead:
     """One device (admin: any; a client: only their own)."""
-    return DeviceRead.model_validate(await service.read_device(session, caller, device_id))
+    return DeviceRead.model_validate(dict(await service.read_device(conn, caller, device_id)))
 
 
 @router.put("/{device_id}", response_model=DeviceRead, responses=errors(404, 409))
