@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _support import (
@@ -44,7 +46,7 @@ from _support import (
 )
 
 from ems.common.credentials import gateway_credential, master_key
-from ems.common.registry import service_spec
+from ems.common.registry import ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 
@@ -55,7 +57,8 @@ SERVICES = ("auth", "users", "devices")
 
 @contextlib.contextmanager
 def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
-    """nginx in front of the services, rendered from their specs."""
+    """nginx in front of the services, rendered from their specs (a list of ports: that
+    many replicas)."""
     folder = Path(tempfile.mkdtemp(prefix="ems-bench-gw-"))
     (folder / "run").mkdir()
     (folder / "logs").mkdir()
@@ -67,7 +70,7 @@ def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
         log_dir=folder / "logs",
         static_root=placeholder_root(),
         services=upstreams_from_specs(
-            [service_spec(name) for name in SERVICES],
+            [_with_replicas(service_spec(name), ports[name]) for name in SERVICES],
             lambda spec, i: _port(ports[spec.name], i),
         ),
         run_as_root=os.geteuid() == 0,
@@ -94,6 +97,10 @@ def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _with_replicas(spec: ServiceSpec, ports: int | list[int]) -> ServiceSpec:
+    return spec if isinstance(ports, int) else dataclasses.replace(spec, replicas=len(ports))
 
 
 def _port(ports: int | list[int], instance: int) -> int:
@@ -201,16 +208,27 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def measured(
-    url: str, token: str, concurrency: int, seconds: int, pids: list[int]
-) -> dict[str, float]:
+    url: str,
+    token: str,
+    concurrency: int,
+    seconds: int,
+    pids: list[int],
+    groups: Mapping[str, list[int]] | None = None,
+) -> dict[str, Any]:
     """wrk's figures plus the CPU the serving processes spent per request: a figure that
-    other load on the machine inflates much less than throughput."""
+    other load on the machine inflates much less than throughput (and, given `groups` of
+    them, each group's share)."""
+    groups = groups or {}
     before = cpu_seconds(pids)
-    result = wrk(url, token, concurrency, seconds)
-    spent = cpu_seconds(pids) - before
-    result["server_cpu_ms_per_request"] = round(
-        spent * 1000 / (result["requests_per_s"] * seconds), 3
-    )
+    each = {name: cpu_seconds(group) for name, group in groups.items()}
+    result: dict[str, Any] = wrk(url, token, concurrency, seconds)
+    requests = result["requests_per_s"] * seconds
+    result["server_cpu_ms_per_request"] = round((cpu_seconds(pids) - before) * 1000 / requests, 3)
+    if groups:
+        result["cpu_ms_per_request_by_process"] = {
+            name: round((cpu_seconds(group) - each[name]) * 1000 / requests, 3)
+            for name, group in groups.items()
+        }
     return result
 
 
@@ -219,6 +237,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--direct", action="store_true", help="also straight to devices")
+    parser.add_argument(
+        "--replicas", type=int, default=service_spec("devices").replicas, help="devices processes"
+    )
     bench_arguments(parser)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -228,9 +249,10 @@ def main() -> None:
         concurrency=args.concurrency,
         seconds=args.seconds,
         wrk_threads=2,
+        devices_processes=args.replicas,
         goal={"share_of_jwks_rps": 0.5, "p99_ms": 100},
     )
-    replicas = service_spec("devices").replicas
+    replicas = args.replicas
     ports: dict[str, int | list[int]] = {"auth": free_port(), "users": free_port()}
     ports["devices"] = [free_port() for _ in range(replicas)]
     with isolated_env() as env:
@@ -260,10 +282,15 @@ def main() -> None:
             }
             front = [nginx, *processes(parent=nginx)]
             gateway_pids = [*front, *serving["auth"], *serving["devices"]]
+            groups = {"nginx": front, "auth": serving["auth"], "devices": serving["devices"]}
+            # This run's database backends (shown apart: not in the server CPU above).
+            groups["postgres (not in the total)"] = processes(cmdline=env["EMS_DB_PREFIX"])
             jwks = "/api/auth/jwks.json"
             read, listing = f"/api/devices/{device_id}", "/api/devices"
             wrk(gw + read, client, args.concurrency, 2)  # warm-up
-            baseline = measured(gw + jwks, client, args.concurrency, args.seconds, gateway_pids)
+            baseline = measured(
+                gw + jwks, client, args.concurrency, args.seconds, gateway_pids, groups
+            )
             report["jwks.json (baseline)"] = baseline
             cases = {
                 "client device read": (read, client),
@@ -272,7 +299,9 @@ def main() -> None:
                 "admin device list": (listing, admin),
             }
             for name, (path, token) in cases.items():
-                through = measured(gw + path, token, args.concurrency, args.seconds, gateway_pids)
+                through = measured(
+                    gw + path, token, args.concurrency, args.seconds, gateway_pids, groups
+                )
                 through["share_of_jwks_rps"] = round(
                     through["requests_per_s"] / baseline["requests_per_s"], 3
                 )
