@@ -7,13 +7,13 @@ SHELL := bash
 
 # What `ems up` runs: the gateway, and a database and broker when none answers.
 # chromium drives the browser tests; docker-compose only validates deploy/compose.yaml.
-DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose
+DEBIAN_PACKAGES := nginx postgresql rabbitmq-server chromium docker-compose wrk
 # uv from PATH, else the one `pip install uv` just added (its scripts folder may not be on
 # PATH, e.g. under pyenv before a rehash). Expanded at each use, so after the install too.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 .PHONY: help run test lint setup system-packages uv venv web chaos diagrams api-types screenshots \
-	swarm-up swarm-down swarm-test fuzz fuzz-results
+	swarm-up swarm-down swarm-test fuzz fuzz-results bench
 
 help:
 	@echo "make run          start the whole platform (gateway at http://localhost:8080)"
@@ -23,6 +23,7 @@ help:
 	@echo "make screenshots  rewrite docs/screenshots/ (make test keeps its pictures elsewhere)"
 	@echo "make chaos        kill the broker, a replica, the balancer, the database under load; multi-host"
 	@echo "make fuzz         the broker fuzz tests with 20 times the cases of make test (~10 min)"
+	@echo "make bench        every benchmark, short, on a quiet machine: docs/results/bench.json (~10 min)"
 	@echo "make swarm-up     build the images, deploy on Docker Swarm (gateway at http://localhost:8090)"
 	@echo "make swarm-test   swarm-up, then end to end, rescaling and killed containers under load"
 	@echo "make swarm-down   remove the stack (EMS_SWARM_PURGE=1: its volumes and secrets too)"
@@ -65,6 +66,12 @@ fuzz: setup
 
 # schemathesis over every service's OpenAPI through the gateway (part of `make test`), with
 # its figures written to docs/results/schemathesis.md; a plain test run writes nothing.
+# Every benchmark with short settings (bench/run_all.py), on a quiet machine only (each one
+# refuses to start over a 1-minute load average of 1.5): writes docs/results/bench.json.
+# FORCE=1 runs them anyway, to check that they work (the figures then mean nothing).
+bench: setup
+	$(UV) run python bench/run_all.py $(if $(FORCE),--force,)
+
 fuzz-results: setup
 	EMS_RESULTS_DIR=docs/results $(UV) run pytest tests/security/test_schemathesis.py -q
 # Docker Swarm on this machine (ems swarm, src/ems/stack/swarm/): installs and starts Docker

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from _support import free_port, isolated_env, machine, migrate, wait_ready
+from _support import begin, bench_arguments, finish, free_port, isolated_env, migrate, wait_ready
 
 PASSWORD = "correct-horse-battery"
 
@@ -125,7 +124,12 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[1, 4, 16], help="wrk runs, one each"
+    )
+    bench_arguments(parser)
     args = parser.parse_args()
+    report = begin(args, devices=args.devices, days=args.days)
     with isolated_env() as env, tempfile.TemporaryDirectory() as tmp:
         env.update(
             EMS_ADMIN_USERNAME="root",
@@ -182,7 +186,7 @@ def main() -> None:
             script = wrk_script(Path(tmp), ids, first, args.days, token)
             run_wrk(url, script, 4, 5)  # warm-up
             results = {}
-            for connections in (1, 4, 16):
+            for connections in args.connections:
                 cpu_before = cpu_seconds(processes[1].pid)
                 results[connections] = run_wrk(url, script, connections, args.seconds)
                 # The service's own CPU per request: what the latency would be on an idle core.
@@ -193,15 +197,12 @@ def main() -> None:
             for process in processes:
                 process.terminate()
                 process.wait(15)
-    report = {
-        "machine": machine(),
-        "devices": args.devices,
-        "days": args.days,
+    report |= {
         "hourly_rows": args.devices * args.days * 24,
         "load_seconds": round(loaded, 1),
         "wrk_by_connections": results,
     }
-    print(json.dumps(report, indent=2))
+    finish(args, report)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import statistics
 import subprocess
 import sys
-from typing import Any
 
 import httpx
-from _support import free_port, isolated_env, machine, migrate, service
+from _support import begin, bench_arguments, finish, free_port, isolated_env, migrate, service
 
 from devices import ADMIN, ADMIN_PASSWORD, gateway, login, measured, processes, wrk
 
@@ -30,15 +27,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    bench_arguments(parser)
     args = parser.parse_args()
     # The gateway helper routes auth, users and devices; only auth is started and asked.
     ports = {name: free_port() for name in ("auth", "users", "devices")}
-    report: dict[str, Any] = {
-        "machine": machine(),
-        "load_average_before": round(os.getloadavg()[0], 2),
-        "concurrency": args.concurrency,
-        "seconds": args.seconds,
-    }
+    report = begin(args, concurrency=args.concurrency, seconds=args.seconds)
     with isolated_env() as env:
         env.update(EMS_ACCESS_TOKEN_TTL_SECONDS="900")
         migrate(env, "auth")
@@ -74,8 +67,7 @@ def main() -> None:
     report["runs"] = runs
     report["median_ratio"] = statistics.median(r["ratio"] for r in runs)
     report["target"] = 0.5
-    report["load_average_after"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(report, indent=2))
+    finish(args, report)
 
 
 if __name__ == "__main__":

@@ -47,14 +47,14 @@ import asyncpg
 import httpx
 from _support import (
     ROOT,
+    begin,
+    bench_arguments,
     broker_url,
+    finish,
     free_port,
     inspector_url,
     isolated_env,
-    load_average,
-    machine,
     migrate,
-    refuse_when_busy,
     wait_ready,
 )
 
@@ -384,13 +384,12 @@ def main() -> None:
     parser.add_argument(
         "--half-count", type=int, default=60_000, help="readings of the half-rate runs"
     )
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(
         "--no-live", action="store_true", help="replicas send no consumption.updated"
     )
-    parser.add_argument("--force", action="store_true", help="run on a busy machine (a smoke run)")
+    bench_arguments(parser)
     args = parser.parse_args()
-    load_before = refuse_when_busy(args.force)
+    started = begin(args)
 
     with isolated_env() as env, tempfile.TemporaryDirectory() as tmp:
         env.update(EMS_DEVICES_INTERNAL_URL="", EMS_USERS_INTERNAL_URL="", EMS_LOG_LEVEL="WARNING")
@@ -449,7 +448,7 @@ def main() -> None:
 
         report(
             args,
-            (load_before, load_average()),
+            started,
             baseline,
             pipeline,
             half_rate,
@@ -480,7 +479,7 @@ def _median_cpu(rounds: list[Round]) -> dict[str, float]:
 
 def report(
     args: Any,
-    load: tuple[float, float],
+    started: dict[str, Any],
     baseline: list[Round],
     pipeline: list[Round],
     half_rate: float,
@@ -492,11 +491,7 @@ def report(
     base_rate = statistics.median(r.rate for r in baseline)
     pipe_rate = statistics.median(r.rate for r in pipeline)
     result = {
-        "machine": machine(),
-        "load_average_before": load[0],
-        "load_average_after": load[1],
-        # Forced on a busy machine: the figures below say it works, not how fast.
-        "forced": args.force and load[0] > 1.5,
+        **started,
         "devices_per_round": args.devices,
         "live_updates": not args.no_live,
         "readings_per_round": args.count,
@@ -514,9 +509,7 @@ def report(
         "pipeline_cpu_ms_per_reading": _median_cpu(pipeline),
         "baseline_cpu_ms_per_reading": _median_cpu(baseline),
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+    finish(args, result)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 
 import httpx
-from _support import free_port, isolated_env, machine, migrate, service, summary
+from _support import (
+    begin,
+    bench_arguments,
+    finish,
+    free_port,
+    isolated_env,
+    migrate,
+    service,
+    summary,
+)
 from argon2 import PasswordHasher
 
 PASSWORD = "correct-horse-battery"
@@ -54,7 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=15)
+    bench_arguments(parser)
     args = parser.parse_args()
+    report = begin(args, concurrency=args.concurrency)
     with isolated_env() as env:
         migrate(env, "auth")
         with service(env, "auth", free_port()) as url:
@@ -65,9 +75,7 @@ def main() -> None:
             latencies = asyncio.run(run_logins(url, users, args.seconds))
     base = summary(direct_verify())
     result = summary(latencies)
-    report = {
-        "machine": machine(),
-        "concurrency": args.concurrency,
+    report |= {
         "logins_per_s": round(len(latencies) / args.seconds, 1),
         "login": {k: round(v, 1) for k, v in result.items()},
         "direct_argon2_verify": {k: round(v, 1) for k, v in base.items()},
@@ -75,7 +83,7 @@ def main() -> None:
         "target_p95_ms": 500,
         "met": result["p95_ms"] < 500,
     }
-    print(json.dumps(report, indent=2))
+    finish(args, report)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import multiprocessing as mp
 import os
 import subprocess
@@ -31,7 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from _support import broker_url, free_port, isolated_env, machine, percentile
+from _support import (
+    begin,
+    bench_arguments,
+    broker_url,
+    finish,
+    free_port,
+    isolated_env,
+    machine,
+    percentile,
+)
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ems.common.messaging import EXCHANGE_WS, Broker
@@ -375,8 +383,11 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=250, help="connections opened at once")
     parser.add_argument("--settle", type=float, default=3.0)
+    bench_arguments(parser)
     args = parser.parse_args()
-    print(json.dumps(run(args), indent=2))
+    report = begin(args)
+    report |= run(args)
+    finish(args, report)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ from typing import Any
 
 import httpx
 from _support import (
+    begin,
+    bench_arguments,
     broker_url,
+    finish,
     free_port,
     isolated_env,
     machine,
@@ -225,7 +228,9 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--probe-gap", type=float, default=0.3)
     parser.add_argument("--background-devices", type=int, default=200)
+    bench_arguments(parser)
     args = parser.parse_args()
+    report = begin(args)
     with isolated_env() as env:
         env.update(
             EMS_DEVICES_INTERNAL_URL="", EMS_USERS_INTERNAL_URL="", EMS_MONITORING_REPLICAS="2"
@@ -240,8 +245,8 @@ def main() -> None:
             service(env, "balancer", ports["balancer"]),
             service(env, "realtime", ports["realtime"]) as realtime,
         ):
-            result = asyncio.run(run(args, env, {"auth": auth, "realtime": realtime}))
-    print(json.dumps(result, indent=2))
+            report |= asyncio.run(run(args, env, {"auth": auth, "realtime": realtime}))
+    finish(args, report)
 
 
 if __name__ == "__main__":
