@@ -69,10 +69,18 @@ class Database:
 
     @asynccontextmanager
     async def driver(self) -> AsyncIterator[Any]:
-        """The driver's (asyncpg's) own connection from the one pool, for plain SQL."""
+        """The driver's (asyncpg's) own connection from the one pool, for plain SQL. One
+        that broke while in use (the server restarted) is dropped, not handed out again:
+        SQLAlchemy does that itself only for the statements it runs."""
         async with self.engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            yield raw.driver_connection
+            driver = raw.driver_connection
+            try:
+                yield driver
+            except BaseException:
+                if driver is not None and driver.is_closed():
+                    await conn.invalidate()
+                raise
 
     async def ping(self) -> bool:
         try:
