@@ -6,10 +6,11 @@ this waits (up to `--wait` seconds) for the load average to fall back under 1.5;
 the machine is busy with other work and the benchmark refuses, which the results say. The
 reports go to docs/results/bench.json, each with its command and the load before and after.
 
-    uv run python bench/run_all.py [--force] [--only devices ingest] [--out FILE]
+    uv run python bench/run_all.py [--force] [--smoke] [--only devices ingest] [--out FILE]
 
-`--force` runs every benchmark however busy the machine is: a smoke run, to check that they
-all work; its figures mean nothing (each report then says `"forced": true`).
+`--force` runs every benchmark however busy the machine is, to check that they all work;
+its figures mean nothing (each report then says `"forced": true`). `--smoke` does the same
+with tiny settings, in a minute or two, and writes to the temp folder, never to docs.
 """
 
 from __future__ import annotations
@@ -38,8 +39,26 @@ SHORT: dict[str, list[str]] = {
     "ws_pipeline": ["ws_pipeline.py", "--rate", "1000", "--probes", "30"],
     "ws": ["ws.py", "--connections", "10000", "--events", "8", "--gap", "1.5"],
     "consumption_day": [
-        *("consumption_day.py", "--devices", "200", "--days", "365", "--seconds", "5"),
+        *("consumption_day.py", "--devices", "100", "--days", "365", "--seconds", "5"),
         *("--connections", "1", "4"),
+    ],
+}
+
+
+# Tiny settings for `--smoke`: does every benchmark still run? (figures meaningless)
+TINY: dict[str, list[str]] = {
+    "devices": ["devices.py", "--concurrency", "2", "--seconds", "1"],
+    "gateway": ["gateway.py", "--concurrency", "2", "--seconds", "1", "--runs", "1"],
+    "login": ["login.py", "--concurrency", "2", "--seconds", "2"],
+    "ingest": [
+        *("ingest.py", "--devices", "100", "--count", "3000", "--rounds", "1"),
+        *("--half-count", "1000"),
+    ],
+    "ws_pipeline": ["ws_pipeline.py", "--rate", "50", "--probes", "3"],
+    "ws": ["ws.py", "--connections", "200", "--events", "2", "--gap", "0.5"],
+    "consumption_day": [
+        *("consumption_day.py", "--devices", "5", "--days", "10", "--seconds", "1"),
+        *("--connections", "1"),
     ],
 }
 
@@ -52,11 +71,11 @@ def wait_until_quiet(limit: float) -> float:
     return load
 
 
-def run_one(name: str, force: bool, folder: Path) -> dict[str, Any]:
+def run_one(name: str, settings: list[str], force: bool, folder: Path) -> dict[str, Any]:
     out = folder / f"{name}.json"
-    argv = [sys.executable, str(ROOT / "bench" / SHORT[name][0]), *SHORT[name][1:]]
+    argv = [sys.executable, str(ROOT / "bench" / settings[0]), *settings[1:]]
     argv += ["--out", str(out)] + (["--force"] if force else [])
-    command = "uv run python bench/" + " ".join(SHORT[name])
+    command = "uv run python bench/" + " ".join(settings)
     started = time.monotonic()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     entry: dict[str, Any] = {
@@ -77,8 +96,16 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="run on a busy machine (smoke)")
     parser.add_argument("--only", nargs="+", choices=list(SHORT), help="only these")
     parser.add_argument("--wait", type=float, default=150, help="seconds to wait for quiet")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "bench.json")
+    parser.add_argument("--out", type=Path, help="default: docs/results/bench.json")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny settings, forced, not written to docs"
+    )
     args = parser.parse_args()
+    plan = TINY if args.smoke else SHORT
+    args.force = args.force or args.smoke
+    if args.out is None:
+        smoke = Path(tempfile.gettempdir()) / "ems-bench-smoke.json"
+        args.out = smoke if args.smoke else ROOT / "docs" / "results" / "bench.json"
     before = load_average()
     if before > BUSY_LOAD and not args.force:
         sys.exit(
@@ -90,7 +117,9 @@ def main() -> None:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "forced": args.force,
         "load_average_before": before,
-        "settings": "short (make bench); the full runs are in docs/benchmarks.md",
+        "settings": "tiny (a smoke run)"
+        if args.smoke
+        else "short (make bench); the full runs are in docs/benchmarks.md",
         "benchmarks": {},
     }
     failed = []
@@ -98,8 +127,8 @@ def main() -> None:
         for name in args.only or list(SHORT):
             if not args.force:
                 wait_until_quiet(args.wait)
-            print(f"{name}: {' '.join(SHORT[name])}", flush=True)
-            entry = run_one(name, args.force, Path(tmp))
+            print(f"{name}: {' '.join(plan[name])}", flush=True)
+            entry = run_one(name, plan[name], args.force, Path(tmp))
             results["benchmarks"][name] = entry
             print(f"  {entry.get('failed', 'done')} ({entry['seconds']} s)", flush=True)
             if "failed" in entry:
