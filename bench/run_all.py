@@ -29,12 +29,12 @@ from _support import BUSY_LOAD, ROOT, load_average, machine
 
 # name -> the script and its short settings (the full ones are in docs/benchmarks.md).
 SHORT: dict[str, list[str]] = {
-    "devices": ["devices.py", "--concurrency", "32", "--seconds", "5"],
+    "devices": ["devices.py", "--concurrency", "32", "--seconds", "4"],
     "gateway": ["gateway.py", "--concurrency", "32", "--seconds", "4", "--runs", "1"],
     "login": ["login.py", "--concurrency", "10", "--seconds", "8"],
     "ingest": [
-        *("ingest.py", "--devices", "500", "--count", "15000", "--rounds", "1"),
-        *("--half-count", "6000"),
+        *("ingest.py", "--devices", "500", "--count", "10000", "--rounds", "1"),
+        *("--half-count", "5000"),
     ],
     "ws_pipeline": ["ws_pipeline.py", "--rate", "1000", "--probes", "30"],
     "ws": ["ws.py", "--connections", "10000", "--events", "8", "--gap", "1.5"],
