@@ -33,7 +33,8 @@ ACCESS_TOKEN_TYPE = "access"
 SERVICE_TOKEN_TYPE = "service"
 
 
-@dataclass(frozen=True)
+# Slots: one is kept per verified token, for as long as the token lives.
+@dataclass(frozen=True, slots=True)
 class Principal:
     """The verified caller of a request."""
 
@@ -65,8 +66,7 @@ class TokenVerifier:
 
     # An unknown kid triggers at most one key reload per this many seconds.
     RELOAD_INTERVAL = 10.0
-    # Verified tokens kept (their claims, until they expire); past this many the expired
-    # ones are dropped, and if that is not enough, all of them (they are verified again).
+    # Verified tokens kept (of each kind) until they expire.
     CACHE_SIZE = 20_000
 
     def __init__(
@@ -84,8 +84,10 @@ class TokenVerifier:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
-        # token -> its verified claims; each is dropped once its `exp` has passed.
-        self._verified: dict[str, dict[str, Any]] = {}
+        # Verified tokens (access: their caller; service: expiry and name), kept until they
+        # expire: PyJWT checks a token once, not on every request.
+        self._principals: dict[str, Principal] = {}
+        self._services: dict[str, tuple[float, str]] = {}
 
     async def _key(self, kid: str) -> Ed25519PublicKey:
         if kid not in self._keys and time.monotonic() - self._loaded_at > self.RELOAD_INTERVAL:
@@ -101,38 +103,36 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         """The caller of a user's access token; `InvalidToken`, `SessionEnded` or
         `RevocationsUnknown` otherwise."""
-        principal = principal_from_claims(await self._claims(token))
+        principal = self._principals.get(token)
+        if principal is None or principal.expires_at <= time.time():
+            principal = principal_from_claims(await self._verify(token))
+            self._remember(self._principals, token, principal)
         if self.revocations is not None:
             self.revocations.check(principal.user_id, principal.session_id, principal.version)
         return principal
 
     async def verify_service(self, token: str) -> str:
         """The name of the service a service token was issued to."""
-        claims = await self._claims(token)
+        known = self._services.get(token)
+        if known is not None and known[0] > time.time():
+            return known[1]
+        claims = await self._verify(token)
         if claims.get("typ") != SERVICE_TOKEN_TYPE or not isinstance(claims.get("sub"), str):
             raise InvalidToken("not a service token")
         name: str = claims["sub"]
+        self._remember(self._services, token, (float(claims["exp"]), name))
         return name
 
-    async def _claims(self, token: str) -> dict[str, Any]:
-        """The token's claims: from the cache until the token expires, else verified."""
-        cached = self._verified.get(token)
-        if cached is not None:
-            if cached["exp"] > time.time():
-                return cached
-            del self._verified[token]
-        claims = await self._verify(token)
-        if len(self._verified) >= self.CACHE_SIZE:
-            self._forget_expired()
-        self._verified[token] = claims
-        return claims
-
-    def _forget_expired(self) -> None:
-        now = time.time()
-        for token in [t for t, claims in self._verified.items() if claims["exp"] <= now]:
-            del self._verified[token]
-        if len(self._verified) >= self.CACHE_SIZE:
-            self._verified.clear()
+    def _remember(self, table: dict[str, Any], token: str, value: Any) -> None:
+        """Keep a verified token's answer; past CACHE_SIZE, drop the expired ones first (and
+        everything if that is not enough: they are verified again)."""
+        if len(table) >= self.CACHE_SIZE:
+            now = time.time()
+            for old in [t for t, v in table.items() if _expiry(v) <= now]:
+                del table[old]
+            if len(table) >= self.CACHE_SIZE:
+                table.clear()
+        table[token] = value
 
     async def _verify(self, token: str) -> dict[str, Any]:
         """Signature (EdDSA, a known kid), `iss`, `aud`, `exp`: PyJWT, once per token."""
@@ -155,6 +155,10 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
         return claims
+
+
+def _expiry(value: Principal | tuple[float, str]) -> float:
+    return value.expires_at if isinstance(value, Principal) else value[0]
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
