@@ -3,7 +3,7 @@ roles itself, whatever the gateway did. Tokens are EdDSA JWTs signed by the auth
 its public keys come from its JWKS document. A verified token is then checked against the
 process's copy of auth's revocations (ems.common.revocations): in memory, on every request.
 
-The signature and claims of a token are checked once: its claims are then kept in memory
+The signature and claims of a token are checked once: its caller is then kept in memory
 until the token expires (a client sends the same token for minutes), while the revocation
 check still runs on every request, so a cached token stops as soon as it is revoked."""
 
