@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aio_pika
+import pytest
 
 from ems.cli import build_parser
 from ems.common.messaging.topology import METER
 from ems.contracts.ingest import SENT_AT_HEADER
 from ems.contracts.readings import Reading
-from ems.simulator.cli import build_plan
+from ems.simulator.cli import build_plan, settings_of
 from ems.simulator.profile import average_kw, reading_kwh
 from ems.simulator.publisher import ReadingPublisher
 from ems.simulator.readings import FaultInjector, Faults, Meter, OutgoingReading, span
@@ -207,4 +210,77 @@ async def test_replay_sends_a_csv_as_written_and_a_sped_up_clock_stops_at_the_pr
     assert 12 <= len(stamps) <= 13
     assert stamps == sorted(stamps)
     assert max(stamps) <= datetime.now(UTC)
+    await connection.close()
+
+
+def test_settings_come_from_flags_then_env_then_toml_then_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, a simulator configured like the seeds' (EMS_SIM_* variables, a TOML
+    file) ignores a setting, or the wrong source wins when two give one: flags must beat
+    the environment, the environment the file, the file the defaults."""
+    file = tmp_path / "sim.toml"
+    file.write_text(
+        'meter_ids = [7, "kitchen-2"]\ninterval = 60\nspeed = 10\nbackfill = 1\n'
+        "[faults]\nduplicates = 0.2\nreorder = 5\nseed = 9\n"
+    )
+    for name in [n for n in os.environ if n.startswith("EMS_SIM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("EMS_SIM_SPEED", "30")
+    monkeypatch.setenv("EMS_SIM_FAULTS", "duplicates=0.05,late=0.01")
+    monkeypatch.setenv("EMS_SIM_SEED", "4")
+
+    def settings(*flags: str) -> Any:
+        return settings_of(build_parser().parse_args(["simulate", *flags]))
+
+    got = settings("--config", str(file), "--interval", "15")
+    assert got.interval == 15.0, "the flag loses to the file"
+    assert got.speed == 30.0, "the environment loses to the file"
+    assert got.meter_ids == ["7", "kitchen-2"]
+    assert got.backfill == 1.0 and got.reorder == 5, "the file's settings are ignored"
+    assert (got.duplicates, got.late, got.seed) == (0.05, 0.01, 4), "EMS_SIM_FAULTS ignored"
+    assert got.late_by == 500 and got.window == 1000 and got.devices == [], "defaults lost"
+    assert settings("--config", str(file), "--speed", "2", "--seed", "1").speed == 2.0
+
+    monkeypatch.setenv("EMS_SIM_CONFIG", str(file))
+    monkeypatch.setenv("EMS_SIM_METER_IDS", "1-3,x_9")
+    got = settings()
+    assert got.meter_ids == ["1", "2", "3", "x_9"] and got.interval == 60.0
+    assert settings("--meter-ids", "12").meter_ids == ["12"]
+
+    file.write_text("intervall = 60\n")
+    with pytest.raises(ValueError, match="intervall"):
+        settings()
+    monkeypatch.setenv("EMS_SIM_CONFIG", "")
+    monkeypatch.setenv("EMS_SIM_INTERVAL", "soon")
+    with pytest.raises(ValueError, match="EMS_SIM_INTERVAL"):
+        settings()
+
+
+async def test_meters_by_meter_id_send_numeric_ids_as_json_numbers(
+    module_vhost: str, test_broker: TestBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, `--meter-ids` does not play the meters as the seeds' meters name
+    themselves: a numeric meter id must go out as a JSON number under its own routing key
+    (so all of one meter's readings share one partition), any other as a string."""
+    for name in [n for n in os.environ if n.startswith("EMS_SIM_")]:
+        monkeypatch.delenv(name)
+    args = build_parser().parse_args(
+        ["simulate", "--meter-ids", "7,gas-1", "--backfill", "0.05", "--no-follow"]
+    )
+    plan = await build_plan(args, SimulatorSettings(amqp_url=module_vhost))
+    publisher = ReadingPublisher(test_broker.url(module_vhost, METER))
+    await publisher.start()
+    connection = await aio_pika.connect(admin_url(module_vhost))
+    channel = await connection.channel()
+    await take_all(channel, PARTITIONS)
+    await Simulation(plan, publisher).run()
+    await publisher.close()
+    await eventually(lambda: _depth(channel, publisher.sent))
+    ids: Counter[object] = Counter()
+    for message in await take_all(channel, PARTITIONS):
+        body = json.loads(message.body)
+        assert message.routing_key == f"device.{body['device_id']}.reading"
+        ids[body["device_id"]] += 1
+    assert set(ids) == {7, "gas-1"} and ids[7] == ids["gas-1"] > 0
     await connection.close()

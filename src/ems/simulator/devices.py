@@ -38,7 +38,11 @@ async def platform_meters(api_url: str, username: str, password: str) -> list[Me
             )
             response.raise_for_status()
             body = response.json()
-            meters += [Meter(uuid.UUID(item["id"])) for item in body["items"]]
+            # A device with a meter id is played as the meter naming itself by it.
+            meters += [
+                Meter(uuid.UUID(item["id"]), meter_id=item.get("meter_id"))
+                for item in body["items"]
+            ]
             if page * body["size"] >= body["total"] or not body["items"]:
                 return meters
             page += 1

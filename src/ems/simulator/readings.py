@@ -13,12 +13,26 @@ from pathlib import Path
 
 from ems.simulator.profile import reading_kwh
 
+# Meters known by a meter id get a stable stand-in id for their profile's randomness.
+_METER_NAMESPACE = uuid.UUID("8d3c1f0e-5a7b-4c1d-9e2f-3a4b5c6d7e8f")
+
 
 @dataclass(frozen=True, slots=True)
 class Meter:
     device_id: uuid.UUID
     # None: the device's own fixed scale (see profile.device_scale).
     scale: float | None = None
+    # How the meter names itself in its readings instead of `device_id` (the device's
+    # `meter_id`); whole numbers go out as JSON numbers, as the seeds' meters send them.
+    meter_id: str | None = None
+
+    @property
+    def wire_id(self) -> str:
+        return self.meter_id if self.meter_id is not None else str(self.device_id)
+
+
+def meter_by_id(meter_id: str) -> Meter:
+    return Meter(uuid.uuid5(_METER_NAMESPACE, meter_id), meter_id=meter_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +42,14 @@ class OutgoingReading:
     timestamp: str | int
     # The JSON number's text, so a replayed file goes out digit for digit.
     value: str
+    # `device_id` as a JSON number (a numeric meter id) rather than a string.
+    numeric_id: bool = False
 
     def body(self) -> bytes:
         stamp = f'"{self.timestamp}"' if isinstance(self.timestamp, str) else str(self.timestamp)
+        device = self.device_id if self.numeric_id else f'"{self.device_id}"'
         return (
-            f'{{"device_id": "{self.device_id}", "timestamp": {stamp}, '
-            f'"measurement_value": {self.value}}}'
+            f'{{"device_id": {device}, "timestamp": {stamp}, "measurement_value": {self.value}}}'
         ).encode()
 
 
@@ -50,7 +66,8 @@ def iso(moment: datetime) -> str:
 
 def reading_at(meter: Meter, end: datetime, interval: timedelta) -> OutgoingReading:
     value = reading_kwh(meter.device_id, end, interval, meter.scale)
-    return OutgoingReading(str(meter.device_id), iso(end), repr(value))
+    numeric = meter.meter_id is not None and meter.meter_id.isdigit()
+    return OutgoingReading(meter.wire_id, iso(end), repr(value), numeric)
 
 
 def span(
