@@ -39,6 +39,8 @@ class WsEnvelope(BaseModel):
 
 
 class OverconsumptionAlert(WsBody):
+    """To the device's owner only (admins get `notify.digest`)."""
+
     routing_key: ClassVar[str] = "notify.overconsumption"
     id: uuid.UUID
     device_id: uuid.UUID
@@ -48,6 +50,61 @@ class OverconsumptionAlert(WsBody):
     kwh: float
     limit_kwh: float
     created_at: datetime
+    # The alert as a sentence, times in the owner's zone.
+    message: str = ""
+
+
+class SilentMeter(WsBody):
+    """A meter sent nothing for longer than its `silence_minutes` (to the owner only)."""
+
+    routing_key: ClassVar[str] = "notify.silent"
+    id: uuid.UUID  # the `silent` alert
+    device_id: uuid.UUID
+    device_name: str | None = None
+    # None: the meter never sent a reading.
+    last_seen_at: datetime | None
+    silence_minutes: int | None
+    message: str
+
+
+class MeterBack(WsBody):
+    """The silent meter's next reading arrived: its episode ended (to the owner only)."""
+
+    routing_key: ClassVar[str] = "notify.meter_back"
+    id: uuid.UUID  # the `silent` alert it ends
+    device_id: uuid.UUID
+    device_name: str | None = None
+    ended_at: datetime
+    message: str
+
+
+class DigestDevice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    device_id: uuid.UUID
+    device_name: str | None = None
+    count: int
+
+
+class AlertDigest(WsBody):
+    """To admins, once per `EMS_ALERT_DIGEST_SECONDS` window in which alerts were raised."""
+
+    routing_key: ClassVar[str] = "notify.digest"
+    since: datetime
+    until: datetime  # exclusive
+    count: int
+    by_kind: dict[str, int]
+    # The devices with the most alerts in the window (at most 5).
+    devices: list[DigestDevice]
+
+
+class AlertsRead(WsBody):
+    """The user marked alerts read (in some tab): to all of that user's sockets."""
+
+    routing_key: ClassVar[str] = "alerts.read"
+    # None: all of them.
+    ids: list[uuid.UUID] | None
+    unread_count: int
 
 
 class ConsumptionUpdated(WsBody):

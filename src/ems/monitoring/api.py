@@ -1,5 +1,5 @@
 """Routes of the consumption API: thin, each calling one function of `figures` (kWh and
-cost in the caller's zone) or `service` (alerts)."""
+cost in the caller's zone); alerts, meters and the overview are in api_alerts.py."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ems.common.openapi import errors
-from ems.common.paging import Paging
 from ems.common.security import CurrentUser
 from ems.common.timezones import TimeZone
-from ems.monitoring import figures, service
+from ems.monitoring import figures
 from ems.monitoring.schemas import (
-    AlertPage,
     Bucket,
     ComparePeriod,
     Comparison,
@@ -122,14 +120,3 @@ async def read_month_to_date(
 ) -> MonthToDate:
     """The local month so far (kWh, cost) and its projection to the month's end."""
     return await figures.month_to_date(db, caller, device_id, tz)
-
-
-@router.get("/alerts", response_model=AlertPage, responses=errors(404))
-async def read_alerts(
-    caller: CurrentUser,
-    db: Db,
-    paging: Paging,
-    device_id: DeviceId = None,
-) -> AlertPage:
-    """Overconsumption alerts, newest first, paged."""
-    return await service.alert_page(db, caller, device_id, paging.page, paging.size)

@@ -17,7 +17,9 @@ from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
 from ems.common.tasks import every
 from ems.common.web import Runtime, service_app
+from ems.monitoring.alerts import check_silences, send_digest
 from ems.monitoring.api import router
+from ems.monitoring.api_alerts import router as alerts_router
 from ems.monitoring.catchup import catching_up
 from ems.monitoring.consumers import SYNC_QUEUE, DeviceSync
 from ems.monitoring.ingest.intake import Intake
@@ -46,6 +48,7 @@ def create_app(
         await maintain(db, settings)
         relay = OutboxRelay(db, runtime.broker, outbox)
         relay.start()
+        app.state.relay = relay
         sync = DeviceSync(settings)
         await EventConsumer(db, processed_events, SYNC_QUEUE, sync.subscriptions()).start(
             runtime.broker, prefetch=settings.sync_prefetch
@@ -78,6 +81,20 @@ def create_app(
             asyncio.create_task(
                 every(HELD_CHECK_INTERVAL, lambda: cap_held(db, settings), "held readings cap")
             ),
+            asyncio.create_task(
+                every(
+                    settings.silence_check_seconds,
+                    lambda: silence_round(db, relay),
+                    "silent meters",
+                )
+            ),
+            asyncio.create_task(
+                every(
+                    min(5.0, settings.alert_digest_seconds / 4),
+                    lambda: digest_round(db, relay, settings.alert_digest_seconds),
+                    "alert digest",
+                )
+            ),
         ]
         runtime.background += catching_up(
             db, sync, settings.devices_internal_url, settings.users_internal_url, runtime.credential
@@ -89,7 +106,22 @@ def create_app(
             await live.stop()
             await relay.stop()
 
-    return service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)
+    return service_app(SPEC, settings, [router, alerts_router], hook, token_verifier=token_verifier)
+
+
+async def silence_round(db: Database, relay: OutboxRelay) -> None:
+    async with db.driver() as conn:
+        if await check_silences(conn):
+            relay.notify()
+
+
+async def digest_round(db: Database, relay: OutboxRelay, seconds: float) -> None:
+    """The admins' digest of the window that ended (one replica sends it), and the
+    per-second reading counts older than the overview needs dropped."""
+    async with db.driver() as conn:
+        if await send_digest(conn, seconds):
+            relay.notify()
+        await conn.execute("DELETE FROM ingest_rates WHERE second < now() - interval '10 minutes'")
 
 
 def _problems(runtime: Runtime) -> list[str]:

@@ -32,7 +32,7 @@ from ems.monitoring.copies import (
     handle_user_state,
     tombstone_user,
 )
-from ems.monitoring.ingest.parsing import to_micro_kwh
+from ems.monitoring.ingest.parsing import meter_key, to_micro_kwh
 from ems.monitoring.ingest.store import (
     ReadingRow,
     driver_connection,
@@ -94,7 +94,9 @@ class DeviceSync:
         """A device's current state: kept when newer than our copy (an owner change starts
         the new owner's period at the event's time); held readings adopted."""
         conn = await driver_connection(session)
-        await lock_devices(conn, [event.id], exclusive=True)
+        # Readings naming the device by its meter id are keyed (and locked) by that id's key.
+        keys = [event.id] + ([meter_key(event.meter_id)] if event.meter_id else [])
+        await lock_devices(conn, keys, exclusive=True)
         applied = await conn.fetchrow(
             _UPSERT_DEVICE,
             event.id,
@@ -110,7 +112,7 @@ class DeviceSync:
             envelope = current_envelope.get()
             at = envelope.occurred_at if envelope is not None else datetime.now(UTC)
             await record_owner(conn, event.id, event.owner_id, at)
-            await self._adopt_unmatched(session, conn, event.id)
+            await self._adopt_unmatched(session, conn, event.id, keys)
 
     async def handle_device_deleted(self, session: AsyncSession, event: DeviceDeleted) -> None:
         """A deleted device: tombstoned, its readings, hours and alerts dropped."""
@@ -144,20 +146,24 @@ class DeviceSync:
         await drop_device_data(conn, [row["id"] for row in gone])
 
     async def _adopt_unmatched(
-        self, session: AsyncSession, conn: Any, device_id: uuid.UUID
+        self, session: AsyncSession, conn: Any, device_id: uuid.UUID, keys: list[uuid.UUID]
     ) -> None:
+        """Held readings that named the device by its uuid or by its meter id (`keys`)."""
         held = await conn.fetch(
-            "DELETE FROM unmatched_readings WHERE device_id = $1 RETURNING ts, micro_kwh",
-            device_id,
+            "WITH gone AS (DELETE FROM unmatched_readings WHERE device_id = ANY($1::uuid[]) "
+            "RETURNING ts, micro_kwh, received_at) "
+            "SELECT ts, micro_kwh FROM gone ORDER BY received_at",
+            keys,
         )
         # Ones that aged out of the raw retention meanwhile can no longer be checked for
-        # repeats; they are dropped with the rest of the held rows.
+        # repeats; they are dropped with the rest of the held rows. The same moment sent
+        # under both names counts once (the first to arrive).
         horizon = datetime.now(UTC) - timedelta(days=self.settings.readings_retention_days)
-        rows = [
-            ReadingRow(device_id, row["ts"], row["micro_kwh"])
-            for row in held
-            if row["ts"] > horizon + timedelta(minutes=5)
-        ]
+        adopted: dict[datetime, ReadingRow] = {}
+        for row in held:
+            if row["ts"] > horizon + timedelta(minutes=5):
+                adopted.setdefault(row["ts"], ReadingRow(device_id, row["ts"], row["micro_kwh"]))
+        rows = list(adopted.values())
         if rows:
             await store_readings(
                 session, outbox, rows, over_limit_micro_kwh=self.over_limit_micro_kwh
@@ -168,6 +174,7 @@ async def drop_device_data(conn: Any, device_ids: list[uuid.UUID]) -> None:
     if not device_ids:
         return
     for table in (
+        "device_seen",
         "readings",
         "hourly_consumption",
         "alerts",

@@ -11,7 +11,17 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, Integer, Numeric, String, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.common.db import ServiceBase, new_metadata
@@ -147,27 +157,90 @@ class UnmatchedReading(Base):
     ts: Mapped[datetime] = mapped_column(primary_key=True)
     micro_kwh: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(64))
+    # The meter id the reading named its device by (`device_id` is then its stand-in key,
+    # parsing.meter_key): a device that takes this `meter_id` adopts the reading.
+    meter_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
 
 
 class Alert(Base):
-    """An overconsumption alert; the unique key makes it one per device, hour and kind even
-    when replicas race."""
+    """An alert: overconsumption in an hour (`hourly`, `reading`) or a silent meter
+    (`silent`, `hour` being when the silence began). The unique key makes it one per device,
+    hour and kind even when replicas race; the partial one, one open silent episode per
+    device."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("device_id", "hour", "kind", name="uq_alerts_device_hour_kind"),
         Index("ix_alerts_device_created", "device_id", "created_at"),
         Index("ix_alerts_created", "created_at"),
+        Index(
+            "uq_alerts_open_silence",
+            "device_id",
+            unique=True,
+            postgresql_where=text("kind = 'silent' AND ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     device_id: Mapped[uuid.UUID]
     hour: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
-    micro_kwh: Mapped[int] = mapped_column(BigInteger)
-    limit_micro_kwh: Mapped[int] = mapped_column(BigInteger)
+    # Overconsumption: the figure and the limit it went over; None for a silent meter.
+    micro_kwh: Mapped[int | None] = mapped_column(BigInteger)
+    limit_micro_kwh: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Silent meters: the last reading before the silence (None: never sent), the device's
+    # silence setting then, and when the next reading ended the episode.
+    last_seen_at: Mapped[datetime | None]
+    silence_minutes: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None]
+
+
+class AlertReadMark(Base):
+    """That a user has read an alert (read state is the server's, the same in every tab)."""
+
+    __tablename__ = "alert_reads"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DeviceSeen(Base):
+    """When a device's latest reading arrived (any replica, written once per batch), and
+    since when it is watched for silence (for a device that never sent)."""
+
+    __tablename__ = "device_seen"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    last_seen_at: Mapped[datetime | None]
+    watch_from: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IngestRate(Base):
+    """Readings each replica received in each second (kept minutes): the overview's
+    readings per second, the same whichever replica answers."""
+
+    __tablename__ = "ingest_rates"
+
+    second: Mapped[datetime] = mapped_column(primary_key=True)
+    replica: Mapped[str] = mapped_column(String(64), primary_key=True)
+    readings: Mapped[int] = mapped_column(Integer)
+
+
+class AlertDigest(Base):
+    """One admin digest per window: the replica that inserts the window's row sends it."""
+
+    __tablename__ = "alert_digests"
+
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    alerts: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 outbox = outbox_table(Base.metadata)

@@ -100,11 +100,23 @@ class AlertRead(BaseModel):
     id: uuid.UUID
     device_id: uuid.UUID
     device_name: str | None
-    kind: Literal["hourly", "reading"]
+    kind: Literal["hourly", "reading", "silent"]
+    # Overconsumption: the UTC hour; silent: when the silence began (the last reading, or
+    # when the device was first watched if it never sent).
     hour: datetime
-    kwh: float
-    limit_kwh: float
+    # None for a silent meter.
+    kwh: float | None
+    limit_kwh: float | None
     created_at: datetime
+    # Silent: when the next reading ended the episode (None while it lasts).
+    ended_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    # Whether the caller has read it (read state is per user, kept by the server).
+    read: bool = False
+    acknowledged_at: datetime | None = None
+    acknowledged_by: uuid.UUID | None = None
+    # The alert as a sentence, times in the caller's zone.
+    message: str
 
 
 class AlertPage(BaseModel):
@@ -112,3 +124,73 @@ class AlertPage(BaseModel):
     total: int
     page: int
     size: int
+
+
+class UnreadCount(BaseModel):
+    count: int
+
+
+class MarkedRead(BaseModel):
+    # How many alerts were unread and are read now.
+    marked: int
+
+
+class MeterItem(BaseModel):
+    device_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    meter_id: str | None
+    # When its latest reading arrived (None: never).
+    last_seen_at: datetime | None
+    silence_minutes: int | None
+    silent: bool
+    silent_since: datetime | None
+
+
+class MeterPage(BaseModel):
+    items: list[MeterItem]
+    total: int
+    page: int
+    size: int
+
+
+class CurrencyAmount(BaseModel):
+    currency: str
+    amount: float
+
+
+class TopConsumer(BaseModel):
+    device_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    kwh: float
+    cost: float | None
+    currency: str | None
+
+
+class OverLimit(BaseModel):
+    device_id: uuid.UUID
+    name: str
+    kwh: float
+    limit_kwh: float
+
+
+class SilentItem(BaseModel):
+    device_id: uuid.UUID
+    name: str
+    last_seen_at: datetime | None
+
+
+class Overview(BaseModel):
+    time_zone: str
+    devices_total: int
+    # The local day so far, across the fleet.
+    today_kwh: float
+    today_costs: list[CurrencyAmount]
+    top_consumers: list[TopConsumer]
+    over_limit_this_hour: list[OverLimit]
+    silent_meters: list[SilentItem]
+    # Readings that arrived in the last 60 s (every replica's, from the database) / 60.
+    readings_per_second: float
+    # Alerts raised since the local day began.
+    alerts_today: int

@@ -44,6 +44,12 @@ class MonitoringSettings(CommonSettings):
     # most once per interval (0 turns them off).
     live_update_interval_seconds: float = 1.0
 
+    # `EMS_ALERT_DIGEST_SECONDS`: admins get one `notify.digest` per window this long in
+    # which alerts were raised (instead of a toast per alert of every device).
+    alert_digest_seconds: float = 60.0
+    # How often each replica looks for meters silent longer than their silence_minutes.
+    silence_check_seconds: float = 10.0
+
     # How many replicas consume `ems.sync` device events (they share one queue).
     sync_prefetch: int = 50
 

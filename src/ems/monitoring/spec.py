@@ -8,5 +8,8 @@ SPEC = service(
     replicas=2,
     order=30,
     api_prefix="/api/consumption",
-    description="Hourly consumption, ranges, CSV export and overconsumption alerts.",
+    description=(
+        "Hourly consumption, ranges, CSV export, alerts (overconsumption, silent meters)"
+        " with per-user read state, meters and the admins' overview."
+    ),
 )

@@ -141,7 +141,7 @@ PUBLISHES: tuple[tuple[str, str, str], ...] = (
     (AUTH, EXCHANGE_SYNC, r"auth\..+"),
     (USERS, EXCHANGE_SYNC, r"user\..+"),
     (DEVICES, EXCHANGE_SYNC, r"(device|tariff)\..+"),
-    (MONITORING, EXCHANGE_WS, r"(notify|consumption)\..+"),
+    (MONITORING, EXCHANGE_WS, r"(notify|consumption|alerts)\..+"),
     (SUPPORT, EXCHANGE_WS, r"chat\.(message|typing)"),
     (REALTIME, EXCHANGE_WS, r"(chat\.typing|presence\..+)"),
     (MONITORING, EXCHANGE_CONTROL, r"monitoring\.replica\..+"),

@@ -439,6 +439,7 @@ class Intake:
                         over_limit_micro_kwh=self.over_limit_micro_kwh,
                         alerted=self.alerted,
                         held_per_device=self.settings.held_per_device,
+                        replica=str(self.settings.instance),
                     )
             except Exception as exc:
                 if not is_transient(exc):

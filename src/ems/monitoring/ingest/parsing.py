@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -11,6 +13,21 @@ from pydantic import ValidationError
 from ems.contracts.readings import Reading
 from ems.monitoring.ingest.store import MICRO, ReadingRow
 from ems.monitoring.settings import MonitoringSettings
+
+# A device's `meter_id`, as the devices service allows it (a word of a routing key).
+METER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Readings that name their meter by meter id are keyed by a stand-in uuid made from it until
+# they are matched to the device (held aside, device locks), see `meter_key`.
+_METER_NAMESPACE = uuid.UUID("0b9f5a52-7c1e-4f43-8d0e-6a2c9e4b7d15")
+
+
+def meter_key(meter_id: str) -> uuid.UUID:
+    """The uuid a reading naming itself `meter_id` is keyed by before it is matched: the id
+    itself when it is a uuid's text, else a stand-in made from it."""
+    try:
+        return uuid.UUID(meter_id)
+    except ValueError:
+        return uuid.uuid5(_METER_NAMESPACE, meter_id)
 
 
 class BadReading(Exception):
@@ -43,6 +60,10 @@ class ReadingParser:
         value = data.get("measurement_value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BadReading("invalid reading: measurement_value: must be a JSON number")
+        meter_id = _meter_id(data.get("device_id"))
+        if meter_id is not None:
+            # Validated with a uuid in its place; the reading keeps its meter id.
+            data = {**data, "device_id": str(meter_key(meter_id))}
         if isinstance(data.get("timestamp"), bool):
             raise BadReading("invalid reading: timestamp: must be ISO 8601 or epoch milliseconds")
         try:
@@ -59,7 +80,28 @@ class ReadingParser:
         micro_kwh = to_micro_kwh(reading.measurement_value)
         if micro_kwh > self.max_micro_kwh:
             raise BadReading(f"measurement_value {reading.measurement_value} kWh is implausible")
-        return ReadingRow(reading.device_id, reading.timestamp, micro_kwh)
+        return ReadingRow(reading.device_id, reading.timestamp, micro_kwh, meter_id)
+
+
+def _meter_id(value: object) -> str | None:
+    """The meter id a `device_id` gives (a JSON number 7 or a string "7"), or None when it
+    is a uuid (or something the contract model will refuse)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+        if METER_ID.fullmatch(text):
+            return text
+        raise BadReading("invalid reading: device_id: a meter id is 1 to 64 characters")
+    if isinstance(value, str):
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            if METER_ID.fullmatch(value):
+                return value
+            raise BadReading(
+                "invalid reading: device_id: neither a uuid nor a meter id "
+                "(1 to 64 letters, digits, '-' or '_')"
+            ) from None
+    return None
 
 
 def _describe(exc: ValidationError) -> str:

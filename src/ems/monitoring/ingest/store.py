@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.outbox import add_ws_message
 from ems.contracts.ws import Audience, OverconsumptionAlert
+from ems.monitoring.alerts import alert_message, end_silences, user_zones, zone
 
 MICRO = 1_000_000
 # Device locks: sync events take one exclusively, ingest batches share them (see below).
@@ -54,11 +55,28 @@ FROM totals t JOIN added a USING (device_id, hour)
 """
 
 
+# A batch's arrival: its devices' last_seen_at (in a fixed order: replicas writing the same
+# devices lock them in the same order) and the replica's count for this second.
+_ARRIVED = """
+WITH rate AS (
+    INSERT INTO ingest_rates AS r (second, replica, readings)
+    VALUES (date_trunc('second', now()), $2, $3)
+    ON CONFLICT (second, replica) DO UPDATE SET readings = r.readings + EXCLUDED.readings
+)
+INSERT INTO device_seen (device_id, last_seen_at, watch_from)
+SELECT d, now(), now() FROM unnest($1::uuid[]) AS d
+ON CONFLICT (device_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingRow:
     device_id: uuid.UUID
     ts: datetime
     micro_kwh: int
+    # The meter id the reading named its device by; `device_id` is then its stand-in key
+    # (parsing.meter_key) until the reading is matched to the device with that meter id.
+    meter_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +154,54 @@ async def load_devices(conn: Any, device_ids: Sequence[uuid.UUID]) -> dict[uuid.
         "WHERE id = ANY($1::uuid[])",
         device_ids,
     )
-    return {
-        row["id"]: DeviceInfo(
-            row["name"], row["owner_id"], row["max_hourly_micro_kwh"], row["deleted"]
+    return {row["id"]: _info(row) for row in rows}
+
+
+def _info(row: Any) -> DeviceInfo:
+    return DeviceInfo(row["name"], row["owner_id"], row["max_hourly_micro_kwh"], row["deleted"])
+
+
+async def _by_meter_id(conn: Any, names: Sequence[str]) -> dict[str, tuple[uuid.UUID, DeviceInfo]]:
+    rows = await conn.fetch(
+        "SELECT id, meter_id, name, owner_id, max_hourly_micro_kwh, deleted FROM devices "
+        "WHERE meter_id = ANY($1::text[]) AND NOT deleted",
+        names,
+    )
+    return {row["meter_id"]: (row["id"], _info(row)) for row in rows}
+
+
+async def _match_meters(
+    conn: Any, rows: Sequence[ReadingRow], devices: dict[uuid.UUID, DeviceInfo]
+) -> list[ReadingRow]:
+    """Readings that named no device's uuid but a device's `meter_id` (as a meter id, or
+    as a uuid's text) become that device's; the rest stay as they are.
+
+    The meters' stand-in keys are locked already (a device taking a meter id locks its
+    key); the matched devices' own buckets are locked too, and the match looked at again
+    under them until it holds still (a deadlock with a device event is retried whole)."""
+    names = {row.meter_id or str(row.device_id) for row in rows if row.device_id not in devices}
+    if not names:
+        return list(rows)
+    matched: dict[str, tuple[uuid.UUID, DeviceInfo]] = {}
+    locked: set[uuid.UUID] = set()
+    for _ in range(3):
+        matched = await _by_meter_id(conn, sorted(names))
+        wanted = {device_id for device_id, _ in matched.values()} - locked
+        if not wanted:
+            break
+        await lock_devices(conn, wanted, exclusive=False)
+        locked |= wanted
+    out: list[ReadingRow] = []
+    for row in rows:
+        found = (
+            None if row.device_id in devices else matched.get(row.meter_id or str(row.device_id))
         )
-        for row in rows
-    }
+        if found is None:
+            out.append(row)
+            continue
+        devices[found[0]] = found[1]
+        out.append(ReadingRow(found[0], row.ts, row.micro_kwh))
+    return out
 
 
 async def store_readings(
@@ -152,11 +212,14 @@ async def store_readings(
     over_limit_micro_kwh: int | None,
     alerted: set[AlertKey] | frozenset[AlertKey] = frozenset(),
     held_per_device: int = 10_000,
+    replica: str | None = None,
 ) -> StoreResult:
     """Store `rows` (distinct by device and timestamp) inside the session's transaction.
 
     `alerted` holds alerts known to exist already, which are not tried again; readings of
-    unknown devices are held, at most `held_per_device` per device (the oldest dropped)."""
+    unknown devices are held, at most `held_per_device` per device (the oldest dropped).
+    With `replica` (the intake's batches) the arrival is recorded: the devices' last_seen_at
+    (ending their silent episodes) and the replica's readings this second."""
     result = StoreResult()
     if not rows:
         return result
@@ -171,6 +234,13 @@ async def store_readings(
     )
     conn = await driver_connection(session)
     devices = await load_devices(conn, device_ids)
+    received = len(rows)
+    if any(row.device_id not in devices for row in rows):
+        # A reading named by meter id may repeat one named by uuid: the first one counts.
+        unique: dict[tuple[uuid.UUID, datetime], ReadingRow] = {}
+        for row in await _match_meters(conn, rows, devices):
+            unique.setdefault((row.device_id, row.ts), row)
+        rows = list(unique.values())
 
     known: list[ReadingRow] = []
     unknown: list[ReadingRow] = []
@@ -183,15 +253,22 @@ async def store_readings(
         else:
             known.append(row)
 
+    if replica is not None:
+        seen = sorted({row.device_id for row in known})
+        await conn.execute(_ARRIVED, seen, replica, received)
+        await end_silences(conn, seen)
+
     if unknown:
         status = await conn.execute(
-            "INSERT INTO unmatched_readings (device_id, ts, micro_kwh, reason) "
-            "SELECT d, t, v, 'unknown device' "
-            "FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) AS u(d, t, v) "
+            "INSERT INTO unmatched_readings (device_id, ts, micro_kwh, reason, meter_id) "
+            "SELECT d, t, v, 'unknown device', m "
+            "FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[], $4::text[]) "
+            "AS u(d, t, v, m) "
             "ON CONFLICT DO NOTHING",
             [r.device_id for r in unknown],
             [r.ts for r in unknown],
             [r.micro_kwh for r in unknown],
+            [r.meter_id for r in unknown],
         )
         result.unmatched = int(status.rsplit(" ", 1)[-1])
         result.held_dropped = await _cap_held(conn, {r.device_id for r in unknown}, held_per_device)
@@ -287,8 +364,12 @@ async def _raise_alerts(
     )
     if not created:
         return []
+    zones = await user_zones(conn, (devices[row["device_id"]].owner_id for row in created))
     for row in created:
         info = devices[row["device_id"]]
+        if info.owner_id is None:
+            continue
+        audience, tz = Audience(user_ids=[info.owner_id]), zone(zones.get(info.owner_id))
         alert = OverconsumptionAlert(
             id=row["id"],
             device_id=row["device_id"],
@@ -298,7 +379,19 @@ async def _raise_alerts(
             kwh=row["micro_kwh"] / MICRO,
             limit_kwh=row["limit_micro_kwh"] / MICRO,
             created_at=now,
+            message=alert_message(
+                row["kind"],
+                info.name,
+                row["hour"],
+                row["micro_kwh"],
+                row["limit_micro_kwh"],
+                None,
+                None,
+                None,
+                tz,
+                now,
+            ),
         )
-        audience = Audience(user_ids=[info.owner_id] if info.owner_id else [], admins=True)
+        # The owner only: admins hear of it in the digest (alerts.py).
         await add_ws_message(session, outbox, alert, audience, event_id=row["id"])
     return [row["kind"] for row in created]

@@ -17,7 +17,16 @@ from datetime import datetime
 
 from ems.contracts.ws import Audience
 
-REPLAYED_TYPES = frozenset({"notify.overconsumption", "chat.message"})
+REPLAYED_TYPES = frozenset(
+    {
+        "notify.overconsumption",
+        "notify.silent",
+        "notify.meter_back",
+        "notify.digest",
+        "alerts.read",
+        "chat.message",
+    }
+)
 
 
 class Replay:

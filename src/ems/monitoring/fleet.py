@@ -1,0 +1,213 @@
+"""The meters list (last seen, silent) and the admins' overview of the fleet.
+
+Everything is read from the database, so every replica answers the same: readings per
+second are the replicas' per-second counts (`ingest_rates`, written with each batch).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ems.common.security import Principal
+from ems.monitoring.schemas import (
+    CurrencyAmount,
+    MeterItem,
+    MeterPage,
+    OverLimit,
+    Overview,
+    SilentItem,
+    TopConsumer,
+)
+
+MICRO = 1_000_000
+TOP = 5
+RATE_WINDOW_SECONDS = 60
+
+_OPEN_SILENCE = (
+    "LEFT JOIN alerts sa ON sa.device_id = d.id AND sa.kind = 'silent' AND sa.ended_at IS NULL"
+)
+
+
+def _meters_scope(caller: Principal) -> tuple[str, str]:
+    """JOINs and conditions of the devices the caller may list ($1: the caller): every one
+    (admins) or those they own now; $2: a LIKE pattern on name or meter id, or NULL."""
+    if caller.is_admin:
+        joins, mine = "", "$1::uuid IS NOT NULL"
+    else:
+        joins, mine = "JOIN current_owners co ON co.device_id = d.id AND co.owner_id = $1", "true"
+    return joins, (
+        f"{mine} AND NOT d.deleted AND ($2::text IS NULL OR d.name ILIKE $2 OR d.meter_id ILIKE $2)"
+    )
+
+
+def _like(text: str | None) -> str | None:
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def meter_page(
+    conn: Any, caller: Principal, q: str | None, page: int, size: int
+) -> MeterPage:
+    """The caller's meters (an admin's: all), by name; `q` matches name or meter id."""
+    joins, where = _meters_scope(caller)
+    pattern = _like(q)
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM devices d {joins} WHERE {where}",  # noqa: S608
+        caller.user_id,
+        pattern,
+    )
+    rows = await conn.fetch(
+        "SELECT d.id, d.name, d.owner_id, d.meter_id, d.silence_minutes, s.last_seen_at, "  # noqa: S608
+        f"sa.hour AS silent_since FROM devices d {joins} "
+        f"LEFT JOIN device_seen s ON s.device_id = d.id {_OPEN_SILENCE} "
+        f"WHERE {where} ORDER BY d.name, d.id LIMIT $3 OFFSET $4",
+        caller.user_id,
+        pattern,
+        size,
+        (page - 1) * size,
+    )
+    items = [
+        MeterItem(
+            device_id=row["id"],
+            name=row["name"],
+            owner_id=row["owner_id"],
+            meter_id=row["meter_id"],
+            last_seen_at=row["last_seen_at"],
+            silence_minutes=row["silence_minutes"],
+            silent=row["silent_since"] is not None,
+            silent_since=row["silent_since"],
+        )
+        for row in rows
+    ]
+    return MeterPage(items=items, total=total, page=page, size=size)
+
+
+def local_day(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The caller's local today as a UTC [start, end)."""
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, time(), tzinfo=tz)
+    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Overview:
+    now = now or datetime.now(UTC)
+    start, end = local_day(now, tz)
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    devices_total = await conn.fetchval("SELECT count(*) FROM devices WHERE NOT deleted")
+    per_device = await conn.fetch(
+        "SELECT h.device_id, d.name, d.owner_id, sum(h.micro_kwh)::bigint AS micro_kwh "
+        "FROM hourly_consumption h JOIN devices d ON d.id = h.device_id "
+        "WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted GROUP BY 1, 2, 3",
+        start,
+        end,
+    )
+    costs = await device_costs(conn, [row["device_id"] for row in per_device], start, end)
+    today_costs: dict[str, float] = {}
+    for cost, currency in costs.values():
+        if cost is not None and currency is not None:
+            today_costs[currency] = today_costs.get(currency, 0.0) + cost
+    top = sorted(per_device, key=lambda row: (-row["micro_kwh"], row["device_id"]))[:TOP]
+    over = await conn.fetch(
+        "SELECT h.device_id, d.name, h.micro_kwh, d.max_hourly_micro_kwh "
+        "FROM hourly_consumption h JOIN devices d ON d.id = h.device_id "
+        "WHERE h.hour = $1 AND NOT d.deleted AND h.micro_kwh > d.max_hourly_micro_kwh "
+        "ORDER BY h.micro_kwh DESC, h.device_id",
+        this_hour,
+    )
+    silent = await conn.fetch(
+        "SELECT d.id, d.name, a.last_seen_at FROM alerts a JOIN devices d ON d.id = a.device_id "
+        "WHERE a.kind = 'silent' AND a.ended_at IS NULL AND NOT d.deleted "
+        "ORDER BY a.hour, d.id"
+    )
+    arrived = await conn.fetchval(
+        "SELECT coalesce(sum(readings), 0) FROM ingest_rates "
+        "WHERE second >= date_trunc('second', now()) - make_interval(secs => $1) "
+        "AND second < date_trunc('second', now())",
+        RATE_WINDOW_SECONDS,
+    )
+    alerts_today = await conn.fetchval(
+        "SELECT count(*) FROM alerts a JOIN devices d ON d.id = a.device_id "
+        "WHERE a.created_at >= $1 AND a.created_at < $2 AND NOT d.deleted",
+        start,
+        end,
+    )
+    return Overview(
+        time_zone=tz.key,
+        devices_total=devices_total,
+        today_kwh=round(sum(row["micro_kwh"] for row in per_device) / MICRO, 6),
+        today_costs=[
+            CurrencyAmount(currency=currency, amount=round(amount, 4))
+            for currency, amount in sorted(today_costs.items())
+        ],
+        top_consumers=[
+            TopConsumer(
+                device_id=row["device_id"],
+                name=row["name"],
+                owner_id=row["owner_id"],
+                kwh=round(row["micro_kwh"] / MICRO, 6),
+                cost=_rounded(costs.get(row["device_id"], (None, None))[0]),
+                currency=costs.get(row["device_id"], (None, None))[1],
+            )
+            for row in top
+        ],
+        over_limit_this_hour=[
+            OverLimit(
+                device_id=row["device_id"],
+                name=row["name"],
+                kwh=round(row["micro_kwh"] / MICRO, 6),
+                limit_kwh=round(row["max_hourly_micro_kwh"] / MICRO, 6),
+            )
+            for row in over
+        ],
+        silent_meters=[
+            SilentItem(device_id=row["id"], name=row["name"], last_seen_at=row["last_seen_at"])
+            for row in silent
+        ],
+        readings_per_second=round(arrived / RATE_WINDOW_SECONDS, 3),
+        alerts_today=alerts_today,
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
+
+
+# A device-hour's price: its tariff's band (in the owner's zone, [start, end), wrapping
+# midnight when start > end) holding the hour's local start, else the tariff's price.
+_COSTS = """
+SELECT h.device_id, t.currency,
+       sum(h.micro_kwh * coalesce(band.price, t.price_per_kwh)) / 1000000.0 AS cost
+FROM hourly_consumption h
+JOIN devices d ON d.id = h.device_id
+JOIN tariffs t ON t.id = d.tariff_id AND NOT t.deleted
+LEFT JOIN users u ON u.id = d.owner_id
+CROSS JOIN LATERAL (
+    SELECT (extract(hour FROM h.hour AT TIME ZONE coalesce(u.time_zone, 'UTC')) * 60
+            + extract(minute FROM h.hour AT TIME ZONE coalesce(u.time_zone, 'UTC')))::int AS m
+) local
+LEFT JOIN LATERAL (
+    SELECT b.price_per_kwh AS price FROM tariff_bands b
+    WHERE b.tariff_id = t.id
+      AND CASE WHEN b.start_minute <= b.end_minute
+               THEN local.m >= b.start_minute AND local.m < b.end_minute
+               ELSE local.m >= b.start_minute OR local.m < b.end_minute END
+    ORDER BY b.position LIMIT 1
+) band ON true
+WHERE h.device_id = ANY($1::uuid[]) AND h.hour >= $2 AND h.hour < $3
+GROUP BY 1, 2
+"""
+
+
+async def device_costs(
+    conn: Any, device_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> dict[uuid.UUID, tuple[float | None, str | None]]:
+    """Each device's cost of its hours in [start, end) with its tariff's currency (devices
+    without a tariff are absent)."""
+    rows = await conn.fetch(_COSTS, device_ids, start, end)
+    return {row["device_id"]: (float(row["cost"]), row["currency"]) for row in rows}
