@@ -84,7 +84,7 @@ def create_app(
             asyncio.create_task(
                 every(
                     settings.silence_check_seconds,
-                    lambda: silence_round(db, relay),
+                    lambda: silence_round(app, db, relay),
                     "silent meters",
                 )
             ),
@@ -109,10 +109,13 @@ def create_app(
     return service_app(SPEC, settings, [router, alerts_router], hook, token_verifier=token_verifier)
 
 
-async def silence_round(db: Database, relay: OutboxRelay) -> None:
+async def silence_round(app: FastAPI, db: Database, relay: OutboxRelay) -> None:
+    """One look for silent meters; `app.state.silence_rounds` counts the rounds done."""
     async with db.driver() as conn:
-        if await check_silences(conn):
-            relay.notify()
+        raised = await check_silences(conn)
+    app.state.silence_rounds = getattr(app.state, "silence_rounds", 0) + 1
+    if raised:
+        relay.notify()
 
 
 async def digest_round(db: Database, relay: OutboxRelay, seconds: float) -> None:
