@@ -11,6 +11,7 @@ const alert = (id: string, created_at: string): Alert => ({
   kwh: 3.2,
   limit_kwh: 2,
   created_at,
+  message: '',
 })
 
 describe('alerts', () => {

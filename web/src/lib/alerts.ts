@@ -26,10 +26,13 @@ export function mergeAlerts(current: readonly Alert[], incoming: readonly Alert[
 }
 
 export function alertTitle(alert: Pick<Alert, 'kind'>): string {
+  if (alert.kind === 'silent') return 'Meter silent'
   return alert.kind === 'reading' ? 'Reading over the threshold' : 'Hourly limit exceeded'
 }
 
 export function alertSentence(alert: Alert, deviceName: string): string {
+  // A silent meter has no figures: the server's text (in the user's zone) says it all.
+  if (alert.kind === 'silent' || alert.kwh === null || alert.limit_kwh === null) return alert.message
   const hour = formatUtcHour(alert.hour)
   if (alert.kind === 'reading') {
     return `${deviceName}: one reading of ${formatKwh(alert.kwh)} (threshold ${formatKwh(alert.limit_kwh)}) at ${hour} UTC.`
@@ -58,5 +61,6 @@ export function asAlert(message: Record<string, unknown>): Alert | null {
     kwh,
     limit_kwh,
     created_at: typeof created_at === 'string' ? created_at : new Date().toISOString(),
+    message: typeof message.message === 'string' ? message.message : '',
   }
 }

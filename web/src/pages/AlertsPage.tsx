@@ -68,8 +68,14 @@ export function AlertsPage() {
                       </p>
                     </div>
                     <p className="alert-figures">
-                      <strong>{formatKwh(alert.kwh)}</strong>
-                      <span className="muted">limit {formatKwh(alert.limit_kwh)}</span>
+                      {alert.kwh !== null && alert.limit_kwh !== null ? (
+                        <>
+                          <strong>{formatKwh(alert.kwh)}</strong>
+                          <span className="muted">limit {formatKwh(alert.limit_kwh)}</span>
+                        </>
+                      ) : (
+                        <span className="muted">{alert.message}</span>
+                      )}
                     </p>
                   </li>
                 )

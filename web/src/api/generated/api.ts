@@ -471,9 +471,132 @@ export interface paths {
         };
         /**
          * Read Alerts
-         * @description Overconsumption alerts, newest first, paged.
+         * @description The caller's alerts, newest first, paged, each with its read state (the caller's)
+         *     and its text in the caller's zone.
          */
         get: operations["read_alerts_api_consumption_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/alerts/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Unread Count
+         * @description How many of the caller's alerts they have not read (the same in every tab).
+         */
+        get: operations["read_unread_count_api_consumption_alerts_unread_count_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/alerts/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark All Read
+         * @description Every alert of the caller read; each of their sockets hears `alerts.read`.
+         */
+        post: operations["mark_all_read_api_consumption_alerts_read_all_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/alerts/{alert_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark Read
+         * @description One alert read by the caller; each of their sockets hears `alerts.read`.
+         */
+        post: operations["mark_read_api_consumption_alerts__alert_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/alerts/{alert_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge
+         * @description An admin takes the alert on (the first acknowledgement stays).
+         */
+        post: operations["acknowledge_api_consumption_alerts__alert_id__ack_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/meters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Meters
+         * @description The caller's meters (an admin's: every one) with when each last sent and whether
+         *     it is silent.
+         */
+        get: operations["read_meters_api_consumption_meters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/consumption/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Overview
+         * @description The fleet today (the caller's local day): kWh and cost, top consumers, devices over
+         *     their limit this hour, silent meters, readings per second now, alerts today.
+         */
+        get: operations["read_overview_api_consumption_overview_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1069,21 +1192,43 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "hourly" | "reading";
+            kind: "hourly" | "reading" | "silent";
             /**
              * Hour
              * Format: date-time
              */
             hour: string;
             /** Kwh */
-            kwh: number;
+            kwh: number | null;
             /** Limit Kwh */
-            limit_kwh: number;
+            limit_kwh: number | null;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+            /** Ended At */
+            ended_at?: string | null;
+            /** Last Seen At */
+            last_seen_at?: string | null;
+            /**
+             * Read
+             * @default false
+             */
+            read?: boolean;
+            /** Acknowledged At */
+            acknowledged_at?: string | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
+            /** Message */
+            message: string;
+        };
+        /** CurrencyAmount */
+        CurrencyAmount: {
+            /** Currency */
+            currency: string;
+            /** Amount */
+            amount: number;
         };
         /** Comparison */
         Comparison: {
@@ -1186,6 +1331,79 @@ export interface components {
             /** Cost */
             cost?: number | null;
         };
+        /** MarkedRead */
+        MarkedRead: {
+            /** Marked */
+            marked: number;
+        };
+        /** MeterItem */
+        MeterItem: {
+            /**
+             * Device Id
+             * Format: uuid
+             */
+            device_id: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string | null;
+            /** Meter Id */
+            meter_id: string | null;
+            /** Last Seen At */
+            last_seen_at: string | null;
+            /** Silence Minutes */
+            silence_minutes: number | null;
+            /** Silent */
+            silent: boolean;
+            /** Silent Since */
+            silent_since: string | null;
+        };
+        /** MeterPage */
+        MeterPage: {
+            /** Items */
+            items: components["schemas"]["MeterItem"][];
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Size */
+            size: number;
+        };
+        /** OverLimit */
+        OverLimit: {
+            /**
+             * Device Id
+             * Format: uuid
+             */
+            device_id: string;
+            /** Name */
+            name: string;
+            /** Kwh */
+            kwh: number;
+            /** Limit Kwh */
+            limit_kwh: number;
+        };
+        /** Overview */
+        Overview: {
+            /** Time Zone */
+            time_zone: string;
+            /** Devices Total */
+            devices_total: number;
+            /** Today Kwh */
+            today_kwh: number;
+            /** Today Costs */
+            today_costs: components["schemas"]["CurrencyAmount"][];
+            /** Top Consumers */
+            top_consumers: components["schemas"]["TopConsumer"][];
+            /** Over Limit This Hour */
+            over_limit_this_hour: components["schemas"]["OverLimit"][];
+            /** Silent Meters */
+            silent_meters: components["schemas"]["SilentItem"][];
+            /** Readings Per Second */
+            readings_per_second: number;
+            /** Alerts Today */
+            alerts_today: number;
+        };
         /** RangeConsumption */
         RangeConsumption: {
             /** Device Id */
@@ -1233,6 +1451,41 @@ export interface components {
             kwh: number;
             /** Cost */
             cost?: number | null;
+        };
+        /** SilentItem */
+        SilentItem: {
+            /**
+             * Device Id
+             * Format: uuid
+             */
+            device_id: string;
+            /** Name */
+            name: string;
+            /** Last Seen At */
+            last_seen_at: string | null;
+        };
+        /** TopConsumer */
+        TopConsumer: {
+            /**
+             * Device Id
+             * Format: uuid
+             */
+            device_id: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string | null;
+            /** Kwh */
+            kwh: number;
+            /** Cost */
+            cost: number | null;
+            /** Currency */
+            currency: string | null;
+        };
+        /** UnreadCount */
+        UnreadCount: {
+            /** Count */
+            count: number;
         };
         /** AdminReplyCreate */
         AdminReplyCreate: {
@@ -3466,6 +3719,9 @@ export interface operations {
             query?: {
                 /** @description one device; omitted: all devices the caller may see */
                 device_id?: string | null;
+                /** @description true: only unread; false: only read */
+                unread?: boolean | null;
+                kind?: ("hourly" | "reading" | "silent") | null;
                 /** @description 1-based */
                 page?: number;
                 size?: number;
@@ -3504,6 +3760,317 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_unread_count_api_consumption_alerts_unread_count_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_all_read_api_consumption_alerts_read_all_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkedRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mark_read_api_consumption_alerts__alert_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    acknowledge_api_consumption_alerts__alert_id__ack_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRead"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_meters_api_consumption_meters_get: {
+        parameters: {
+            query?: {
+                /** @description name or meter id */
+                q?: string | null;
+                /** @description 1-based */
+                page?: number;
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeterPage"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_overview_api_consumption_overview_get: {
+        parameters: {
+            query?: {
+                /** @description IANA zone; default: the caller's */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
