@@ -48,7 +48,11 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
         "missing field": json.dumps(
             {"device_id": str(device), "timestamp": now.isoformat()}
         ).encode(),
-        "bad device id": variant(device_id="meter-7"),
+        # Neither a uuid nor a meter id (`7` and "meter-7" are meter ids: held, not refused).
+        "bad device id": variant(device_id="meter 7!"),
+        "fractional device id": variant(device_id=7.5),
+        "boolean device id": variant(device_id=True),
+        "long meter id": variant(device_id=10**70),
         "negative": variant(measurement_value=-1.5),
         "nan": variant(measurement_value=float("nan")),
         "far future": variant(timestamp=(now + timedelta(days=3)).isoformat()),
@@ -89,7 +93,8 @@ async def test_bad_readings_are_dead_lettered_with_reasons_and_good_ones_still_f
     assert reasons[bad["not json"]] == "not JSON"
     assert "measurement_value" in reasons[bad["wrong type"]]
     assert "measurement_value" in reasons[bad["missing field"]]
-    assert "device_id" in reasons[bad["bad device id"]]
+    for name in ("bad device id", "fractional device id", "boolean device id", "long meter id"):
+        assert "device_id" in reasons[bad[name]], reasons[bad[name]]
     assert "non-negative" in reasons[bad["negative"]]
     assert "finite" in reasons[bad["nan"]]
     assert "future" in reasons[bad["far future"]]

@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY
 
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, REASON_HEADER
 from ems.contracts.events import DeviceCreated, Envelope
+from ems.monitoring.ingest.parsing import METER_ID
 from ems.monitoring.settings import MonitoringSettings
 from tests.ingest.conftest import PARTITIONS, Pipeline, running_pipeline
 from tests.support.broker import TestBroker, queue_stats, take_all
@@ -134,6 +135,11 @@ def _not_a_uuid(text: str) -> bool:
     return False
 
 
+def _no_device_name(text: str) -> bool:
+    """Neither a uuid nor a meter id (which is held until a device takes it)."""
+    return _not_a_uuid(text) and METER_ID.fullmatch(text) is None
+
+
 def _wrong_value(data: st.DataObject, fuzzed: Fuzzed, name: str) -> Any:
     """A value `name` can never hold, of any JSON type."""
     outside = fuzzed.window
@@ -148,11 +154,13 @@ def _wrong_value(data: st.DataObject, fuzzed: Fuzzed, name: str) -> Any:
         return data.draw(
             st.none()
             | st.booleans()
-            | st.integers()
+            # Whole numbers of up to 64 characters are meter ids.
+            | st.integers(min_value=10**64)
+            | st.integers(max_value=-(10**63))
             | LIMIT_FLOATS
             | st.lists(JSON, max_size=3)
             | st.dictionaries(st.text(max_size=5), JSON, max_size=3)
-            | st.text(max_size=60).filter(_not_a_uuid)
+            | st.text(max_size=60).filter(_no_device_name)
         )
     if name == "timestamp":
         years = st.integers(min_value=1, max_value=9999).filter(lambda y: not 1990 < y < 2100)
