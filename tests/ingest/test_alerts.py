@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from ems.auth.service import AuthContext
+from ems.common.deps import provided_by
 from ems.common.security import TokenVerifier, parse_jwks
 from ems.contracts.events import DeviceCreated, UserCreated
 from ems.realtime.app import create_app as create_realtime_app
@@ -45,7 +47,7 @@ async def realtime(realtime_settings: RealtimeSettings, module_vhost: str) -> As
 
 
 def verifier(auth: AuthServer) -> TokenVerifier:
-    settings = auth.app.state.auth.settings
+    settings = provided_by(auth.app, AuthContext).settings
 
     async def load_keys() -> dict[str, Any]:
         return parse_jwks((await auth.http.get("/api/auth/jwks.json")).json())
