@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from ems.common.openapi import errors
 from ems.common.paging import Paging
 from ems.common.security import AdminUser, CurrentUser
-from ems.monitoring import alerts, fleet
+from ems.monitoring import alert_state, fleet
 from ems.monitoring.api import Db, DeviceId, Tz
 from ems.monitoring.figures import viewer
 from ems.monitoring.schemas import (
@@ -43,19 +43,21 @@ async def read_alerts(
 ) -> AlertPage:
     """The caller's alerts, newest first, paged, each with its read state (the caller's)
     and its text in the caller's zone."""
-    return await alerts.alert_page(db, caller, device_id, unread, kind, paging.page, paging.size)
+    return await alert_state.alert_page(
+        db, caller, device_id, unread, kind, paging.page, paging.size
+    )
 
 
 @router.get("/alerts/unread-count", response_model=UnreadCount)
 async def read_unread_count(caller: CurrentUser, db: Db) -> UnreadCount:
     """How many of the caller's alerts they have not read (the same in every tab)."""
-    return UnreadCount(count=await alerts.unread_count(db, caller))
+    return UnreadCount(count=await alert_state.unread_count(db, caller))
 
 
 @router.post("/alerts/read-all", response_model=MarkedRead)
 async def mark_all_read(caller: CurrentUser, db: Db, request: Request) -> MarkedRead:
     """Every alert of the caller read; each of their sockets hears `alerts.read`."""
-    marked = await alerts.mark_all_read(db, caller)
+    marked = await alert_state.mark_all_read(db, caller)
     _pushed(request)
     return MarkedRead(marked=marked)
 
@@ -63,7 +65,7 @@ async def mark_all_read(caller: CurrentUser, db: Db, request: Request) -> Marked
 @router.post("/alerts/{alert_id}/read", status_code=204, responses=errors(404))
 async def mark_read(alert_id: uuid.UUID, caller: CurrentUser, db: Db, request: Request) -> Response:
     """One alert read by the caller; each of their sockets hears `alerts.read`."""
-    await alerts.mark_read(db, caller, alert_id)
+    await alert_state.mark_read(db, caller, alert_id)
     _pushed(request)
     return Response(status_code=204)
 
@@ -71,7 +73,7 @@ async def mark_read(alert_id: uuid.UUID, caller: CurrentUser, db: Db, request: R
 @router.post("/alerts/{alert_id}/ack", response_model=AlertRead, responses=errors(403, 404))
 async def acknowledge(alert_id: uuid.UUID, caller: AdminUser, db: Db) -> AlertRead:
     """An admin takes the alert on (the first acknowledgement stays)."""
-    return await alerts.acknowledge(db, caller, alert_id)
+    return await alert_state.acknowledge(db, caller, alert_id)
 
 
 @router.get("/meters", response_model=MeterPage)
