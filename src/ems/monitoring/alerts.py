@@ -11,7 +11,8 @@ per-user read state, acknowledgement, silent meters and the admins' digest.
   was first watched) is older than that gets one open `silent` alert; the partial unique
   index makes it one per episode whichever replica's checker gets there first, and the
   device's next reading ends it (store.py).
-Pushes go through the outbox in the transaction that made them.
+Pushes go through the outbox in the transaction that made them. Listing, read marks and
+acknowledgement: alert_state.py.
 """
 
 from __future__ import annotations
