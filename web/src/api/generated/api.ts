@@ -1223,13 +1223,6 @@ export interface components {
             /** Message */
             message: string;
         };
-        /** CurrencyAmount */
-        CurrencyAmount: {
-            /** Currency */
-            currency: string;
-            /** Amount */
-            amount: number;
-        };
         /** Comparison */
         Comparison: {
             /** Device Id */
@@ -1252,6 +1245,13 @@ export interface components {
             change_vs_previous_pct: number | null;
             /** Change Vs Year Before Pct */
             change_vs_year_before_pct: number | null;
+        };
+        /** CurrencyAmount */
+        CurrencyAmount: {
+            /** Currency */
+            currency: string;
+            /** Amount */
+            amount: number;
         };
         /** DayConsumption */
         DayConsumption: {
@@ -1286,46 +1286,6 @@ export interface components {
              * Format: date-time
              */
             hour: string;
-            /** Kwh */
-            kwh: number;
-            /** Cost */
-            cost?: number | null;
-        };
-        /** MonthToDate */
-        MonthToDate: {
-            /** Device Id */
-            device_id: string | null;
-            /** Time Zone */
-            time_zone: string;
-            /** Month */
-            month: string;
-            /** Kwh */
-            kwh: number;
-            /** Cost */
-            cost?: number | null;
-            /** Currency */
-            currency?: string | null;
-            /** Projected Kwh */
-            projected_kwh: number;
-            /** Projected Cost */
-            projected_cost?: number | null;
-            /** Elapsed Fraction */
-            elapsed_fraction: number;
-        };
-        /** PeriodFigures */
-        PeriodFigures: {
-            /**
-             * Start
-             * Format: date
-             */
-            start: string;
-            /**
-             * End
-             * Format: date
-             */
-            end: string;
-            /** Until */
-            until?: string | null;
             /** Kwh */
             kwh: number;
             /** Cost */
@@ -1369,6 +1329,27 @@ export interface components {
             /** Size */
             size: number;
         };
+        /** MonthToDate */
+        MonthToDate: {
+            /** Device Id */
+            device_id: string | null;
+            /** Time Zone */
+            time_zone: string;
+            /** Month */
+            month: string;
+            /** Kwh */
+            kwh: number;
+            /** Cost */
+            cost?: number | null;
+            /** Currency */
+            currency?: string | null;
+            /** Projected Kwh */
+            projected_kwh: number;
+            /** Projected Cost */
+            projected_cost?: number | null;
+            /** Elapsed Fraction */
+            elapsed_fraction: number;
+        };
         /** OverLimit */
         OverLimit: {
             /**
@@ -1403,6 +1384,25 @@ export interface components {
             readings_per_second: number;
             /** Alerts Today */
             alerts_today: number;
+        };
+        /** PeriodFigures */
+        PeriodFigures: {
+            /**
+             * Start
+             * Format: date
+             */
+            start: string;
+            /**
+             * End
+             * Format: date
+             */
+            end: string;
+            /** Until */
+            until?: string | null;
+            /** Kwh */
+            kwh: number;
+            /** Cost */
+            cost?: number | null;
         };
         /** RangeConsumption */
         RangeConsumption: {
@@ -4034,7 +4034,7 @@ export interface operations {
     read_overview_api_consumption_overview_get: {
         parameters: {
             query?: {
-                /** @description IANA zone; default: the caller's */
+                /** @description IANA zone the figures are local to; default: the caller's profile zone */
                 tz?: string | null;
             };
             header?: never;
@@ -4070,7 +4070,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Unprocessable Entity */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
