@@ -17,7 +17,7 @@ import pytest
 from ems.auth.service import AuthContext
 from ems.common.deps import provided_by
 from ems.common.security import TokenVerifier, parse_jwks
-from ems.contracts.events import DeviceCreated, UserCreated
+from ems.contracts.events import DeviceCreated, DeviceUpdated, UserCreated
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
 from tests.ingest.conftest import Pipeline, expected_micro
@@ -431,3 +431,61 @@ async def test_admins_get_one_digest_per_window_not_a_toast_per_alert(
     assert owner_socket.of_type("notify.digest") == []
     for sock in (admin_socket, owner_socket):
         await sock.close()
+
+
+async def test_a_new_owner_is_not_pushed_the_hours_before_they_got_the_meter(
+    pipeline: Pipeline, auth_server: AuthServer, realtime: str
+) -> None:
+    """If this fails, a meter handed to another household (issue 10.4) pushes the previous
+    household's hourly figures and over-limit alerts live to the new owner's screen (hours
+    the read side already hides from them), or the new owner's own hours are not pushed."""
+    await replicas(pipeline, auth_server)
+    dave, erin, admin = (
+        await auth_server.client(),
+        await auth_server.client(),
+        await auth_server.admin(),
+    )
+    for login in (dave, erin):
+        await known_user(pipeline, login)
+    meter = await device(pipeline, dave.id, limit_kwh=0.5, name="Boiler")
+    now = hour_of(datetime.now(UTC))
+    # Handed to Erin 20 minutes into the hour two hours ago: her first hour is the last one.
+    await pipeline.publish_event(
+        DeviceUpdated(id=meter, name="Boiler", owner_id=erin.id, max_hourly_kwh=0.5, revision=2),
+        occurred_at=now - timedelta(hours=2) + timedelta(minutes=20),
+    )
+
+    async def handed_over() -> bool:
+        owner = await pipeline.db.fetchval("SELECT owner_id FROM devices WHERE id = $1", meter)
+        return bool(owner == erin.id)
+
+    await eventually(handed_over, timeout=10)
+    erin_socket = await connected(realtime, erin.access_token)
+    admin_socket = await connected(realtime, admin.access_token)
+    earlier, visible = now - timedelta(hours=3), now - timedelta(hours=1)
+    # Dave's hour (a late meter backfilling), over the limit.
+    await send(pipeline, str(meter), earlier + timedelta(minutes=10), 1.0)
+
+    async def stored() -> bool:
+        alerts = await pipeline.db.fetchval(
+            "SELECT count(*) FROM alerts WHERE device_id = $1 AND hour = $2", meter, earlier
+        )
+        return bool(alerts == 1)
+
+    await eventually(stored, timeout=20)
+    # The barrier: Erin's own hour, over the limit too, reaches her socket.
+    await send(pipeline, str(meter), visible + timedelta(minutes=10), 1.0)
+    stamp = {"device_id": str(meter)}
+    await erin_socket.wait_for("consumption.updated", hour=iso(visible), **stamp)
+    await erin_socket.wait_for("notify.overconsumption", hour=iso(visible), **stamp)
+    # Admins still see every hour live.
+    await admin_socket.wait_for("consumption.updated", hour=iso(earlier), **stamp)
+    await admin_socket.wait_for("consumption.updated", hour=iso(visible), **stamp)
+    leaked = [m for m in erin_socket.received if m.get("hour") == iso(earlier)]
+    assert leaked == [], "the previous owner's hour was pushed to the new owner"
+    for sock in (erin_socket, admin_socket):
+        await sock.close()
+
+
+def iso(hour: datetime) -> str:
+    return hour.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -34,6 +34,7 @@ from ems.contracts.ws import (
     WsBody,
     WsEnvelope,
 )
+from ems.monitoring.owners import owner_if_visible
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,11 @@ async def end_silences(conn: Any, device_ids: list[uuid.UUID]) -> int:
     if not device_ids:
         return 0
     ended = await conn.fetch(
-        "UPDATE alerts a SET ended_at = now() FROM devices d "
+        "UPDATE alerts a SET ended_at = now() FROM devices d "  # noqa: S608
         "WHERE a.kind = 'silent' AND a.ended_at IS NULL AND a.device_id = ANY($1::uuid[]) "
         "AND d.id = a.device_id "
-        "RETURNING a.id, a.device_id, a.hour, a.last_seen_at, a.ended_at, d.name, d.owner_id",
+        "RETURNING a.id, a.device_id, a.hour, a.last_seen_at, a.ended_at, d.name, "
+        f"{owner_if_visible('d.id', 'd.owner_id', 'a.hour')} AS owner_id",
         device_ids,
     )
     if not ended:
@@ -222,17 +224,23 @@ async def check_silences(conn: Any) -> int:
         raised = await conn.fetch(_RAISE_SILENT)
         if not raised:
             return 0
+        # Each episode's owner, if its start is theirs to see (owners.py).
         devices = {
             row["id"]: row
             for row in await conn.fetch(
-                "SELECT id, name, owner_id FROM devices WHERE id = ANY($1::uuid[])",
+                "SELECT r.id, d.name, "  # noqa: S608
+                f"{owner_if_visible('d.id', 'd.owner_id', 'r.hour')} AS owner_id "
+                "FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS r(id, device_id, hour) "
+                "JOIN devices d ON d.id = r.device_id",
+                [row["id"] for row in raised],
                 [row["device_id"] for row in raised],
+                [row["hour"] for row in raised],
             )
         }
         zones = await user_zones(conn, (d["owner_id"] for d in devices.values()))
         now = datetime.now(UTC)
         for row in raised:
-            device = devices[row["device_id"]]
+            device = devices[row["id"]]
             audience = owner_only(device["owner_id"])
             if audience is None:
                 continue

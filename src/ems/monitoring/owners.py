@@ -69,6 +69,19 @@ def visible_hours(device: str, hour: str, owner_param: str) -> str:
     )
 
 
+def owner_if_visible(device: str, owner: str, hour: str) -> str:
+    """A SQL expression: the device's owner `owner` if they may see `hour` (their current
+    period's first visible hour, `visible_from`, is at or before it), else NULL. For live
+    pushes, which must reach only the users the read side would show the hour to.
+
+    Usage: f"SELECT {owner_if_visible('d.id', 'd.owner_id', 'a.hour')} AS owner_id ..."
+    """
+    return (
+        f"(SELECT co.owner_id FROM current_owners co WHERE co.device_id = {device}"  # noqa: S608
+        f" AND co.owner_id = {owner} AND {hour} >= co.visible_from)"
+    )
+
+
 async def record_owner(
     conn: Any, device_id: uuid.UUID, owner_id: uuid.UUID | None, at: datetime
 ) -> None:

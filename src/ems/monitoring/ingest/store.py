@@ -85,6 +85,16 @@ class DeviceInfo:
     owner_id: uuid.UUID | None
     max_hourly_micro_kwh: int
     deleted: bool
+    # The first hour the owner may see (owners.py); None: every hour.
+    visible_from: datetime | None = None
+
+    def audience_owner(self, hour: datetime) -> uuid.UUID | None:
+        """The owner, if `hour` is theirs to see: live pushes of an hour from before they
+        got the device (a meter backfilling) must not show them the previous household's
+        figures (issue 10.4)."""
+        if self.visible_from is not None and hour < self.visible_from:
+            return None
+        return self.owner_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,7 @@ class HourFigure:
     """A device-hour's total after this transaction."""
 
     device_id: uuid.UUID
+    # The owner to push the figure to: None when nobody but admins may see this hour.
     owner_id: uuid.UUID | None
     hour: datetime
     micro_kwh: int
@@ -150,21 +161,38 @@ async def lock_devices(conn: Any, device_ids: Iterable[uuid.UUID], *, exclusive:
 
 async def load_devices(conn: Any, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DeviceInfo]:
     rows = await conn.fetch(
-        "SELECT id, name, owner_id, max_hourly_micro_kwh, deleted FROM devices "
-        "WHERE id = ANY($1::uuid[])",
+        f"SELECT {_DEVICE_COLUMNS} WHERE d.id = ANY($1::uuid[])",
         device_ids,
     )
     return {row["id"]: _info(row) for row in rows}
 
 
+# A device with its owner's first visible hour (owners.py): `owner_visible` false when the
+# owner has no current period; `visible_from` NULL when they see every hour.
+_DEVICE_COLUMNS = """d.id, d.meter_id, d.name, d.owner_id, d.max_hourly_micro_kwh, d.deleted,
+       co.owner_id IS NOT NULL AS owner_visible,
+       nullif(co.visible_from, '-infinity') AS visible_from
+FROM devices d
+LEFT JOIN current_owners co ON co.device_id = d.id AND co.owner_id = d.owner_id"""
+
+
 def _info(row: Any) -> DeviceInfo:
-    return DeviceInfo(row["name"], row["owner_id"], row["max_hourly_micro_kwh"], row["deleted"])
+    return DeviceInfo(
+        row["name"],
+        row["owner_id"],
+        row["max_hourly_micro_kwh"],
+        row["deleted"],
+        row["visible_from"] if row["owner_visible"] else _NEVER,
+    )
+
+
+# `visible_from` of an owner without a current period: no hour is theirs.
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 async def _by_meter_id(conn: Any, names: Sequence[str]) -> dict[str, tuple[uuid.UUID, DeviceInfo]]:
     rows = await conn.fetch(
-        "SELECT id, meter_id, name, owner_id, max_hourly_micro_kwh, deleted FROM devices "
-        "WHERE meter_id = ANY($1::text[]) AND NOT deleted",
+        f"SELECT {_DEVICE_COLUMNS} WHERE d.meter_id = ANY($1::text[]) AND NOT d.deleted",
         names,
     )
     return {row["meter_id"]: (row["id"], _info(row)) for row in rows}
@@ -286,7 +314,7 @@ async def store_readings(
         device_id, hour, total = figure["device_id"], figure["hour"], figure["micro_kwh"]
         info = devices[device_id]
         result.stored += figure["n"]
-        result.hours.append(HourFigure(device_id, info.owner_id, hour, total))
+        result.hours.append(HourFigure(device_id, info.audience_owner(hour), hour, total))
         if total > info.max_hourly_micro_kwh:
             candidates.append(
                 (AlertKey(device_id, hour, "hourly"), total, info.max_hourly_micro_kwh)
@@ -364,12 +392,13 @@ async def _raise_alerts(
     )
     if not created:
         return []
-    zones = await user_zones(conn, (devices[row["device_id"]].owner_id for row in created))
-    for row in created:
+    owners = [devices[row["device_id"]].audience_owner(row["hour"]) for row in created]
+    zones = await user_zones(conn, owners)
+    for row, owner_id in zip(created, owners, strict=True):
         info = devices[row["device_id"]]
-        if info.owner_id is None:
+        if owner_id is None:
             continue
-        audience, tz = Audience(user_ids=[info.owner_id]), zone(zones.get(info.owner_id))
+        audience, tz = Audience(user_ids=[owner_id]), zone(zones.get(owner_id))
         alert = OverconsumptionAlert(
             id=row["id"],
             device_id=row["device_id"],
