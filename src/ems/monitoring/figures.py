@@ -58,23 +58,23 @@ from ems.monitoring.schemas import (
 MAX_DAYS: dict[str, int] = {"hour": 93, "day": 1096, "week": 1096, "month": 1096}
 CENT = Decimal("0.0001")
 
-# The scope's kWh per UTC hour, tariff and owner zone first (a fleet's day is 24 hours times
-# a few tariffs and zones, however many devices), then each such sum priced once: by the
-# band holding the hour's local start minute in that zone, else the tariff's own price.
-# $3: the bucket ('hour': the UTC hour itself), $4: the zone the buckets are local to.
-_BUCKETS = """
+# The one pricing rule (every figure: day, range, compare, month so far, the overview's
+# costs). kWh per UTC hour, tariff and owner zone first (a fleet's day is 24 hours times a
+# few tariffs and zones, however many devices; per device with `{device}` = h.device_id),
+# then each such sum priced once: by the band holding the hour's local start minute in that
+# zone, else the tariff's own price. Rows per `{period}` and currency (NULL: no tariff).
+_PRICED = """
 WITH hours AS (
-    SELECT h.hour, d.tariff_id, coalesce(u.time_zone, 'UTC') AS owner_zone,
-           sum(h.micro_kwh)::bigint AS micro_kwh
+    SELECT h.hour, {device} AS device_id, d.tariff_id,
+           coalesce(u.time_zone, 'UTC') AS owner_zone, sum(h.micro_kwh)::bigint AS micro_kwh
     FROM hourly_consumption h
     JOIN devices d ON d.id = h.device_id
     {visibility}
     LEFT JOIN users u ON u.id = d.owner_id
-    WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted
-      AND ($5::uuid IS NULL OR h.device_id = $5)
-    GROUP BY 1, 2, 3
+    WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted AND {devices}
+    GROUP BY 1, 2, 3, 4
 )
-SELECT CASE WHEN $3 = 'hour' THEN p.hour ELSE date_trunc($3, p.hour, $4) END AS period,
+SELECT {period} AS period, t.currency,
        sum(p.micro_kwh)::bigint AS micro_kwh,
        sum(p.micro_kwh * coalesce(band.price, t.price_per_kwh)) AS micro_cost
 FROM hours p
@@ -91,8 +91,23 @@ LEFT JOIN LATERAL (
                ELSE m.minute >= b.start_minute OR m.minute < b.end_minute END
     LIMIT 1
 ) band ON true
-GROUP BY 1
+GROUP BY 1, 2
 """
+# The scope's figures per bucket. $3: the bucket ('hour': the UTC hour itself), $4: the
+# zone the buckets are local to, $5: one device or NULL, $6: the client (visibility).
+_BUCKETS = _PRICED.format(
+    device="NULL::uuid",
+    devices="($5::uuid IS NULL OR h.device_id = $5)",
+    period="CASE WHEN $3 = 'hour' THEN p.hour ELSE date_trunc($3, p.hour, $4) END",
+    visibility="{visibility}",
+)
+# Each device's cost of its hours in [$1, $2), $3: the devices.
+_DEVICE_COSTS = _PRICED.format(
+    device="h.device_id",
+    devices="h.device_id = ANY($3::uuid[])",
+    period="p.device_id",
+    visibility="",
+)
 _CURRENCIES = """
 SELECT DISTINCT t.currency FROM devices d {visibility}
 JOIN tariffs t ON t.id = d.tariff_id AND NOT t.deleted
@@ -202,10 +217,24 @@ async def figures(
     for row in rows:
         period: datetime = row["period"]
         key: Any = period if bucket == "hour" else period.astimezone(zone).date()
-        result.micro[key] = row["micro_kwh"]
+        # A bucket has a row per currency (and one for devices without a tariff).
+        result.micro[key] = result.micro.get(key, 0) + row["micro_kwh"]
         if row["micro_cost"] is not None:
-            result.cost[key] = row["micro_cost"] / MICRO
+            result.cost[key] = result.cost.get(key, Decimal(0)) + row["micro_cost"] / MICRO
     return result
+
+
+async def device_costs(
+    conn: Any, device_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> dict[uuid.UUID, tuple[Decimal, str]]:
+    """Each device's cost of its hours in [start, end) with its tariff's currency (devices
+    without a tariff are absent), by the same rule as every other figure."""
+    rows = await conn.fetch(_DEVICE_COSTS, start, end, device_ids)
+    return {
+        row["period"]: (row["micro_cost"] / MICRO, row["currency"])
+        for row in rows
+        if row["currency"] is not None
+    }
 
 
 def _check_range(first: date, last: date, bucket: Bucket) -> None:

@@ -6,12 +6,13 @@ second are the replicas' per-second counts (`ingest_rates`, written with each ba
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ems.common.security import Principal
+from ems.monitoring.figures import CENT, device_costs, money
 from ems.monitoring.schemas import (
     CurrencyAmount,
     MeterItem,
@@ -108,10 +109,9 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
         end,
     )
     costs = await device_costs(conn, [row["device_id"] for row in per_device], start, end)
-    today_costs: dict[str, float] = {}
+    today_costs: dict[str, Decimal] = {}
     for cost, currency in costs.values():
-        if cost is not None and currency is not None:
-            today_costs[currency] = today_costs.get(currency, 0.0) + cost
+        today_costs[currency] = today_costs.get(currency, Decimal(0)) + cost
     top = sorted(per_device, key=lambda row: (-row["micro_kwh"], row["device_id"]))[:TOP]
     over = await conn.fetch(
         "SELECT h.device_id, d.name, h.micro_kwh, d.max_hourly_micro_kwh "
@@ -142,7 +142,7 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
         devices_total=devices_total,
         today_kwh=round(sum(row["micro_kwh"] for row in per_device) / MICRO, 6),
         today_costs=[
-            CurrencyAmount(currency=currency, amount=round(amount, 4))
+            CurrencyAmount(currency=currency, amount=float(amount.quantize(CENT, ROUND_HALF_UP)))
             for currency, amount in sorted(today_costs.items())
         ],
         top_consumers=[
@@ -151,8 +151,8 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
                 name=row["name"],
                 owner_id=row["owner_id"],
                 kwh=round(row["micro_kwh"] / MICRO, 6),
-                cost=_rounded(costs.get(row["device_id"], (None, None))[0]),
-                currency=costs.get(row["device_id"], (None, None))[1],
+                cost=money(costs[row["device_id"]][0]) if row["device_id"] in costs else None,
+                currency=costs[row["device_id"]][1] if row["device_id"] in costs else None,
             )
             for row in top
         ],
@@ -172,42 +172,3 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
         readings_per_second=round(arrived / RATE_WINDOW_SECONDS, 3),
         alerts_today=alerts_today,
     )
-
-
-def _rounded(value: float | None) -> float | None:
-    return round(value, 4) if value is not None else None
-
-
-# A device-hour's price: its tariff's band (in the owner's zone, [start, end), wrapping
-# midnight when start > end) holding the hour's local start, else the tariff's price.
-_COSTS = """
-SELECT h.device_id, t.currency,
-       sum(h.micro_kwh * coalesce(band.price, t.price_per_kwh)) / 1000000.0 AS cost
-FROM hourly_consumption h
-JOIN devices d ON d.id = h.device_id
-JOIN tariffs t ON t.id = d.tariff_id AND NOT t.deleted
-LEFT JOIN users u ON u.id = d.owner_id
-CROSS JOIN LATERAL (
-    SELECT (extract(hour FROM h.hour AT TIME ZONE coalesce(u.time_zone, 'UTC')) * 60
-            + extract(minute FROM h.hour AT TIME ZONE coalesce(u.time_zone, 'UTC')))::int AS m
-) local
-LEFT JOIN LATERAL (
-    SELECT b.price_per_kwh AS price FROM tariff_bands b
-    WHERE b.tariff_id = t.id
-      AND CASE WHEN b.start_minute <= b.end_minute
-               THEN local.m >= b.start_minute AND local.m < b.end_minute
-               ELSE local.m >= b.start_minute OR local.m < b.end_minute END
-    ORDER BY b.position LIMIT 1
-) band ON true
-WHERE h.device_id = ANY($1::uuid[]) AND h.hour >= $2 AND h.hour < $3
-GROUP BY 1, 2
-"""
-
-
-async def device_costs(
-    conn: Any, device_ids: list[uuid.UUID], start: datetime, end: datetime
-) -> dict[uuid.UUID, tuple[float | None, str | None]]:
-    """Each device's cost of its hours in [start, end) with its tariff's currency (devices
-    without a tariff are absent)."""
-    rows = await conn.fetch(_COSTS, device_ids, start, end)
-    return {row["device_id"]: (float(row["cost"]), row["currency"]) for row in rows}
