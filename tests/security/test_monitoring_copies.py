@@ -14,9 +14,9 @@ from ems.common.credentials import ServiceCredential, derive_secret, master_key
 from ems.common.db import Database
 from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
-from ems.monitoring.catchup import catching_up
 from ems.monitoring.consumers import DeviceSync
 from ems.monitoring.settings import MonitoringSettings
+from ems.monitoring.sync.catchup import catching_up
 from tests.security.conftest import SecurePlatform
 from tests.security.test_sessions import bearer
 from tests.support.polling import eventually

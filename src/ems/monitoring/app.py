@@ -12,15 +12,14 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 
 from ems.common.db import Database
+from ems.common.deps import provide
 from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
 from ems.common.security import TokenVerifier
 from ems.common.tasks import every
 from ems.common.web import Runtime, service_app
-from ems.monitoring.alerts import check_silences, send_digest
+from ems.monitoring.alerts.notify import check_silences, send_digest
 from ems.monitoring.api import router
-from ems.monitoring.api_alerts import router as alerts_router
-from ems.monitoring.catchup import catching_up
 from ems.monitoring.consumers import SYNC_QUEUE, DeviceSync
 from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.ingest.live import LiveUpdates
@@ -31,6 +30,7 @@ from ems.monitoring.ingest.store import StoreResult, cap_held_total
 from ems.monitoring.models import outbox, processed_events
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC
+from ems.monitoring.sync.catchup import catching_up
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def create_app(
         await maintain(db, settings)
         relay = OutboxRelay(db, runtime.broker, outbox)
         relay.start()
-        app.state.relay = relay
+        provide(app, relay)
         sync = DeviceSync(settings)
         await EventConsumer(db, processed_events, SYNC_QUEUE, sync.subscriptions()).start(
             runtime.broker, prefetch=settings.sync_prefetch
@@ -106,7 +106,7 @@ def create_app(
             await live.stop()
             await relay.stop()
 
-    return service_app(SPEC, settings, [router, alerts_router], hook, token_verifier=token_verifier)
+    return service_app(SPEC, settings, [router], hook, token_verifier=token_verifier)
 
 
 async def silence_round(app: FastAPI, db: Database, relay: OutboxRelay) -> None:

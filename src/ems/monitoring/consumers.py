@@ -3,7 +3,7 @@
 Every replica consumes the one shared queue `monitoring.sync` (competing consumers): the
 inbox drops repeats, and `revision` makes a stale event (one overtaken by a newer one, maybe
 on the other replica) change nothing. A deleted device stays as a tombstone. A device
-whose owner changes closes the previous owner's period (see owners.py).
+whose owner changes closes the previous owner's period (see sync/owners.py).
 """
 
 from __future__ import annotations
@@ -26,12 +26,6 @@ from ems.contracts.events import (
     UserDeleted,
     UserUpdated,
 )
-from ems.monitoring.copies import (
-    handle_tariff_deleted,
-    handle_tariff_state,
-    handle_user_state,
-    tombstone_user,
-)
 from ems.monitoring.ingest.parsing import meter_key, to_micro_kwh
 from ems.monitoring.ingest.store import (
     ReadingRow,
@@ -40,8 +34,14 @@ from ems.monitoring.ingest.store import (
     store_readings,
 )
 from ems.monitoring.models import outbox
-from ems.monitoring.owners import record_owner
 from ems.monitoring.settings import MonitoringSettings
+from ems.monitoring.sync.copies import (
+    handle_tariff_deleted,
+    handle_tariff_state,
+    handle_user_state,
+    tombstone_user,
+)
+from ems.monitoring.sync.owners import record_owner
 
 SYNC_QUEUE = "monitoring.sync"
 

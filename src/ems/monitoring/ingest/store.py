@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.outbox import add_ws_message
 from ems.contracts.ws import Audience, OverconsumptionAlert
-from ems.monitoring.alerts import alert_message, end_silences, user_zones, zone
+from ems.monitoring.alerts.notify import alert_message, end_silences, user_zones, zone
 
 MICRO = 1_000_000
 # Device locks: sync events take one exclusively, ingest batches share them (see below).
@@ -85,7 +85,7 @@ class DeviceInfo:
     owner_id: uuid.UUID | None
     max_hourly_micro_kwh: int
     deleted: bool
-    # The first hour the owner may see (owners.py); None: every hour.
+    # The first hour the owner may see (sync/owners.py); None: every hour.
     visible_from: datetime | None = None
 
     def audience_owner(self, hour: datetime) -> uuid.UUID | None:
@@ -167,7 +167,7 @@ async def load_devices(conn: Any, device_ids: Sequence[uuid.UUID]) -> dict[uuid.
     return {row["id"]: _info(row) for row in rows}
 
 
-# A device with its owner's first visible hour (owners.py): `owner_visible` false when the
+# A device with its owner's first visible hour (sync/owners.py): `owner_visible` false when the
 # owner has no current period; `visible_from` NULL when they see every hour.
 _DEVICE_COLUMNS = """d.id, d.meter_id, d.name, d.owner_id, d.max_hourly_micro_kwh, d.deleted,
        co.owner_id IS NOT NULL AS owner_visible,
@@ -421,6 +421,6 @@ async def _raise_alerts(
                 now,
             ),
         )
-        # The owner only: admins hear of it in the digest (alerts.py).
+        # The owner only: admins hear of it in the digest (alerts/notify.py).
         await add_ws_message(session, outbox, alert, audience, event_id=row["id"])
     return [row["kind"] for row in created]

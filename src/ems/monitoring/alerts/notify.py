@@ -12,7 +12,7 @@ per-user read state, acknowledgement, silent meters and the admins' digest.
   index makes it one per episode whichever replica's checker gets there first, and the
   device's next reading ends it (store.py).
 Pushes go through the outbox in the transaction that made them. Listing, read marks and
-acknowledgement: alert_state.py.
+acknowledgement: monitoring/service.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ems.contracts.ws import (
     WsBody,
     WsEnvelope,
 )
-from ems.monitoring.owners import owner_if_visible
+from ems.monitoring.sync.owners import owner_if_visible
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ async def check_silences(conn: Any) -> int:
         raised = await conn.fetch(_RAISE_SILENT)
         if not raised:
             return 0
-        # Each episode's owner, if its start is theirs to see (owners.py).
+        # Each episode's owner, if its start is theirs to see (sync/owners.py).
         devices = {
             row["id"]: row
             for row in await conn.fetch(

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ems.common.security import Principal
-from ems.monitoring.figures import CENT, device_costs, money
+from ems.monitoring.figures.consumption import CENT, device_costs, money
 from ems.monitoring.schemas import (
     CurrencyAmount,
     MeterItem,

@@ -21,7 +21,7 @@ from ems.common.db import Database
 from ems.common.sync import catch_up, fetch_page
 from ems.contracts.identity import DevicePage, ProfilePage, TariffPage
 from ems.monitoring.consumers import DeviceSync
-from ems.monitoring.copies import handle_tariff_state, handle_user_state
+from ems.monitoring.sync.copies import handle_tariff_state, handle_user_state
 
 PAGE_SIZE = 500
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]

@@ -1,6 +1,6 @@
 """The alerts as their readers see them: listing (with the caller's read state and the text
 in their zone), per-user read marks pushed to all of the user's sockets, and admins'
-acknowledgement. See alerts.py for how alerts are raised and pushed."""
+acknowledgement. See alerts/notify.py for how alerts are raised and pushed."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from ems.common.errors import not_found
 from ems.common.security import Principal
 from ems.contracts.ws import AlertsRead, Audience
-from ems.monitoring.alerts import MICRO, alert_message, push
-from ems.monitoring.figures import Viewer, scope_of, viewer
-from ems.monitoring.owners import visible_hours
+from ems.monitoring.alerts.notify import MICRO, alert_message, push
+from ems.monitoring.figures.consumption import Viewer, scope_of, viewer
 from ems.monitoring.schemas import AlertPage, AlertRead
+from ems.monitoring.sync.owners import visible_hours
 
 _COLUMNS = """
 a.id, a.device_id, d.name, a.kind, a.hour, a.micro_kwh, a.limit_micro_kwh, a.created_at,

@@ -28,9 +28,7 @@ from ems.common.deps import account_gone
 from ems.common.errors import ApiError
 from ems.common.security import Principal
 from ems.common.timezones import DEFAULT_TIME_ZONE
-from ems.monitoring.ingest.store import MICRO
-from ems.monitoring.owners import Scope, resolve_scope, visible_hours
-from ems.monitoring.periods import (
+from ems.monitoring.figures.periods import (
     Bucket,
     Period,
     Window,
@@ -44,6 +42,7 @@ from ems.monitoring.periods import (
     previous_window,
     year_before_window,
 )
+from ems.monitoring.ingest.store import MICRO
 from ems.monitoring.schemas import (
     Comparison,
     DayConsumption,
@@ -53,6 +52,7 @@ from ems.monitoring.schemas import (
     RangeConsumption,
     RangePoint,
 )
+from ems.monitoring.sync.owners import Scope, resolve_scope, visible_hours
 
 # Longest range per bucket, in days: hourly points for about a quarter, others 3 years.
 MAX_DAYS: dict[str, int] = {"hour": 93, "day": 1096, "week": 1096, "month": 1096}
@@ -202,7 +202,7 @@ async def figures(
     currency: str | None,
 ) -> Figures:
     """The scope's figures for UTC hours [start, end), per bucket; a client's only from the
-    hours they may see (owners.py)."""
+    hours they may see (sync/owners.py)."""
     args: list[Any] = [start, end, bucket, zone.key, scope.device_id]
     visibility = ""
     if scope.owner_id is not None:
