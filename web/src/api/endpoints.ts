@@ -4,9 +4,13 @@
 import { mergeMessages } from '../lib/chat'
 import type { ApiClient } from './client'
 import type {
+  Alert,
+  AlertKind,
   AlertPage,
   ApiQuery,
-  Bucket,
+  ApiUrl,
+  Comparison,
+  ComparePeriod,
   ChatMessage,
   ChatMode,
   Conversation,
@@ -18,6 +22,10 @@ import type {
   DeviceUpdate,
   MessagePage,
   ProfileUpdate,
+  Meter,
+  MeterPage,
+  MonthToDate,
+  Overview,
   RangeConsumption,
   SendResult,
   Tariff,
@@ -28,6 +36,7 @@ import type {
   User,
   UserCreate,
   UserPage,
+  UnreadCount,
   UserUpdate,
 } from './types'
 
@@ -91,26 +100,67 @@ export const tariffs = {
 
 // --- consumption -----------------------------------------------------------------------
 
+/** Paths of issue 12 that the generated OpenAPI types do not list yet (see ./types.ts). */
+const path12 = (path: string) => path as ApiUrl
+
+/** What every consumption read takes: one device or all the caller's, and a zone override. */
+export interface Selection {
+  deviceId?: string
+  /** IANA zone; the caller's profile zone when left out. */
+  tz?: string
+}
+
+export type RangeBucket = 'hour' | 'day' | 'week' | 'month'
+
 export const consumption = {
-  day: (api: ApiClient, deviceId: string, date: string, signal?: AbortSignal) =>
-    api.get<DayConsumption>('/api/consumption/day', { device_id: deviceId, date }, signal),
-  /** Daily totals from `start` to `end` (inclusive), one bucket per day. */
-  daily: async (api: ApiClient, deviceId: string, start: string, end: string, signal?: AbortSignal): Promise<Bucket[]> =>
-    (
-      await api.get<RangeConsumption>(
-        '/api/consumption/range',
-        { device_id: deviceId, start, end, bucket: 'day' } satisfies ApiQuery<'/api/consumption/range'>,
-        signal,
-      )
-    ).points,
+  day: (api: ApiClient, date: string, { deviceId, tz }: Selection = {}, signal?: AbortSignal) =>
+    api.get<DayConsumption>('/api/consumption/day', { device_id: deviceId, date, tz }, signal),
+  /** Buckets from `start` to `end` (local dates, inclusive). */
+  range: (api: ApiClient, start: string, end: string, bucket: RangeBucket, { deviceId, tz }: Selection = {}, signal?: AbortSignal) =>
+    api.get<RangeConsumption>('/api/consumption/range', { device_id: deviceId, start, end, bucket, tz }, signal),
   /** The server's CSV export; without a device, every device the caller may see. */
-  csv: (api: ApiClient, deviceId: string | undefined, start: string, end: string, bucket: 'hour' | 'day') =>
+  csv: (api: ApiClient, start: string, end: string, bucket: RangeBucket, { deviceId, tz }: Selection = {}) =>
     api.request<Blob>('GET', '/api/consumption/export.csv', {
-      query: { device_id: deviceId, start, end, bucket } satisfies ApiQuery<'/api/consumption/export.csv'>,
+      query: { device_id: deviceId, start, end, bucket, tz },
       accept: 'blob',
     }),
-  alerts: (api: ApiClient, query: ApiQuery<'/api/consumption/alerts'>, signal?: AbortSignal) =>
-    api.get<AlertPage>('/api/consumption/alerts', { ...query }, signal),
+  compare: (api: ApiClient, period: ComparePeriod, date: string, { deviceId, tz }: Selection = {}, signal?: AbortSignal) =>
+    api.get<Comparison>(path12('/api/consumption/compare'), { period, date, device_id: deviceId, tz }, signal),
+  monthToDate: (api: ApiClient, { deviceId, tz }: Selection = {}, signal?: AbortSignal) =>
+    api.get<MonthToDate>(path12('/api/consumption/month-to-date'), { device_id: deviceId, tz }, signal),
+  meters: (api: ApiClient, query: { page?: number; size?: number; q?: string } = {}, signal?: AbortSignal) =>
+    api.get<MeterPage>(path12('/api/consumption/meters'), { ...query }, signal),
+  /** Every meter the caller may see (up to 1,000), by device id. */
+  allMeters: async (api: ApiClient, signal?: AbortSignal): Promise<Map<string, Meter>> => {
+    const size = 100
+    const found = new Map<string, Meter>()
+    for (let page = 1; page <= 10; page++) {
+      const result = await consumption.meters(api, { page, size }, signal)
+      for (const meter of result.items) found.set(meter.device_id, meter)
+      if (page * size >= result.total) break
+    }
+    return found
+  },
+  overview: (api: ApiClient, signal?: AbortSignal) => api.get<Overview>(path12('/api/consumption/overview'), undefined, signal),
+}
+
+export interface AlertQuery {
+  page?: number
+  size?: number
+  device_id?: string
+  unread?: boolean
+  kind?: AlertKind
+}
+
+export const alerts = {
+  list: (api: ApiClient, query: AlertQuery, signal?: AbortSignal) =>
+    api.get<AlertPage>('/api/consumption/alerts', { ...query, unread: query.unread ? 'true' : undefined }, signal),
+  unreadCount: async (api: ApiClient, signal?: AbortSignal) =>
+    (await api.get<UnreadCount>(path12('/api/consumption/alerts/unread-count'), undefined, signal)).count,
+  markRead: (api: ApiClient, id: string) => api.post<void>(path12(`/api/consumption/alerts/${id}/read`)),
+  markAllRead: (api: ApiClient) => api.post<{ marked: number }>(path12('/api/consumption/alerts/read-all')),
+  /** An admin acknowledges an alert: who and when is kept on it. */
+  acknowledge: (api: ApiClient, id: string) => api.post<Alert>(path12(`/api/consumption/alerts/${id}/ack`)),
 }
 
 // --- support ---------------------------------------------------------------------------

@@ -44,13 +44,80 @@ export type TariffUpdate = Schemas['TariffUpdate']
 export type TariffBand = Schemas['TariffBand']
 
 // --- consumption and alerts
-export type DayConsumption = Schemas['DayConsumption']
-export type HourValue = Schemas['HourValue']
-export type RangeConsumption = Schemas['RangeConsumption']
-/** One bucket of a range: its start (a day or an hour, ISO) and its kWh. */
-export type Bucket = Schemas['RangePoint']
-export type Alert = Schemas['AlertRead']
-export type AlertPage = Schemas['AlertPage']
+// Issue 12 (docs: /work CONTRACT-12) adds zones, cost, comparisons, silent meters and read
+// state. Until the monitoring service's schemas carry them, the new fields are declared here
+// beside the generated shapes (optional where an older server leaves them out).
+type Money = number | null
+type Zoned = { time_zone?: string; currency?: string | null }
+export type HourValue = Schemas['HourValue'] & { cost?: Money }
+export type DayConsumption = Omit<Schemas['DayConsumption'], 'hours'> & Zoned & { hours: HourValue[]; total_cost?: Money }
+/** One bucket of a range: its start (local ISO with its offset), kWh and cost. */
+export type Bucket = Schemas['RangePoint'] & { cost?: Money }
+export type RangeConsumption = Omit<Schemas['RangeConsumption'], 'points'> & Zoned & { points: Bucket[]; total_cost?: Money }
+export type AlertKind = 'hourly' | 'reading' | 'silent'
+export type Alert = Omit<Schemas['AlertRead'], 'kind' | 'kwh' | 'limit_kwh'> & {
+  kind: AlertKind
+  kwh: number | null
+  limit_kwh: number | null
+  /** A silent episode: the reading that ended it. */
+  ended_at?: string | null
+  last_seen_at?: string | null
+  /** Read by the caller (the server keeps it per user). */
+  read?: boolean
+  acknowledged_at?: string | null
+  acknowledged_by?: string | null
+  /** The server's sentence, in the caller's zone. */
+  message?: string
+}
+export type AlertPage = Omit<Schemas['AlertPage'], 'items'> & { items: Alert[] }
+export type UnreadCount = { count: number }
+export type ComparePeriod = 'day' | 'week' | 'month'
+/** One period of a comparison: local dates, `end` exclusive. */
+export type PeriodFigures = { start: string; end: string; kwh: number; cost: Money }
+export type Comparison = {
+  period: ComparePeriod
+  time_zone: string
+  currency: string | null
+  current: PeriodFigures
+  previous: PeriodFigures
+  year_before: PeriodFigures
+  change_vs_previous_pct: number | null
+  change_vs_year_before_pct: number | null
+  /** The current period is still running: the others are cut to the same elapsed length. */
+  partial?: boolean
+}
+export type MonthToDate = {
+  time_zone: string
+  month: string
+  kwh: number
+  cost: Money
+  currency: string | null
+  projected_kwh: number
+  projected_cost: Money
+  elapsed_fraction: number
+}
+export type Meter = {
+  device_id: string
+  name: string
+  owner_id: string | null
+  meter_id: string | null
+  last_seen_at: string | null
+  silence_minutes: number | null
+  silent: boolean
+  silent_since: string | null
+}
+export type MeterPage = { items: Meter[]; total: number; page: number; size: number }
+export type Overview = {
+  time_zone: string
+  devices_total: number
+  today_kwh: number
+  today_costs: { currency: string; amount: number }[]
+  top_consumers: { device_id: string; name: string; owner_id: string | null; kwh: number; cost: Money; currency: string | null }[]
+  over_limit_this_hour: { device_id: string; name: string; kwh: number; limit_kwh: number }[]
+  silent_meters: { device_id: string; name: string; last_seen_at: string | null }[]
+  readings_per_second: number
+  alerts_today: number
+}
 
 // --- support chat
 export type ChatMessage = Schemas['MessageRead']

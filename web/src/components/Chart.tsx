@@ -20,12 +20,14 @@ export interface ChartProps {
   height?: number
   /** A bucket that just changed, briefly highlighted. */
   flashIndex?: number | null
+  /** A second figure per bucket for the tooltip and the table (its cost), or null. */
+  details?: readonly (string | null)[]
 }
 
 const M = { top: 14, right: 12, bottom: 28, left: 46 }
 
 /** A hand-rolled SVG bar/line chart: small, bundled, keyboard- and screen-reader-usable. */
-export function Chart({ values, labels: longLabels, shortLabels, titles, kind, limit, ariaLabel, emptyText, height = 260, flashIndex }: ChartProps) {
+export function Chart({ values, labels: longLabels, shortLabels, titles, kind, limit, ariaLabel, emptyText, height = 260, flashIndex, details }: ChartProps) {
   const [wrapRef, width] = useElementWidth<HTMLDivElement>()
   const [active, setActive] = useState<number | null>(null)
   const n = values.length
@@ -133,6 +135,7 @@ export function Chart({ values, labels: longLabels, shortLabels, titles, kind, l
         <div className="chart-tip" style={{ left: tip.left, top: tip.top }} role="status">
           <span>{titles[active]}</span>
           <strong>{formatKwh(values[active])}</strong>
+          {details?.[active] && <span className="chart-tip-detail">{details[active]}</span>}
         </div>
       )}
       {/* A table ignores a 1px height: the visually hidden wrapper must be a block. */}
@@ -144,6 +147,7 @@ export function Chart({ values, labels: longLabels, shortLabels, titles, kind, l
             <tr key={i}>
               <th scope="row">{titles[i]}</th>
               <td>{formatKwh(v)}</td>
+              {details && <td>{details[i] ?? ''}</td>}
             </tr>
           ))}
         </tbody>

@@ -1,31 +1,41 @@
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { useSearchParams } from 'react-router-dom'
-import { consumption } from '../api/endpoints'
+import { consumption, type Selection } from '../api/endpoints'
 import { ApiError, describeError } from '../api/errors'
-import type { Device } from '../api/types'
+import type { Comparison, Device, MonthToDate } from '../api/types'
 import { useApi } from '../auth/AuthProvider'
 import { useAsync } from '../hooks/useAsync'
 import { formatKwh, summarize } from '../lib/chart'
 import { downloadBlob, downloadText } from '../lib/csv'
+import { sumComparisons, sumMonthToDate, trend } from '../lib/compare'
 import {
   applyUpdate,
+  bucketLabel,
+  bucketOf,
   elapsedBuckets,
+  hourTitle,
   isLivePeriod,
   loadSeries,
   seriesCsv,
+  totalCosts,
   totalSeries,
   type ConsumptionUpdate,
 } from '../lib/consumption'
 import {
   formatDay,
+  formatDayMonth,
+  formatMonth,
   formatPeriod,
   formatShortDay,
   isIsoDate,
+  localParts,
   periodRange,
   shiftPeriod,
-  todayUtc,
+  todayIn,
+  addDays,
   type Period,
 } from '../lib/dates'
+import { formatChange, formatMoney } from '../lib/money'
 import { useDeviceNames } from '../realtime/DeviceNames'
 import { useRealtime, useRealtimeMessage, useResync } from '../realtime/RealtimeProvider'
 import { Chart, type ChartKind } from './Chart'
@@ -38,6 +48,11 @@ const PERIODS = [
   { value: 'day', label: 'Day' },
   { value: 'week', label: 'Week' },
   { value: 'month', label: 'Month' },
+  { value: 'year', label: 'Year' },
+] as const
+const YEAR_BUCKETS = [
+  { value: 'month', label: 'Months' },
+  { value: 'week', label: 'Weeks' },
 ] as const
 const KINDS = [
   { value: 'bar', label: 'Bars' },
@@ -50,11 +65,14 @@ const KINDS = [
  */
 export function ConsumptionView({
   devices,
+  timeZone,
   allLabel = 'All my devices',
   allAreMine = true,
   noDevices,
 }: {
   devices: readonly Device[]
+  /** The zone days and hours are cut in: the viewer's profile zone (an admin: the client's). */
+  timeZone: string
   allLabel?: string
   /** "All" is every device the caller may see (a client), so the server can export it whole. */
   allAreMine?: boolean
@@ -65,14 +83,15 @@ export function ConsumptionView({
   const names = useDeviceNames()
   const { status } = useRealtime()
   const [params, setParams] = useSearchParams()
-  const today = todayUtc()
+  const today = todayIn(timeZone)
 
   useEffect(() => names.remember(devices), [devices, names])
 
   const defaultDevice = devices.length === 1 ? devices[0].id : 'all'
   const requested = params.get('device')
   const deviceParam = requested && (requested === 'all' || devices.some((d) => d.id === requested)) ? requested : defaultDevice
-  const period = (['day', 'week', 'month'].includes(params.get('period') ?? '') ? params.get('period') : 'day') as Period
+  const period = (['day', 'week', 'month', 'year'].includes(params.get('period') ?? '') ? params.get('period') : 'day') as Period
+  const yearBucket = params.get('bucket') === 'week' ? 'week' : 'month'
   const date = isIsoDate(params.get('date') ?? '') ? (params.get('date') as string) : today
   const kind = (params.get('chart') === 'line' ? 'line' : 'bar') as ChartKind
 
@@ -91,8 +110,33 @@ export function ConsumptionView({
     [deviceParam, devices],
   )
   const idsKey = deviceIds.join(',')
-  const series = useAsync((signal) => loadSeries(api, deviceIds, period, date, signal), [api, idsKey, period, date])
-  useResync(series.reload)
+  const series = useAsync(
+    (signal) => loadSeries(api, deviceIds, period, date, { tz: timeZone, yearBucket }, signal),
+    [api, idsKey, period, date, timeZone, yearBucket],
+  )
+  // One answer for one device or all of the caller's own; an admin's "all of a client's" adds
+  // the client's devices up.
+  const selections = useMemo<Selection[]>(
+    () => (deviceParam === 'all' && allAreMine ? [{ tz: timeZone }] : deviceIds.map((deviceId) => ({ deviceId, tz: timeZone }))),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [deviceParam, allAreMine, idsKey, timeZone],
+  )
+  const comparePeriod = period === 'year' ? null : period
+  const comparison = useAsync(
+    async (signal) =>
+      comparePeriod ? sumComparisons(await Promise.all(selections.map((s) => consumption.compare(api, comparePeriod, date, s, signal)))) : null,
+    [api, selections, comparePeriod, date],
+  )
+  const monthSoFar = useAsync(
+    async (signal) => sumMonthToDate(await Promise.all(selections.map((s) => consumption.monthToDate(api, s, signal)))),
+    [api, selections],
+  )
+  const reloadFigures = () => {
+    series.reload()
+    comparison.reload()
+    monthSoFar.reload()
+  }
+  useResync(reloadFigures)
 
   // Live: a day view is patched in place; a week or month refetches (debounced) because an
   // update carries an hour's total, not the change to the day's.
@@ -104,11 +148,10 @@ export function ConsumptionView({
     const change = { device_id: message.device_id, hour: message.hour, kwh: Number(message.kwh) } as ConsumptionUpdate
     const result = applyUpdate(data, change)
     if (result === null) return
-    if (result === 'refetch') {
-      if (refetchTimer.current) clearTimeout(refetchTimer.current)
-      refetchTimer.current = setTimeout(series.reload, 800)
-      return
-    }
+    // The figures beside the chart (costs, comparison, month so far) follow shortly.
+    if (refetchTimer.current) clearTimeout(refetchTimer.current)
+    refetchTimer.current = setTimeout(result === 'refetch' ? reloadFigures : () => (comparison.reload(), monthSoFar.reload(), series.reload()), 800)
+    if (result === 'refetch') return
     // Several updates can arrive before React renders again: each patches the latest data,
     // not this render's, or the last one would undo the others.
     series.setData((current) => {
@@ -131,15 +174,21 @@ export function ConsumptionView({
 
   const data = series.data
   const values = data ? totalSeries(data, deviceIds) : []
+  const costs = data ? totalCosts(data, deviceIds) : null
+  const currency = costs?.total.currency ?? null
   const summary = summarize(values, data ? elapsedBuckets(data) : 0)
   const single = deviceParam === 'all' ? null : devices.find((d) => d.id === deviceParam) ?? null
   const limit = period === 'day' && single ? single.max_hourly_kwh : null
   const overHours = limit ? values.filter((v) => v > limit).length : 0
-  const labels = data ? bucketLabels(period, data.starts) : []
-  const titles = data ? bucketTitles(period, data.starts) : []
+  const bucket = bucketOf(period, yearBucket)
+  const labels = data ? data.starts.map((s) => (period === 'week' ? formatShortDay(localParts(s).date) : bucketLabel(bucket, s))) : []
+  const titles = data ? bucketTitles(bucket, data.starts) : []
+  const details = costs && currency ? costs.perBucket.map((c) => (c === null ? null : formatMoney(c, currency))) : undefined
   const nextStart = periodRange(period, shiftPeriod(period, date, 1)).start
-  const live = isLivePeriod(periodRange(period, date))
+  const live = isLivePeriod(periodRange(period, date), today)
   const selectionName = single ? single.name : allLabel
+  const zoneName = data?.timeZone ?? timeZone
+  const bucketWord = { hour: 'hour', day: 'day', week: 'week', month: 'month' }[bucket]
 
   const downloadCsv = async () => {
     if (!data) return
@@ -147,8 +196,7 @@ export function ConsumptionView({
     const filename = `consumption-${slug(selectionName)}-${range.start}${range.end !== range.start ? `_${range.end}` : ''}.csv`
     if (single || allAreMine) {
       try {
-        const bucket = period === 'day' ? 'hour' : 'day'
-        downloadBlob(filename, await consumption.csv(api, single?.id, range.start, range.end, bucket))
+        downloadBlob(filename, await consumption.csv(api, range.start, range.end, bucket, { deviceId: single?.id, tz: timeZone }))
         return
       } catch (error) {
         if (error instanceof ApiError && ![404, 405, 501].includes(error.status)) {
@@ -177,6 +225,7 @@ export function ConsumptionView({
           </label>
           <div className="toolbar-group">
             <Segmented label="Period" value={period} options={PERIODS} onChange={(v) => update({ period: v })} />
+            {period === 'year' && <Segmented label="Buckets" value={yearBucket} options={YEAR_BUCKETS} onChange={(v) => update({ bucket: v })} />}
             <Segmented label="Chart type" value={kind} options={KINDS} onChange={(v) => update({ chart: v })} />
           </div>
         </div>
@@ -216,7 +265,7 @@ export function ConsumptionView({
           <div>
             <h2 id="chart-title">{formatPeriod(period, date)}</h2>
             <p className="muted">
-              {selectionName} · {period === 'day' ? 'kWh per hour (UTC)' : 'kWh per day'}
+              {selectionName} · kWh{currency ? ` and cost (${currency})` : ''} per {bucketWord} · <span data-testid="chart-zone">{zoneName}</span>
             </p>
           </div>
           <div className="card-header-actions">
@@ -237,10 +286,16 @@ export function ConsumptionView({
             <dd data-testid="stat-total">{data ? formatKwh(summary.total) : '—'}</dd>
           </div>
           <div>
+            <dt>Cost</dt>
+            <dd data-testid="stat-cost" title={costs && !currency ? 'No tariff on these devices, or tariffs in different currencies' : undefined}>
+              {costs ? formatMoney(costs.total.cost, currency) : '—'}
+            </dd>
+          </div>
+          <div>
             <dt>Average</dt>
             <dd>
               {data && summary.average !== null ? formatKwh(summary.average) : '—'}
-              <small> / {period === 'day' ? 'hour' : 'day'}</small>
+              <small> / {bucketWord}</small>
             </dd>
           </div>
           <div>
@@ -249,7 +304,7 @@ export function ConsumptionView({
               {data && summary.peak ? (
                 <>
                   {formatKwh(summary.peak.value)}
-                  <small> {period === 'day' ? `at ${labels[summary.peak.index]}:00` : `on ${formatShortDay(data.starts[summary.peak.index].slice(0, 10))}`}</small>
+                  <small> {peakWhen(bucket, data.starts[summary.peak.index])}</small>
                 </>
               ) : (
                 '—'
@@ -275,38 +330,143 @@ export function ConsumptionView({
           <Chart
             values={values}
             labels={labels}
-            shortLabels={period === 'week' ? data.starts.map((s) => String(Number(s.slice(8, 10)))) : undefined}
+            shortLabels={period === 'week' ? data.starts.map((s) => bucketLabel('day', s)) : undefined}
             titles={titles}
             kind={kind}
             limit={limit}
             flashIndex={flash}
+            details={details}
             ariaLabel={`${selectionName}, ${formatPeriod(period, date)}: total ${formatKwh(summary.total)}`}
             emptyText={period === 'day' ? 'No readings for this day yet.' : 'No readings in this period yet.'}
           />
         )}
+        {data && period === 'day' && data.starts.length !== 24 && (
+          <p className="muted chart-note" data-testid="dst-note">
+            This day had {data.starts.length} hours in {zoneName}: the clocks changed.
+          </p>
+        )}
       </section>
+
+      <div className="figure-cards">
+        {comparePeriod && <CompareCard state={comparison} period={comparePeriod} />}
+        <MonthSoFarCard state={monthSoFar} />
+      </div>
     </div>
   )
 }
 
-function bucketLabels(period: Period, starts: readonly string[]): string[] {
-  if (period === 'day') return starts.map((s) => s.slice(11, 13))
-  if (period === 'week') return starts.map((s) => formatShortDay(s.slice(0, 10)))
-  return starts.map((s) => String(Number(s.slice(8, 10))))
+const PERIOD_WORDS = { day: ['day', 'yesterday'], week: ['week', 'last week'], month: ['month', 'last month'] } as const
+
+/** This period against the one before and the same period a year before, from /compare. */
+function CompareCard({ state, period }: { state: { data?: Comparison | null; error: unknown; reload: () => void }; period: 'day' | 'week' | 'month' }) {
+  const data = state.data
+  return (
+    <section className="card compare-card" aria-labelledby="compare-title" aria-busy={!data && !state.error}>
+      <h2 id="compare-title" className="card-title">
+        Compared with before
+      </h2>
+      {state.error ? (
+        <ErrorState error={state.error} onRetry={state.reload} title="Couldn't load the comparison" />
+      ) : !data ? (
+        <Loading inline label="Comparing…" />
+      ) : (
+        <>
+          <p className="muted">
+            This {PERIOD_WORDS[period][0]} ({periodSpan(data.current.start, data.current.end)}): <strong>{formatKwh(data.current.kwh)}</strong>
+            {data.current.cost !== null && <> · {formatMoney(data.current.cost, data.currency)}</>}
+            {data.partial && <> · so far, against the same stretch of time before</>}
+          </p>
+          <dl className="compare-rows">
+            <CompareRow testId="compare-previous" label={`Previous ${PERIOD_WORDS[period][0]}`} figures={data.previous} pct={data.change_vs_previous_pct} currency={data.currency} />
+            <CompareRow testId="compare-year" label="A year before" figures={data.year_before} pct={data.change_vs_year_before_pct} currency={data.currency} />
+          </dl>
+        </>
+      )}
+    </section>
+  )
 }
 
-function bucketTitles(period: Period, starts: readonly string[]): string[] {
-  if (period === 'day') {
-    return starts.map((s) => {
-      const h = Number(s.slice(11, 13))
-      return `${pad(h)}:00–${pad((h + 1) % 24)}:00 UTC`
-    })
-  }
-  return starts.map((s) => formatDay(s.slice(0, 10)))
+function CompareRow({ testId, label, figures, pct, currency }: { testId: string; label: string; figures: Comparison['previous']; pct: number | null; currency: string | null }) {
+  return (
+    <div data-testid={testId}>
+      <dt>
+        {label} <span className="muted">({periodSpan(figures.start, figures.end)})</span>
+      </dt>
+      <dd>
+        <span data-testid={`${testId}-kwh`}>{formatKwh(figures.kwh)}</span>
+        {figures.cost !== null && <span className="muted"> · {formatMoney(figures.cost, currency)}</span>}
+        <span className={`change change-${trend(pct)}`} data-testid={`${testId}-pct`} title={pct === null ? 'Nothing to compare with: that period used 0 kWh' : undefined}>
+          {formatChange(pct)}
+        </span>
+      </dd>
+    </div>
+  )
 }
 
-function pad(n: number): string {
-  return String(n).padStart(2, '0')
+/** "3 Mar" or "3 Mar – 9 Mar" from local dates with an exclusive end. */
+function periodSpan(start: string, endExclusive: string): string {
+  const first = localParts(start).date
+  const last = addDays(localParts(endExclusive).date, -1)
+  return last <= first ? formatDayMonth(first) : `${formatDayMonth(first)} – ${formatDayMonth(last)}`
+}
+
+/** The month so far and where it is heading, from /month-to-date. */
+function MonthSoFarCard({ state }: { state: { data?: MonthToDate; error: unknown; reload: () => void } }) {
+  const data = state.data
+  return (
+    <section className="card month-card" aria-labelledby="month-title" aria-busy={!data && !state.error}>
+      <h2 id="month-title" className="card-title">
+        {data ? `${formatMonth(`${data.month}-01`)} so far` : 'This month so far'}
+      </h2>
+      {state.error ? (
+        <ErrorState error={state.error} onRetry={state.reload} title="Couldn't load this month" />
+      ) : !data ? (
+        <Loading inline label="Loading this month…" />
+      ) : (
+        <dl className="stats stats-compact">
+          <div>
+            <dt>Used</dt>
+            <dd data-testid="mtd-kwh">{formatKwh(data.kwh)}</dd>
+          </div>
+          <div>
+            <dt>Cost</dt>
+            <dd data-testid="mtd-cost">{formatMoney(data.cost, data.currency)}</dd>
+          </div>
+          <div>
+            <dt>Projected</dt>
+            <dd data-testid="mtd-projected">
+              {formatKwh(data.projected_kwh)}
+              {data.projected_cost !== null && <small> · {formatMoney(data.projected_cost, data.currency)}</small>}
+            </dd>
+          </div>
+          <div>
+            <dt>Month gone</dt>
+            <dd>
+              <span className="progress" role="progressbar" aria-label="Share of the month gone" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(data.elapsed_fraction * 100)}>
+                <span style={{ width: `${Math.min(100, data.elapsed_fraction * 100)}%` }} />
+              </span>
+              <small> {Math.round(data.elapsed_fraction * 100)}%</small>
+            </dd>
+          </div>
+        </dl>
+      )}
+    </section>
+  )
+}
+
+function peakWhen(bucket: string, start: string): string {
+  const { date, time } = localParts(start)
+  if (bucket === 'hour') return `at ${time}`
+  if (bucket === 'month') return `in ${formatMonth(date)}`
+  if (bucket === 'week') return `in the week of ${formatDayMonth(date)}`
+  return `on ${formatDayMonth(date)}`
+}
+
+function bucketTitles(bucket: string, starts: readonly string[]): string[] {
+  if (bucket === 'hour') return starts.map((_, i) => hourTitle(starts, i))
+  if (bucket === 'month') return starts.map((s) => formatMonth(localParts(s).date))
+  if (bucket === 'week') return starts.map((s) => `Week of ${formatDay(localParts(s).date)}`)
+  return starts.map((s) => formatDay(localParts(s).date))
 }
 
 function slug(text: string): string {

@@ -73,7 +73,7 @@ export function Loaded<T>({
   framed,
   children,
 }: {
-  state: AsyncState<T>
+  state: Pick<AsyncState<T>, 'data' | 'error' | 'reload'>
   errorTitle: string
   loadingLabel?: string
   framed?: boolean

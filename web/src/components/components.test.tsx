@@ -119,12 +119,19 @@ describe('ConsumptionView', () => {
     hours: hoursOf(today).map((hour, h) => ({ hour, kwh: h === 0 ? kwh : 0 })),
     total_kwh: kwh,
   })
+  const figures = { start: today, end: today, kwh: 0, cost: null }
+  const figureRoutes = {
+    'GET /api/consumption/compare': () =>
+      json(200, { period: 'day', time_zone: 'UTC', currency: null, current: figures, previous: figures, year_before: figures, change_vs_previous_pct: null, change_vs_year_before_pct: null }),
+    'GET /api/consumption/month-to-date': () =>
+      json(200, { time_zone: 'UTC', month: today.slice(0, 7), kwh: 0, cost: null, currency: null, projected_kwh: 0, projected_cost: null, elapsed_fraction: 0.5 }),
+  }
   /** The view over both devices at `path`, each day's consumption from `day`. */
   const renderView = (path: string, day: (deviceId: string) => number) =>
     renderApp(
       <RealtimeProvider>
         <DeviceNamesProvider>
-          <ConsumptionView devices={devices} noDevices={null} />
+          <ConsumptionView devices={devices} timeZone="UTC" noDevices={null} />
         </DeviceNamesProvider>
       </RealtimeProvider>,
       {
@@ -136,6 +143,7 @@ describe('ConsumptionView', () => {
             const id = new URL(call.url, 'http://x').searchParams.get('device_id')!
             return json(200, dayOf(id, day(id)))
           },
+          ...figureRoutes,
         },
       },
     )

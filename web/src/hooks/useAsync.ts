@@ -5,7 +5,7 @@ export interface AsyncState<T> {
   error: unknown
   loading: boolean
   reload: () => void
-  setData: (update: T | ((current: T | undefined) => T)) => void
+  setData: (update: T | ((current: T | undefined) => T | undefined)) => void
 }
 
 /**
@@ -46,9 +46,9 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: Dep
   }, [...deps, generation])
 
   const reload = useCallback(() => setGeneration((g) => g + 1), [])
-  const setData = useCallback((update: T | ((current: T | undefined) => T)) => {
+  const setData = useCallback((update: T | ((current: T | undefined) => T | undefined)) => {
     setDataState((current) =>
-      typeof update === 'function' ? (update as (c: T | undefined) => T)(current) : update,
+      typeof update === 'function' ? (update as (c: T | undefined) => T | undefined)(current) : update,
     )
   }, [])
   return { data, error, loading, reload, setData }

@@ -1,22 +1,10 @@
-// The unread mark of alerts lives in the browser: the alert history is the server's, and
-// "seen" only means "this person has looked at the list since it arrived".
+// Alerts as the server keeps them: read state per user (the unread count is the server's, the
+// same in every tab), silent-meter episodes beside over-limit hours, and the server's own
+// sentence in the reader's zone.
 
 import { formatKwh } from './chart'
-import { formatUtcHour } from './dates'
+import { formatMomentIn, localParts } from './dates'
 import type { Alert } from '../api/types'
-
-export function seenStorageKey(userId: string): string {
-  return `ems.alerts.seen.${userId}`
-}
-
-export function isUnread(alert: Pick<Alert, 'created_at'>, seenAt: string | null): boolean {
-  if (seenAt === null) return true
-  return Date.parse(alert.created_at) > Date.parse(seenAt)
-}
-
-export function countUnread(alerts: readonly Pick<Alert, 'created_at'>[], seenAt: string | null): number {
-  return alerts.filter((alert) => isUnread(alert, seenAt)).length
-}
 
 /** Newest first, each id once (a live alert can also arrive in a refetched page). */
 export function mergeAlerts(current: readonly Alert[], incoming: readonly Alert[]): Alert[] {
@@ -25,42 +13,76 @@ export function mergeAlerts(current: readonly Alert[], incoming: readonly Alert[
   return [...byId.values()].sort((a, b) => b.created_at.localeCompare(a.created_at))
 }
 
-export function alertTitle(alert: Pick<Alert, 'kind'>): string {
-  if (alert.kind === 'silent') return 'Meter silent'
+export function alertTitle(alert: Pick<Alert, 'kind' | 'ended_at'>): string {
+  if (alert.kind === 'silent') return alert.ended_at ? 'Meter silent, now back' : 'Meter silent'
   return alert.kind === 'reading' ? 'Reading over the threshold' : 'Hourly limit exceeded'
 }
 
-export function alertSentence(alert: Alert, deviceName: string): string {
-  // A silent meter has no figures: the server's text (in the user's zone) says it all.
-  if (alert.kind === 'silent' || alert.kwh === null || alert.limit_kwh === null) return alert.message
-  const hour = formatUtcHour(alert.hour)
-  if (alert.kind === 'reading') {
-    return `${deviceName}: one reading of ${formatKwh(alert.kwh)} (threshold ${formatKwh(alert.limit_kwh)}) at ${hour} UTC.`
+/** What happened, in words: the server's sentence when it sent one. */
+export function alertSentence(alert: Alert, deviceName: string, zone: string): string {
+  if (alert.message) return alert.message
+  if (alert.kind === 'silent') {
+    const since = formatMomentIn(alert.last_seen_at ?? alert.hour, zone)
+    return alert.ended_at
+      ? `${deviceName} sent nothing after ${since}; it was back at ${formatMomentIn(alert.ended_at, zone)}.`
+      : `${deviceName} has sent nothing since ${since}.`
   }
-  return `${deviceName} used ${formatKwh(alert.kwh)} in the ${hour} UTC hour (limit ${formatKwh(alert.limit_kwh)}).`
+  const { time } = localParts(alert.hour)
+  const kwh = alert.kwh ?? 0
+  const limit = alert.limit_kwh ?? 0
+  if (alert.kind === 'reading') return `${deviceName}: one reading of ${formatKwh(kwh)} (threshold ${formatKwh(limit)}) at ${time}.`
+  return `${deviceName} used ${formatKwh(kwh)} in the hour from ${time} (limit ${formatKwh(limit)}).`
 }
 
-export function asAlert(message: Record<string, unknown>): Alert | null {
-  const { id, device_id, kind, hour, kwh, limit_kwh, created_at } = message
-  if (
-    typeof id !== 'string' ||
-    typeof device_id !== 'string' ||
-    (kind !== 'hourly' && kind !== 'reading') ||
-    typeof hour !== 'string' ||
-    typeof kwh !== 'number' ||
-    typeof limit_kwh !== 'number'
-  ) {
-    return null
-  }
+/** Rows marked read after an `alerts.read` push: some ids, or every one (null). */
+export function markedRead(alerts: readonly Alert[], ids: readonly string[] | null): Alert[] {
+  const set = ids ? new Set(ids) : null
+  return alerts.map((alert) => (!alert.read && (set === null || set.has(alert.id)) ? { ...alert, read: true } : alert))
+}
+
+export interface AlertToast {
+  title: string
+  body: string
+}
+
+/**
+ * The toast an owner sees for a live `notify.*` push, or null when the message is not one.
+ * Admins see a digest instead (`digestToast`).
+ */
+export function alertToast(type: string, message: Record<string, unknown>, deviceName: string): AlertToast | null {
+  if (typeof message.id !== 'string' || typeof message.device_id !== 'string') return null
+  const text = typeof message.message === 'string' ? message.message : null
+  if (type === 'notify.silent') return { title: 'Meter silent', body: text ?? `${deviceName} has stopped sending readings.` }
+  if (type === 'notify.meter_back') return { title: 'Meter back', body: text ?? `${deviceName} is sending readings again.` }
+  if (type !== 'notify.overconsumption') return null
+  const title = message.kind === 'reading' ? 'Reading over the threshold' : 'Hourly limit exceeded'
+  if (text) return { title, body: text }
+  const kwh = typeof message.kwh === 'number' ? formatKwh(message.kwh) : 'more than allowed'
+  const limit = typeof message.limit_kwh === 'number' ? ` (limit ${formatKwh(message.limit_kwh)})` : ''
+  return { title, body: `${deviceName} used ${kwh} in an hour${limit}.` }
+}
+
+const KIND_WORDS: Record<string, [string, string]> = {
+  hourly: ['hour over its limit', 'hours over their limit'],
+  reading: ['reading over the threshold', 'readings over the threshold'],
+  silent: ['meter gone silent', 'meters gone silent'],
+}
+
+/** An admin's summary of a window of alerts across the fleet (`notify.digest`). */
+export function digestToast(message: Record<string, unknown>): AlertToast | null {
+  const count = Number(message.count)
+  if (!Number.isFinite(count) || count <= 0) return null
+  const byKind = (message.by_kind ?? {}) as Record<string, number>
+  const kinds = Object.entries(byKind)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${(KIND_WORDS[kind] ?? [kind, kind])[n === 1 ? 0 : 1]}`)
+  const devices = Array.isArray(message.devices) ? (message.devices as { device_name?: string; count?: number }[]) : []
+  const top = devices
+    .filter((d) => d.device_name)
+    .map((d) => `${d.device_name} (${d.count})`)
+    .join(', ')
   return {
-    id,
-    device_id,
-    device_name: typeof message.device_name === 'string' ? message.device_name : null,
-    kind,
-    hour,
-    kwh,
-    limit_kwh,
-    created_at: typeof created_at === 'string' ? created_at : new Date().toISOString(),
-    message: typeof message.message === 'string' ? message.message : '',
+    title: `${count} new alert${count === 1 ? '' : 's'} across the fleet`,
+    body: [kinds.join(', '), top && `Most: ${top}.`].filter(Boolean).join('. '),
   }
 }

@@ -1,5 +1,6 @@
-// Consumption is bucketed by UTC hour on the server, so every calendar computation here is
-// done in UTC on plain `YYYY-MM-DD` strings: the browser's own time zone never shifts a day.
+// Calendar computations on plain `YYYY-MM-DD` strings, done in UTC arithmetic so that the
+// browser's own zone never shifts a day: the dates are the viewer's local dates (the server
+// cuts days, weeks and months in the profile zone), only the arithmetic is UTC.
 
 export type IsoDate = string
 
@@ -43,7 +44,7 @@ function daysInMonth(anyDayOfMonth: Date): number {
   ).getUTCDate()
 }
 
-export type Period = 'day' | 'week' | 'month'
+export type Period = 'day' | 'week' | 'month' | 'year'
 
 export interface DateRange {
   /** First day, inclusive. */
@@ -52,7 +53,7 @@ export interface DateRange {
   end: IsoDate
 }
 
-/** The day, the ISO week (Monday to Sunday) or the calendar month that contains `date`. */
+/** The day, the ISO week (Monday to Sunday), the calendar month or year that contains `date`. */
 export function periodRange(period: Period, date: IsoDate): DateRange {
   if (period === 'day') return { start: date, end: date }
   if (period === 'week') {
@@ -60,6 +61,7 @@ export function periodRange(period: Period, date: IsoDate): DateRange {
     const start = addDays(date, -weekday)
     return { start, end: addDays(start, 6) }
   }
+  if (period === 'year') return { start: `${date.slice(0, 4)}-01-01`, end: `${date.slice(0, 4)}-12-31` }
   const d = parseIsoDate(date)
   const start = toIsoDate(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)))
   return { start, end: toIsoDate(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), daysInMonth(d)))) }
@@ -69,6 +71,7 @@ export function periodRange(period: Period, date: IsoDate): DateRange {
 export function shiftPeriod(period: Period, date: IsoDate, steps: number): IsoDate {
   if (period === 'day') return addDays(date, steps)
   if (period === 'week') return addDays(date, 7 * steps)
+  if (period === 'year') return addMonths(date, 12 * steps)
   return addMonths(date, steps)
 }
 
@@ -111,6 +114,7 @@ export function formatPeriod(period: Period, date: IsoDate): string {
   const range = periodRange(period, date)
   if (period === 'day') return formatDay(date)
   if (period === 'month') return monthFormat.format(parseIsoDate(range.start))
+  if (period === 'year') return range.start.slice(0, 4)
   return `${dayMonthFormat.format(parseIsoDate(range.start))} – ${dayMonthFormat.format(parseIsoDate(range.end))} ${range.end.slice(0, 4)}`
 }
 
@@ -133,4 +137,79 @@ export function formatMoment(iso: string, now: Date = new Date()): string {
   if (Number.isNaN(d.getTime())) return ''
   const sameDay = d.toDateString() === now.toDateString()
   return sameDay ? timeFormat.format(d) : dateTimeFormat.format(d)
+}
+
+const isoDayFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** Today's date in an IANA zone ("2026-03-29" in Bucharest while UTC is still the 28th). */
+export function todayIn(zone: string, now: Date = new Date()): IsoDate {
+  let format = isoDayFormats.get(zone)
+  if (!format) {
+    try {
+      format = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })
+    } catch {
+      return todayUtc(now)
+    }
+    isoDayFormats.set(zone, format)
+  }
+  return format.format(now)
+}
+
+/**
+ * The local wall-clock parts of an ISO timestamp as the server wrote it with its offset
+ * ("2026-03-29T04:00:00+03:00" → date 2026-03-29, time 04:00, offset +03:00): no conversion,
+ * the server already put the hour in the viewer's zone.
+ */
+export function localParts(iso: string): { date: IsoDate; time: string; offset: string } {
+  const match = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(iso)
+  if (!match) return { date: iso.slice(0, 10), time: iso.slice(11, 16), offset: '' }
+  const offset = match[3] === 'Z' ? '+00:00' : (match[3] ?? '')
+  return { date: match[1], time: match[2] ?? '00:00', offset }
+}
+
+const momentFormats = new Map<string, Intl.DateTimeFormat>()
+
+/** A moment shown in an IANA zone: "1 Dec, 14:05". */
+export function formatMomentIn(iso: string | null | undefined, zone: string): string {
+  if (!iso) return '—'
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return '—'
+  let format = momentFormats.get(zone)
+  if (!format) {
+    try {
+      format = new Intl.DateTimeFormat('en-GB', { timeZone: zone, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    } catch {
+      format = dateTimeFormat
+    }
+    momentFormats.set(zone, format)
+  }
+  return format.format(d)
+}
+
+/** "5 min ago", "3 h ago", "2 days ago" (seconds under a minute: "just now"). */
+export function formatAgo(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return 'never'
+  const seconds = Math.max(0, (now.getTime() - Date.parse(iso)) / 1000)
+  if (Number.isNaN(seconds)) return 'never'
+  if (seconds < 60) return 'just now'
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes} min ago`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `${hours} h ago`
+  return `${Math.floor(hours / 24)} days ago`
+}
+
+const shortMonthFormat = new Intl.DateTimeFormat('en-GB', { month: 'short', timeZone: 'UTC' })
+
+/** "Mar" for any day of March. */
+export function formatShortMonth(date: IsoDate): string {
+  return shortMonthFormat.format(parseIsoDate(`${date.slice(0, 7)}-01`))
+}
+
+export function formatMonth(date: IsoDate): string {
+  return monthFormat.format(parseIsoDate(`${date.slice(0, 7)}-01`))
+}
+
+export function formatDayMonth(date: IsoDate): string {
+  return dayMonthFormat.format(parseIsoDate(date))
 }

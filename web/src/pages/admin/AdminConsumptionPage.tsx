@@ -16,7 +16,7 @@ export function AdminConsumptionPage() {
 
   return (
     <>
-      <PageHeader title="Consumption" description="Any client's consumption, device by device." />
+      <PageHeader title="Consumption" description="Any client's consumption and cost, device by device, in the client's own time zone." />
       <section className="card picker-card">
         <div className="field">
           <label htmlFor="consumption-client">Client</label>
@@ -48,6 +48,7 @@ export function AdminConsumptionPage() {
         <ConsumptionView
           key={userId}
           devices={owned.data}
+          timeZone={client.data.time_zone ?? 'UTC'}
           allLabel={`All of ${client.data.username}'s devices`}
           allAreMine={false}
           noDevices={

@@ -1,17 +1,43 @@
+import { users } from '../../api/endpoints'
+import { useApi } from '../../auth/AuthProvider'
 import { ConsumptionView } from '../../components/ConsumptionView'
 import { PageHeader } from '../../components/Layout'
 import { EmptyState, Loaded } from '../../components/States'
+import { useAsync } from '../../hooks/useAsync'
 import { useMyDevices } from './DevicesPage'
 
-export function ConsumptionPage() {
+/** The caller's devices and profile zone together (the view needs both to cut its days). */
+function useDevicesAndZone() {
+  const api = useApi()
   const devices = useMyDevices()
+  const me = useAsync(() => users.me(api), [api])
+  const data = devices.data && me.data ? { devices: devices.data, zone: me.data.time_zone ?? 'UTC' } : undefined
+  return {
+    data,
+    error: devices.error || me.error,
+    loading: devices.loading || me.loading,
+    reload: () => (devices.reload(), me.reload()),
+  }
+}
+
+export function ConsumptionPage() {
+  const state = useDevicesAndZone()
   return (
     <>
-      <PageHeader title="Consumption" description="Energy used by your meters. Hours and days are in UTC." />
-      <Loaded state={devices} errorTitle="Couldn't load your devices" framed>
-        {(mine) => (
+      <PageHeader
+        title="Consumption"
+        description={
+          <>
+            Energy used by your meters, and what it cost. Days and hours are in your time zone
+            {state.data ? ` (${state.data.zone})` : ''}, set in your profile.
+          </>
+        }
+      />
+      <Loaded state={state} errorTitle="Couldn't load your devices" framed>
+        {({ devices, zone }) => (
           <ConsumptionView
-            devices={mine}
+            devices={devices}
+            timeZone={zone}
             noDevices={
               <div className="card">
                 <EmptyState icon="gauge" title="No meters on your account yet">

@@ -1,13 +1,14 @@
 import { Link } from 'react-router-dom'
-import { consumption, devices as devicesApi } from '../../api/endpoints'
-import type { Device } from '../../api/types'
+import { consumption, devices as devicesApi, users } from '../../api/endpoints'
+import type { Device, Meter } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
 import { Icon } from '../../components/Icon'
 import { PageHeader } from '../../components/Layout'
 import { EmptyState, Loaded } from '../../components/States'
 import { useAsync } from '../../hooks/useAsync'
 import { formatKwh } from '../../lib/chart'
-import { todayUtc } from '../../lib/dates'
+import { formatMoney } from '../../lib/money'
+import { formatAgo, formatMomentIn, todayIn } from '../../lib/dates'
 import { useRealtimeMessage } from '../../realtime/RealtimeProvider'
 
 /** The caller's own devices (a client's meters), loaded once per page. */
@@ -17,7 +18,14 @@ export function useMyDevices() {
 }
 
 export function DevicesPage() {
+  const api = useApi()
   const list = useMyDevices()
+  const me = useAsync(() => users.me(api), [api])
+  // When each meter last sent, and whether it went silent (monitoring's view of the meters).
+  const meters = useAsync((signal) => consumption.allMeters(api, signal), [api])
+  useRealtimeMessage('notify.silent', meters.reload)
+  useRealtimeMessage('notify.meter_back', meters.reload)
+  const zone = me.data?.time_zone ?? null
   return (
     <>
       <PageHeader title="My devices" description="The smart meters connected to your account." />
@@ -32,7 +40,7 @@ export function DevicesPage() {
           ) : (
             <ul className="device-grid">
               {mine.map((device) => (
-                <DeviceCard key={device.id} device={device} />
+                <DeviceCard key={device.id} device={device} zone={zone} meter={meters.data?.get(device.id) ?? null} />
               ))}
             </ul>
           )
@@ -42,21 +50,26 @@ export function DevicesPage() {
   )
 }
 
-function DeviceCard({ device }: { device: Device }) {
+function DeviceCard({ device, zone, meter }: { device: Device; zone: string | null; meter: Meter | null }) {
   const api = useApi()
-  const today = todayUtc()
-  const day = useAsync((signal) => consumption.day(api, device.id, today, signal), [api, device.id, today])
+  const today = zone ? todayIn(zone) : null
+  const day = useAsync(
+    async (signal) => (today ? consumption.day(api, today, { deviceId: device.id }, signal) : undefined),
+    [api, device.id, today],
+  )
   useRealtimeMessage('consumption.updated', (message) => {
     if (message.device_id === device.id) day.reload()
   })
   return (
-    <li className="card device-card">
+    <li className={`card device-card${meter?.silent ? ' silent' : ''}`} data-testid={`device-${device.id}`}>
       <div className="device-card-head">
         <span className="device-icon" aria-hidden="true">
           <Icon name="gauge" />
         </span>
         <div>
-          <h2>{device.name}</h2>
+          <h2>
+            {device.name} {meter?.silent && <SilentBadge meter={meter} zone={zone} />}
+          </h2>
           {device.description && <p className="muted">{device.description}</p>}
         </div>
       </div>
@@ -72,13 +85,35 @@ function DeviceCard({ device }: { device: Device }) {
           <dd>{formatKwh(device.max_hourly_kwh)}</dd>
         </div>
         <div>
+          <dt>Last reading</dt>
+          <dd data-testid="last-seen" title={meter?.last_seen_at && zone ? formatMomentIn(meter.last_seen_at, zone) : undefined}>
+            {meter ? formatAgo(meter.last_seen_at) : '…'}
+          </dd>
+        </div>
+        <div>
           <dt>Today so far</dt>
-          <dd aria-busy={!day.data && !day.error}>{day.data ? formatKwh(day.data.total_kwh) : day.error ? '—' : '…'}</dd>
+          <dd aria-busy={!day.data && !day.error}>{day.data ? formatKwh(day.data.total_kwh) : day.error ? '—' : '…'}
+            {day.data?.total_cost != null && <small className="muted"> · {formatMoney(day.data.total_cost, day.data.currency)}</small>}
+          </dd>
         </div>
       </dl>
       <Link className="btn btn-block" to={`/consumption?device=${device.id}`}>
         <Icon name="chart" /> View consumption
       </Link>
     </li>
+  )
+}
+
+/** "Silent": the meter sent nothing for longer than its silence window. */
+export function SilentBadge({ meter, zone }: { meter: Pick<Meter, 'silent_since' | 'last_seen_at' | 'silence_minutes'>; zone: string | null }) {
+  const since = meter.silent_since ?? meter.last_seen_at
+  return (
+    <span
+      className="tag tag-warn"
+      data-testid="silent-badge"
+      title={`No reading for over ${meter.silence_minutes ?? '?'} minutes${since && zone ? `, since ${formatMomentIn(since, zone)}` : ''}`}
+    >
+      Silent
+    </span>
   )
 }
