@@ -6,6 +6,7 @@ import { Layout } from './components/Layout'
 import { AdminConsumptionPage } from './pages/admin/AdminConsumptionPage'
 import { AdminDevicesPage } from './pages/admin/AdminDevicesPage'
 import { InboxPage } from './pages/admin/InboxPage'
+import { OverviewPage } from './pages/admin/OverviewPage'
 import { TariffsPage } from './pages/admin/TariffsPage'
 import { UsersPage } from './pages/admin/UsersPage'
 import { AlertsPage } from './pages/AlertsPage'
@@ -22,7 +23,7 @@ import { SupportUnreadProvider } from './realtime/SupportUnread'
 import { RealtimeProvider } from './realtime/RealtimeProvider'
 
 export function homeFor(role: Role): string {
-  return role === 'ADMIN' ? '/admin/users' : '/consumption'
+  return role === 'ADMIN' ? '/admin/overview' : '/consumption'
 }
 
 export function App() {
@@ -37,6 +38,7 @@ export function App() {
         <Route path="support" element={<OnlyFor role="CLIENT"><SupportPage /></OnlyFor>} />
         <Route path="alerts" element={<AlertsPage />} />
         <Route path="profile" element={<ProfilePage />} />
+        <Route path="admin/overview" element={<OnlyFor role="ADMIN"><OverviewPage /></OnlyFor>} />
         <Route path="admin/users" element={<OnlyFor role="ADMIN"><UsersPage /></OnlyFor>} />
         <Route path="admin/devices" element={<OnlyFor role="ADMIN"><AdminDevicesPage /></OnlyFor>} />
         <Route path="admin/tariffs" element={<OnlyFor role="ADMIN"><TariffsPage /></OnlyFor>} />

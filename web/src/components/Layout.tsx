@@ -33,6 +33,7 @@ export function Layout() {
   const items: NavItem[] =
     user.role === 'ADMIN'
       ? [
+          { to: '/admin/overview', label: 'Overview', icon: 'bolt' },
           { to: '/admin/users', label: 'Users', icon: 'users' },
           { to: '/admin/devices', label: 'Devices', icon: 'gauge' },
           { to: '/admin/tariffs', label: 'Tariffs', icon: 'tag' },

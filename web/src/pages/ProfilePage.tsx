@@ -9,6 +9,7 @@ import { TimeZonePicker } from '../components/TimeZonePicker'
 import { useToast } from '../components/Toasts'
 import { useAsync } from '../hooks/useAsync'
 import { useForm } from '../hooks/useForm'
+import { forgetProfileZone } from '../hooks/useZone'
 import { browserZone, utcOffset } from '../lib/timezones'
 import { matches, maxLength, optionalEmail, optionalText, password, required } from '../lib/validation'
 
@@ -102,6 +103,7 @@ function TimeZoneForm({ current, onSaved }: { current: string; onSaved: () => vo
         void form
           .submit({ time_zone: [required('Time zone')] }, async (values) => {
             await users.updateMe(api, { time_zone: values.time_zone })
+            forgetProfileZone(api)
           })
           .then((ok) => {
             if (ok) {

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
 import { Link } from 'react-router-dom'
-import { devices, tariffs, users } from '../../api/endpoints'
+import { consumption, devices, tariffs, users } from '../../api/endpoints'
 import { describeError } from '../../api/errors'
 import type { Device, Tariff } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
@@ -13,6 +13,9 @@ import { UserPicker, type PickedUser } from '../../components/UserPicker'
 import { useAsync } from '../../hooks/useAsync'
 import { useForm } from '../../hooks/useForm'
 import { formatKwh } from '../../lib/chart'
+import { formatAgo, formatMomentIn } from '../../lib/dates'
+import { useProfileZone } from '../../hooks/useZone'
+import { SilentBadge } from '../../components/SilentBadge'
 import { formatPrice } from '../../lib/tariffs'
 import { maxLength, optionalMeterId, optionalSilenceMinutes, optionalText, positiveNumber, required } from '../../lib/validation'
 
@@ -21,6 +24,9 @@ export function AdminDevicesPage() {
   const state = useListState((query, signal) => devices.list(api, query, signal), [api])
   const owners = useOwners(state.list.data?.items ?? [])
   const tariffList = useAsync((signal) => tariffs.all(api, signal), [api])
+  // Monitoring's view of each meter: when it last sent, and whether it went silent.
+  const meters = useAsync((signal) => consumption.allMeters(api, signal), [api, state.list.data])
+  const zone = useProfileZone()
   const [assigning, setAssigning] = useState<Device | null>(null)
   const ownerOf = (d: Device) => (d.owner_id ? owners[d.owner_id] : undefined)
   const tariffOf = (d: Device) => tariffList.data?.find((t) => t.id === d.tariff_id)
@@ -32,6 +38,7 @@ export function AdminDevicesPage() {
       cell: (d) => (
         <>
           <strong>{d.name}</strong>
+          {meters.data?.get(d.id)?.silent && <SilentBadge meter={meters.data.get(d.id)!} zone={zone} />}
           {d.meter_id && <div className="muted small">{`Meter ${d.meter_id}`}</div>}
           {d.description && <div className="muted small">{d.description}</div>}
         </>
@@ -40,6 +47,17 @@ export function AdminDevicesPage() {
     { label: 'Address', cell: (d) => <OrDash value={d.address} /> },
     { label: 'Limit / hour', kind: 'number', cell: (d) => formatKwh(d.max_hourly_kwh) },
     { label: 'Tariff', cell: (d) => <OrDash value={d.tariff_id ? (tariffOf(d)?.name ?? '…') : null} /> },
+    {
+      label: 'Last reading',
+      cell: (d) => {
+        const meter = meters.data?.get(d.id)
+        return (
+          <span data-testid="last-seen" title={meter?.last_seen_at && zone ? formatMomentIn(meter.last_seen_at, zone) : undefined}>
+            {meters.data ? formatAgo(meter?.last_seen_at ?? null) : '…'}
+          </span>
+        )
+      },
+    },
     {
       label: 'Owner',
       cell: (d) => (

@@ -1,11 +1,12 @@
 import { useState } from 'react'
-import { tariffs } from '../../api/endpoints'
+import { devices, tariffs } from '../../api/endpoints'
 import { ApiError } from '../../api/errors'
 import type { Tariff } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
 import { Field, FormInput } from '../../components/Field'
 import { Icon } from '../../components/Icon'
 import { EditorDialog, ListPage, useListState, type Column } from '../../components/ListPage'
+import { useAsync } from '../../hooks/useAsync'
 import { useForm } from '../../hooks/useForm'
 import { bandRow, bandSpan, checkBands, formatPrice, splitBandErrors, toBands, wrapsMidnight, type BandErrors, type BandRow } from '../../lib/tariffs'
 import { currencyCode, maxLength, nonNegativeNumber, required } from '../../lib/validation'
@@ -15,9 +16,19 @@ const MAX_BANDS = 24
 export function TariffsPage() {
   const api = useApi()
   const state = useListState((query, signal) => tariffs.list(api, query, signal), [api])
+  // How many devices use each tariff: counted over every device (again when the list changes).
+  const usage = useAsync(async (signal) => countByTariff(await devices.all(api, signal)), [api, state.list.data])
   const columns: Column<Tariff>[] = [
     { label: 'Tariff', kind: 'title', cell: (t) => <strong>{t.name}</strong> },
     { label: 'Price / kWh', kind: 'number', cell: (t) => formatPrice(t.price_per_kwh, t.currency) },
+    {
+      label: 'Devices',
+      kind: 'number',
+      cell: (t) => {
+        const n = usage.data?.get(t.id) ?? 0
+        return <span data-testid="tariff-devices">{usage.data ? (n === 1 ? '1 device' : `${n} devices`) : '…'}</span>
+      },
+    },
     {
       label: 'Bands',
       cell: (t) =>
@@ -60,6 +71,13 @@ export function TariffsPage() {
       editor={({ item, onClose, onSaved }) => <TariffDialog tariff={item} onClose={onClose} onSaved={onSaved} />}
     />
   )
+}
+
+/** Devices per tariff id. */
+export function countByTariff(list: readonly { tariff_id: string | null }[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const device of list) if (device.tariff_id) counts.set(device.tariff_id, (counts.get(device.tariff_id) ?? 0) + 1)
+  return counts
 }
 
 /** The server's 409 `tariff_in_use`, said as what to do about it. */

@@ -1,10 +1,12 @@
+import { useMemo } from 'react'
 import { users } from '../../api/endpoints'
 import type { Role, User } from '../../api/types'
 import { useApi, useUser } from '../../auth/AuthProvider'
 import { Field, FormInput } from '../../components/Field'
 import { EditorDialog, ListPage, OrDash, useListState, type Column } from '../../components/ListPage'
 import { useForm } from '../../hooks/useForm'
-import { maxLength, optionalEmail, optionalText, password, username } from '../../lib/validation'
+import { knownZones, utcOffset } from '../../lib/timezones'
+import { maxLength, optionalEmail, optionalText, password, required, username } from '../../lib/validation'
 
 export function UsersPage() {
   const api = useApi()
@@ -23,6 +25,7 @@ export function UsersPage() {
     },
     { label: 'Name', cell: (u) => <OrDash value={u.full_name} /> },
     { label: 'Email', cell: (u) => <OrDash value={u.email} /> },
+    { label: 'Time zone', cell: (u) => <span className="muted">{u.time_zone ?? 'UTC'}</span> },
     {
       label: 'Role',
       cell: (u) => <span className={`tag ${u.role === 'ADMIN' ? 'tag-accent' : ''}`}>{u.role === 'ADMIN' ? 'Admin' : 'Client'}</span>,
@@ -69,16 +72,18 @@ function UserDialog({
       role: user?.role ?? 'CLIENT',
       full_name: user?.full_name ?? '',
       email: user?.email ?? '',
+      time_zone: user?.time_zone ?? 'UTC',
     },
     'user',
   )
+  const zones = useMemo(knownZones, [])
   const submit = () =>
     void form.submit(
       user
-        ? { full_name: [maxLength('Full name', 200)], email: [optionalEmail] }
-        : { username: [username], password: [password], full_name: [maxLength('Full name', 200)], email: [optionalEmail] },
+        ? { full_name: [maxLength('Full name', 200)], email: [optionalEmail], time_zone: [required('Time zone')] }
+        : { username: [username], password: [password], full_name: [maxLength('Full name', 200)], email: [optionalEmail], time_zone: [required('Time zone')] },
       async (v) => {
-        const common = { full_name: optionalText(v.full_name), email: optionalText(v.email) }
+        const common = { full_name: optionalText(v.full_name), email: optionalText(v.email), time_zone: v.time_zone.trim() }
         if (user) {
           const body = isSelf ? common : { ...common, role: v.role as Role }
           onSaved(await users.update(api, user.id, body), false)
@@ -104,6 +109,19 @@ function UserDialog({
       </Field>
       <FormInput form={form} name="full_name" label="Full name" optional autoComplete="off" autoFocus={user !== null} />
       <FormInput form={form} name="email" label="Email" optional type="email" autoComplete="off" />
+      <Field
+        id="user-time_zone"
+        label="Time zone"
+        error={form.errors.time_zone}
+        hint={<>The zone their days, hours, tariff bands and alert texts are in. {utcOffset(form.values.time_zone) || 'Type an IANA name, e.g. Europe/Bucharest.'}</>}
+      >
+        <input {...form.field('time_zone')} list="user-time-zones" autoComplete="off" spellCheck={false} />
+      </Field>
+      <datalist id="user-time-zones">
+        {zones.map((zone) => (
+          <option key={zone} value={zone} />
+        ))}
+      </datalist>
     </EditorDialog>
   )
 }

@@ -98,6 +98,10 @@ describe('admin users', () => {
     expect(screen.getByLabelText('Username')).toHaveFocus()
     await userEvent.keyboard('bob')
     await userEvent.type(screen.getByLabelText('Initial password'), 'long-enough-1')
+    // A new user's days are in UTC unless the admin says otherwise.
+    expect(screen.getByLabelText('Time zone')).toHaveValue('UTC')
+    await userEvent.clear(screen.getByLabelText('Time zone'))
+    await userEvent.type(screen.getByLabelText('Time zone'), 'Europe/Bucharest')
     await userEvent.click(screen.getByRole('button', { name: 'Create user' }))
     expect(await screen.findByText('Created bob')).toBeInTheDocument()
     expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
@@ -106,7 +110,39 @@ describe('admin users', () => {
       role: 'CLIENT',
       full_name: null,
       email: null,
+      time_zone: 'Europe/Bucharest',
     })
+  })
+
+  it("changes a user's time zone, and shows an unknown zone refused by the server on the field", async () => {
+    const { calls } = renderApp(<UsersPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/users': () => page([user('u2', 'ann')]),
+        'PATCH /api/users/u2': [
+          () =>
+            json(422, {
+              error: { code: 'validation_error', message: 'the request is not valid', details: [{ loc: ['body', 'time_zone'], msg: 'Value error, unknown time zone', type: 'value_error' }] },
+            }),
+          (call) => json(200, { ...user('u2', 'ann'), ...(call.body as object) }),
+        ],
+      },
+    })
+    expect(within((await screen.findByText('ann')).closest('tr')!).getByText('UTC')).toBeInTheDocument()
+    await userEvent.click(screen.getByRole('button', { name: 'Edit ann' }))
+    const dialog = screen.getByRole('dialog', { name: 'Edit ann' })
+    const zone = within(dialog).getByLabelText('Time zone')
+    await userEvent.clear(zone)
+    await userEvent.type(zone, 'Mars/Olympus')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    expect(await within(dialog).findByText('Unknown time zone')).toBeInTheDocument()
+    expect(zone).toHaveAttribute('aria-invalid', 'true')
+    await userEvent.clear(zone)
+    await userEvent.type(zone, 'America/New_York')
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
+    expect((calls.filter((c) => c.method === 'PATCH').at(-1)?.body as { time_zone: string }).time_zone).toBe('America/New_York')
   })
 })
 

@@ -8,6 +8,7 @@ import { EmptyState, Loaded } from '../../components/States'
 import { useAsync } from '../../hooks/useAsync'
 import { formatKwh } from '../../lib/chart'
 import { formatMoney } from '../../lib/money'
+import { SilentBadge } from '../../components/SilentBadge'
 import { formatAgo, formatMomentIn, todayIn } from '../../lib/dates'
 import { useRealtimeMessage } from '../../realtime/RealtimeProvider'
 
@@ -101,19 +102,5 @@ function DeviceCard({ device, zone, meter }: { device: Device; zone: string | nu
         <Icon name="chart" /> View consumption
       </Link>
     </li>
-  )
-}
-
-/** "Silent": the meter sent nothing for longer than its silence window. */
-export function SilentBadge({ meter, zone }: { meter: Pick<Meter, 'silent_since' | 'last_seen_at' | 'silence_minutes'>; zone: string | null }) {
-  const since = meter.silent_since ?? meter.last_seen_at
-  return (
-    <span
-      className="tag tag-warn"
-      data-testid="silent-badge"
-      title={`No reading for over ${meter.silence_minutes ?? '?'} minutes${since && zone ? `, since ${formatMomentIn(since, zone)}` : ''}`}
-    >
-      Silent
-    </span>
   )
 }
