@@ -38,6 +38,22 @@ describe('admin tariffs', () => {
     expect(screen.getByRole('heading', { name: 'Tariffs' })).toBeInTheDocument()
   })
 
+  it('says how many devices use each tariff', async () => {
+    const onTariff = (id: string, tariff_id: string | null) => ({ id, name: id, tariff_id })
+    renderApp(<TariffsPage />, {
+      session: signedIn('ADMIN'),
+      routes: {
+        ...me,
+        'GET /api/tariffs': () => page([tariff('t1', 'Night saver'), tariff('t2', 'Flat', []), tariff('t3', 'Spare', [])]),
+        'GET /api/devices': () => page([onTariff('a', 't1'), onTariff('b', 't1'), onTariff('c', 't2'), onTariff('d', null)]),
+      },
+    })
+    const count = async (name: string) => within((await screen.findByText(name)).closest('tr')!).getByTestId('tariff-devices')
+    await waitFor(async () => expect(await count('Night saver')).toHaveTextContent('2 devices'))
+    expect(await count('Flat')).toHaveTextContent('1 device')
+    expect(await count('Spare')).toHaveTextContent('0 devices')
+  })
+
   it('creates a tariff with a band that runs past midnight', async () => {
     const { calls } = renderApp(<TariffsPage />, {
       session: signedIn('ADMIN'),
