@@ -22,5 +22,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // Typing tests take seconds on a shared, busy machine; the default 5 s is too tight there.
+    testTimeout: 20_000,
   },
 })

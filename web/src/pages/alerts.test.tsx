@@ -40,7 +40,7 @@ function Badge() {
   return <output data-testid="badge">{useAlerts().unread}</output>
 }
 
-function renderAlerts(role: 'ADMIN' | 'CLIENT', routes: Parameters<typeof renderApp>[1]['routes'] = {}) {
+function renderAlerts(role: 'ADMIN' | 'CLIENT', routes: NonNullable<Parameters<typeof renderApp>[1]>['routes'] = {}) {
   return renderApp(
     <RealtimeProvider>
       <DeviceNamesProvider>

@@ -142,7 +142,7 @@ describe('admin users', () => {
     await userEvent.type(zone, 'America/New_York')
     await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }))
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull())
-    expect((calls.filter((c) => c.method === 'PATCH').at(-1)?.body as { time_zone: string }).time_zone).toBe('America/New_York')
+    expect(calls.filter((c) => c.method === 'PATCH').at(-1)?.body).toMatchObject({ time_zone: 'America/New_York' })
   })
 })
 
