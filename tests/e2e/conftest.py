@@ -114,6 +114,8 @@ def browser_stack(
         "EMS_ENVIRONMENT": "test",
         "EMS_LOG_JSON": "false",
         "EMS_READY_TIMEOUT": "90",
+        # The admin digest of alerts within a flow's patience (default: a minute).
+        "EMS_ALERT_DIGEST_SECONDS": "5",
     }
     log = folder / "ems-up.log"
     with log.open("wb") as out:

@@ -6,7 +6,8 @@
 //   EMS_E2E_TOKEN_TTL: the stack's access-token lifetime in seconds (the expiry flow waits it out)
 
 import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { PASSWORD, monitoringKnows } from './seed.mjs'
 
 const TOKEN_TTL_S = Number(process.env.EMS_E2E_TOKEN_TTL ?? 30)
@@ -20,6 +21,48 @@ async function markDocument(page) {
 
 async function assertNoReload(page) {
   if (!(await page.evaluate(() => window.__emsNoReload === true))) throw new Error('the page was reloaded')
+}
+
+/** A client (in `timeZone`) with a device assigned at creation (so its whole history is theirs). */
+async function clientWithDevice(adminToken, { prefix, timeZone = 'UTC', tariff = null, silenceMinutes = 30, limit = 5 }) {
+  const username = uniqueName(prefix)
+  const user = (await api('POST', '/api/users', { token: adminToken, body: { username, password: PASSWORD, role: 'CLIENT', time_zone: timeZone }, expect: 201 })).data
+  let tariffId = null
+  if (tariff) {
+    tariffId = (await api('POST', '/api/tariffs', { token: adminToken, body: { name: uniqueName('Tariff '), currency: 'RON', ...tariff }, expect: 201 })).data.id
+  }
+  const body = { name: uniqueName('Meter '), max_hourly_kwh: limit, owner_id: user.id, tariff_id: tariffId, silence_minutes: silenceMinutes }
+  const device = (await api('POST', '/api/devices', { token: adminToken, body, expect: 201 })).data
+  await monitoringKnows(adminToken, device.id)
+  const token = (await apiLogin(username, PASSWORD)).access_token
+  return { client: { ...user, username, token }, device }
+}
+
+/** Text as compared: the non-breaking spaces of number formatting as plain ones. */
+function norm(text) {
+  return (text ?? '').replace(/\s+/g, ' ').trim()
+}
+
+/** kWh as the app writes it (lib/chart formatKwh). */
+function kwhText(value) {
+  const abs = Math.abs(value)
+  const digits = abs === 0 ? 0 : abs < 1 ? 3 : abs < 10 ? 2 : abs < 100 ? 1 : 0
+  return `${value.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits })} kWh`
+}
+
+/** A % change as the app writes it (lib/money formatChange). */
+function changeText(pct) {
+  if (pct === null || pct === undefined) return 'n/a'
+  const rounded = Math.round(pct * 10) / 10
+  const text = Math.abs(rounded).toLocaleString('en-GB', { minimumFractionDigits: 1, maximumFractionDigits: 1 })
+  return rounded > 0 ? `+${text}%` : rounded < 0 ? `−${text}%` : `${text}%`
+}
+
+/** A picture of the page for a person to look at (EMS_E2E_ARTIFACTS). */
+async function saveShot(page, name) {
+  const dir = process.env.EMS_E2E_ARTIFACTS ?? '/tmp/ems-e2e-artifacts'
+  await mkdir(dir, { recursive: true })
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true })
 }
 
 async function statTotal(page) {
@@ -418,6 +461,259 @@ const flows = {
     assertClean(page, { console: true })
     // The overlapping band was refused on purpose: the browser logs that 422.
     assertClean(adminPage)
+  },
+
+  /**
+   * A client in Bucharest whose meter has a tariff with a night band: the spring
+   * daylight-saving day shows its 23 local hours (and the autumn one its 25), each priced by
+   * the band its local hour falls in; the comparison with the day before and the year before
+   * shows the API's figures; the month so far is the API's.
+   */
+  async 'bucharest-dst-cost-compare'(browser) {
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const { client, device } = await clientWithDevice(admin.access_token, {
+      prefix: 'buc',
+      timeZone: 'Europe/Bucharest',
+      tariff: { price_per_kwh: 1, bands: [{ start: '22:00', end: '06:00', price_per_kwh: 0.5 }] },
+    })
+    const hourly = (startUtc, hours, kwh) =>
+      Array.from({ length: hours }, (_, i) => ({ device_id: device.id, timestamp: new Date(Date.parse(startUtc) + i * 3_600_000 + 1_800_000).toISOString(), measurement_value: kwh }))
+    await step('readings of the daylight-saving days, the day before and a year before', async () => {
+      await publishReadings([
+        // 29 March 2026 in Bucharest: 00:00 local is 22:00 UTC the day before; 23 hours.
+        ...hourly('2026-03-28T22:00:00Z', 23, 1),
+        // The day before: 24 hours of 0.5 kWh.
+        ...hourly('2026-03-27T22:00:00Z', 24, 0.5),
+        // 29 March 2025 (a plain day then): 24 hours of 0.25 kWh.
+        ...hourly('2025-03-28T22:00:00Z', 24, 0.25),
+        // 25 October 2026: 03:00 comes twice; 25 hours.
+        ...hourly('2026-10-24T21:00:00Z', 25, 0.4),
+        // This month, so that there is a month so far.
+        { device_id: device.id, timestamp: new Date(Date.now() - 60_000).toISOString(), measurement_value: 2 },
+      ])
+    })
+    const token = client.token
+    const day = await step('the API prices the day by the band of each local hour', async () =>
+      until(
+        async () => {
+          const { data } = await api('GET', `/api/consumption/day?date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
+          return data.total_kwh === 23 && data.total_cost === 19.5 ? data : null
+        },
+        { timeout: 30_000, what: 'the day priced: 7 night hours at 0.5, 16 day hours at 1' },
+      ),
+    )
+    if (day.hours.length !== 23 || day.time_zone !== 'Europe/Bucharest' || day.currency !== 'RON') throw new Error(`day: ${JSON.stringify(day).slice(0, 300)}`)
+
+    const page = await newPage(browser, DESKTOP, { timezoneId: 'Europe/Bucharest' })
+    await signIn(page, client.username, PASSWORD)
+    await step('the chart shows 23 local hours, 03:00 skipped, with the cost of each', async () => {
+      await page.goto(`${BASE}/consumption?device=${device.id}&date=2026-03-29`)
+      await until(async () => (await page.locator('.chart-bar').count()) === 23, { what: '23 bars' })
+      await until(async () => (await statTotal(page)) === '23.0 kWh', { what: 'the total' })
+      await until(async () => norm(await page.getByTestId('stat-cost').textContent()) === 'RON 19.50', { what: 'the cost' })
+      await page.getByTestId('dst-note').filter({ hasText: 'This day had 23 hours in Europe/Bucharest' }).waitFor()
+      const axis = await page.locator('.chart-xlabel').allTextContents()
+      if (axis.includes('03')) throw new Error(`the axis shows 03: ${axis}`)
+      const rows = (await page.locator('.sr-only table tr').allTextContents()).map(norm)
+      if (rows.length !== 23) throw new Error(`${rows.length} rows`)
+      if (rows[2] !== '02:00–04:00 (UTC+02:00)1.00 kWhRON 0.50') throw new Error(`row 2: ${rows[2]}`)
+      if (rows[12] !== '13:00–14:00 (UTC+03:00)1.00 kWhRON 1.00') throw new Error(`row 12: ${rows[12]}`)
+      // The tooltip of a bar: its local hour, kWh and cost.
+      const bar = page.locator('.chart-bar').nth(21)
+      await bar.hover({ force: true })
+      const tip = norm(await page.locator('.chart-tip').textContent())
+      if (tip !== '22:00–23:00 (UTC+03:00)1.00 kWhRON 0.50') throw new Error(`tooltip: ${tip}`)
+      await saveShot(page, 'bucharest-dst-spring')
+    })
+
+    await step("the comparison shows the API's figures", async () => {
+      const { data: compare } = await api('GET', `/api/consumption/compare?period=day&date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
+      if (compare.previous.kwh !== 12 || compare.year_before.kwh !== 6) throw new Error(`compare: ${JSON.stringify(compare)}`)
+      await until(async () => (await page.getByTestId('compare-previous-kwh').textContent()) === kwhText(compare.previous.kwh), { what: 'the previous day' })
+      await until(async () => (await page.getByTestId('compare-previous-pct').textContent()) === changeText(compare.change_vs_previous_pct), { what: 'the change' })
+      await until(async () => (await page.getByTestId('compare-year-kwh').textContent()) === kwhText(compare.year_before.kwh), { what: 'a year before' })
+      await until(async () => (await page.getByTestId('compare-year-pct').textContent()) === changeText(compare.change_vs_year_before_pct), { what: 'the change on the year' })
+      if (changeText(compare.change_vs_previous_pct) !== '+91.7%') throw new Error(`change ${compare.change_vs_previous_pct}`)
+      // The week of that day, against the week before.
+      await page.getByRole('button', { name: 'Week', exact: true }).click()
+      const { data: week } = await api('GET', `/api/consumption/compare?period=week&date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
+      await until(async () => (await page.getByTestId('compare-previous-kwh').textContent()) === kwhText(week.previous.kwh), { what: 'the week before' })
+      await until(async () => (await page.getByTestId('compare-previous-pct').textContent()) === changeText(week.change_vs_previous_pct), { what: "the week's change" })
+    })
+
+    await step("the month so far is the API's", async () => {
+      const { data: month } = await api('GET', `/api/consumption/month-to-date?device_id=${device.id}`, { token, expect: 200 })
+      await until(async () => (await page.getByTestId('mtd-kwh').textContent()) === kwhText(month.kwh), { what: 'the month so far' })
+      if (month.kwh < 2) throw new Error(`month so far: ${JSON.stringify(month)}`)
+    })
+
+    await step('the autumn daylight-saving day shows its 25 hours, 03:00 twice', async () => {
+      await page.goto(`${BASE}/consumption?device=${device.id}&date=2026-10-25`)
+      await until(async () => (await page.locator('.chart-bar').count()) === 25, { what: '25 bars' })
+      await until(async () => (await statTotal(page)) === '10.0 kWh', { what: 'the total of 25 hours' })
+      const rows = (await page.locator('.sr-only table tr').allTextContents()).map(norm)
+      if (!rows[3].startsWith('03:00–03:00 (UTC+03:00)') || !rows[4].startsWith('03:00–04:00 (UTC+02:00)')) throw new Error(`rows: ${rows.slice(2, 6)}`)
+      await saveShot(page, 'bucharest-dst-autumn')
+    })
+    assertClean(page, { console: true })
+  },
+
+  /**
+   * A meter that stops sending goes silent: its owner gets a toast, the device shows a silent
+   * badge, the alert list says so and the admin overview lists it; its next reading ends the
+   * episode and says so.
+   */
+  async 'silent-meter-and-recovery'(browser) {
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const { client, device } = await clientWithDevice(admin.access_token, { prefix: 'sil', silenceMinutes: 1 })
+    await publishReadings([{ device_id: device.id, timestamp: new Date().toISOString(), measurement_value: 0.1 }])
+    const page = await newPage(browser, DESKTOP)
+    await signIn(page, client.username, PASSWORD)
+    const adminPage = await newPage(browser, DESKTOP)
+    await signIn(adminPage, ADMIN.username, ADMIN.password)
+    const card = page.getByTestId(`device-${device.id}`)
+
+    await step('the meter has sent: its last reading is shown, no badge', async () => {
+      await page.goto(BASE + '/devices')
+      await until(async () => /just now|min ago/.test((await card.getByTestId('last-seen').textContent()) ?? ''), { what: 'last reading' })
+      if (await card.getByTestId('silent-badge').count()) throw new Error('silent already')
+      await markDocument(page)
+    })
+
+    await step('after a minute without readings: a toast, a silent badge, the overview lists it', async () => {
+      await page.locator('.toast-alert').filter({ hasText: 'Meter silent' }).waitFor({ timeout: 150_000 })
+      await card.getByTestId('silent-badge').waitFor({ timeout: 10_000 })
+      await assertNoReload(page)
+      await until(async () => (await adminPage.getByTestId('silent-meters').textContent().catch(() => ''))?.includes(device.name), {
+        timeout: 30_000,
+        what: 'the overview lists the silent meter (refreshing by itself)',
+      })
+    })
+
+    await step('the alert list shows the silent meter, unread', async () => {
+      await page.getByRole('link', { name: /Alerts/ }).filter({ hasText: '1' }).first().waitFor()
+      await page.getByRole('link', { name: /Alerts/ }).first().click()
+      const row = page.locator('.alert-row[data-kind="silent"]').filter({ hasText: device.name })
+      await row.filter({ hasText: 'New' }).waitFor()
+      await row.locator('.tag-warn').filter({ hasText: 'Silent' }).waitFor()
+      await markDocument(page)
+    })
+
+    await step('its next reading ends the episode: a toast, the alert says it is back', async () => {
+      await publishReadings([{ device_id: device.id, timestamp: new Date().toISOString(), measurement_value: 0.1 }])
+      await page.locator('.toast-alert').filter({ hasText: 'Meter back' }).waitFor({ timeout: 30_000 })
+      const row = page.locator('.alert-row[data-kind="silent"]').filter({ hasText: device.name })
+      await row.locator('.tag-ok').filter({ hasText: 'Back' }).waitFor({ timeout: 15_000 })
+      await assertNoReload(page)
+      await saveShot(page, 'silent-meter-back')
+      await page.goto(BASE + '/devices')
+      await until(async () => /just now|min ago/.test((await card.getByTestId('last-seen').textContent()) ?? ''), { what: 'last reading' })
+      if (await card.getByTestId('silent-badge').count()) throw new Error('still silent')
+      const { data: alerts } = await api('GET', `/api/consumption/alerts?kind=silent&device_id=${device.id}`, { token: client.token, expect: 200 })
+      if (alerts.total !== 1 || !alerts.items[0].ended_at) throw new Error(`alerts: ${JSON.stringify(alerts)}`)
+    })
+    assertClean(page, { console: true })
+    assertClean(adminPage, { console: true })
+  },
+
+  /**
+   * The unread count is the server's: two tabs and a second browser agree, marking one read
+   * in one tab lowers the badge everywhere without a reload, and so does "mark all read".
+   */
+  async 'unread-across-tabs'(browser) {
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const { client, device } = await clientWithDevice(admin.access_token, { prefix: 'tabs', limit: 1 })
+    const hour = new Date()
+    hour.setUTCMinutes(0, 0, 0)
+    // Two hours over the limit: two alerts.
+    await publishReadings([
+      { device_id: device.id, timestamp: new Date(hour.getTime() - 3_600_000 + 60_000).toISOString(), measurement_value: 2 },
+      { device_id: device.id, timestamp: new Date(hour.getTime() + 60_000).toISOString(), measurement_value: 2 },
+    ])
+    await until(async () => (await api('GET', '/api/consumption/alerts/unread-count', { token: client.token, expect: 200 })).data.count === 2, {
+      timeout: 20_000,
+      what: 'two unread alerts',
+    })
+    const tabA = await newPage(browser, DESKTOP)
+    await signIn(tabA, client.username, PASSWORD)
+    const tabB = await tabA.context().newPage()
+    tabB.errors = []
+    tabB.consoleErrors = []
+    tabB.outside = []
+    tabB.on('pageerror', (error) => tabB.errors.push(String(error)))
+    await tabB.goto(BASE + '/devices')
+    const other = await newPage(browser, PHONE)
+    await signIn(other, client.username, PASSWORD)
+    const bell = (page) => page.locator('.topbar-bell')
+    const bellSays = (page, count) =>
+      until(async () => (await bell(page).getAttribute('aria-label')) === (count ? `Alerts, ${count} unread` : 'Alerts'), { timeout: 15_000, what: `${count} unread` })
+
+    await step('every tab and browser shows 2 unread', async () => {
+      for (const page of [tabA, tabB, other]) await bellSays(page, 2)
+      await markDocument(tabB)
+      await markDocument(other)
+    })
+    await step('marking one read in one tab lowers the count in the others, without a reload', async () => {
+      await tabA.goto(BASE + '/alerts')
+      await tabA.getByRole('button', { name: /^Mark read:/ }).first().click()
+      for (const page of [tabA, tabB, other]) await bellSays(page, 1)
+      await assertNoReload(tabB)
+      await assertNoReload(other)
+    })
+    await step('"mark all read" in the other browser clears every badge', async () => {
+      await other.goto(BASE + '/alerts')
+      await other.getByRole('button', { name: 'Mark all read' }).click()
+      for (const page of [tabA, tabB, other]) await bellSays(page, 0)
+      await assertNoReload(tabB)
+      await tabA.locator('.alert-row.unread').first().waitFor({ state: 'detached' })
+      const { data } = await api('GET', '/api/consumption/alerts/unread-count', { token: client.token, expect: 200 })
+      if (data.count !== 0) throw new Error(`server says ${data.count} unread`)
+    })
+    assertClean(tabA)
+    assertClean(other)
+  },
+
+  /**
+   * An admin lands on the overview: today's figures and top consumers follow the readings by
+   * themselves, a device over its limit this hour is listed, and alerts arrive as one digest
+   * toast, not one toast each.
+   */
+  async 'admin-overview'(browser) {
+    const admin = await apiLogin(ADMIN.username, ADMIN.password)
+    const { device } = await clientWithDevice(admin.access_token, { prefix: 'ovw', limit: 1 })
+    const page = await newPage(browser, DESKTOP)
+    await step('the admin lands on the overview', async () => {
+      await signIn(page, ADMIN.username, ADMIN.password)
+      await until(() => page.evaluate(() => location.pathname === '/admin/overview'), { what: 'the overview URL' })
+      await page.getByRole('heading', { name: 'Overview', exact: true }).waitFor()
+      await page.getByTestId('overview-today-kwh').waitFor()
+      await markDocument(page)
+    })
+    await step('a big consumer appears on top and over its limit, without a reload', async () => {
+      await publishReadings([{ device_id: device.id, timestamp: new Date().toISOString(), measurement_value: 900 }])
+      await until(async () => (await page.getByTestId('top-consumers').locator('li').first().textContent())?.includes(device.name), {
+        timeout: 30_000,
+        what: 'the device first among the top consumers',
+      })
+      await page.getByTestId('over-limit').filter({ hasText: device.name }).waitFor({ timeout: 15_000 })
+      await assertNoReload(page)
+    })
+    await step("today's kWh and readings per second are the API's", async () => {
+      await until(
+        async () => {
+          const { data } = await api('GET', '/api/consumption/overview', { token: (await apiLogin(ADMIN.username, ADMIN.password)).access_token, expect: 200 })
+          return (await page.getByTestId('overview-today-kwh').textContent()) === kwhText(data.today_kwh)
+        },
+        { timeout: 30_000, what: "the overview's kWh equals the API's" },
+      )
+    })
+    await step('the alert arrives as a digest toast, not a toast of its own', async () => {
+      await page.locator('.toast-alert').filter({ hasText: /new alerts? across the fleet/ }).waitFor({ timeout: 90_000 })
+      const toasts = await page.locator('.toast-alert').allTextContents()
+      if (toasts.some((t) => t.includes('Hourly limit exceeded'))) throw new Error(`a toast per alert: ${toasts}`)
+      await saveShot(page, 'admin-overview-live')
+    })
+    assertClean(page, { console: true })
   },
 
   /**

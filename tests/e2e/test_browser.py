@@ -107,6 +107,47 @@ def test_tariff_with_a_night_band_a_meter_id_and_a_clients_time_zone(
 
 
 @pytest.mark.timeout(300)
+def test_a_bucharest_client_sees_daylight_saving_days_costs_and_comparisons(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """A client in Bucharest with a night-band tariff sees 29 March 2026 as its 23 local hours
+    (25 on 25 October), each priced by the band its local hour is in, and the comparison and
+    month so far equal to the API's. If this fails, the chart is cut in the wrong zone, the
+    cost is not shown or wrong, or the comparison is not the server's."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "bucharest-dst-cost-compare")
+
+
+@pytest.mark.timeout(360)
+def test_a_silent_meter_is_shown_and_so_is_its_recovery(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """A meter that sends nothing for longer than its silence window raises a toast, a silent
+    badge, an alert and a line on the admin overview; its next reading ends it, and the app
+    says so. If this fails, a dead meter goes unnoticed or stays "silent" after it is back."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "silent-meter-and-recovery", timeout=330)
+
+
+@pytest.mark.timeout(300)
+def test_the_unread_count_agrees_across_tabs_and_browsers(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """Two tabs and a second browser of one client show the server's unread count; marking one
+    or all read anywhere updates all of them without a reload. If this fails, read state is
+    kept per tab again, or the `alerts.read` push does not reach every socket."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "unread-across-tabs")
+
+
+@pytest.mark.timeout(300)
+def test_an_admin_lands_on_the_overview_which_follows_the_fleet(
+    node: str, browser_stack: BrowserStack
+) -> None:
+    """An admin signs in to the overview; a device using a lot shows up on top and over its
+    limit without a reload, today's kWh equal the API's, and alerts come as a digest toast.
+    If this fails, admins have no picture of the fleet or get a toast per alert again."""
+    run_node(node, browser_stack, str(HERE / "flows.mjs"), "admin-overview")
+
+
+@pytest.mark.timeout(300)
 def test_tokens_refresh_silently_and_an_ended_session_logs_out(
     node: str, browser_stack: BrowserStack
 ) -> None:
