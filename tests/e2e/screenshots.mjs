@@ -10,7 +10,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, launch, newPage, signIn, step, until } from './lib.mjs'
-import { PASSWORD, seedDemo } from './seed.mjs'
+import { AUTUMN_DST, PASSWORD, seedDemo } from './seed.mjs'
 
 const OUT = process.env.EMS_SCREENSHOTS_DIR
   ? path.resolve(process.env.EMS_SCREENSHOTS_DIR)
@@ -77,12 +77,25 @@ async function clientPages(browser, viewport, world) {
   await until(() => page.locator('.chart-line').count(), { what: 'line' })
   await shot(page, 'client-consumption-line')
   await visit(page, '/consumption?period=week', 'Consumption')
+  await page.getByTestId('compare-previous-pct').waitFor()
   await shot(page, 'client-consumption-week')
   await visit(page, '/consumption?period=month', 'Consumption')
+  await page.getByTestId('mtd-projected').waitFor()
   await shot(page, 'client-consumption-month')
+  await visit(page, '/consumption?period=year', 'Consumption')
+  await until(async () => (await page.locator('.chart-bar').count()) >= 12, { what: 'twelve months' })
+  await shot(page, 'client-consumption-year')
+  // The autumn daylight-saving day in Ana's Bucharest: 25 hours, 03:00 twice.
+  await visit(page, `/consumption?device=${world.kitchen.id}&date=${AUTUMN_DST}`, 'Consumption')
+  await until(async () => (await page.locator('.chart-bar').count()) === 25, { what: '25 bars' })
+  await page.getByTestId('dst-note').waitFor()
+  await shot(page, 'client-consumption-dst')
   await visit(page, '/devices', 'My devices')
+  // The garden pump went quiet a minute after its readings.
+  await page.getByTestId(`device-${world.gardenPump.id}`).getByTestId('silent-badge').waitFor({ timeout: 150_000 })
   await shot(page, 'client-devices')
   await visit(page, '/alerts', 'Alerts')
+  await page.locator('.alert-row[data-kind="silent"]').first().waitFor({ timeout: 30_000 })
   await shot(page, 'client-alerts')
   await visit(page, '/support', 'Support')
   await page.locator('.msg').first().waitFor()
@@ -108,12 +121,16 @@ async function clientPages(browser, viewport, world) {
 async function adminPages(browser, viewport, world) {
   const page = await newPage(browser, viewport)
   await signIn(page, ADMIN.username, ADMIN.password)
+  await visit(page, '/admin/overview', 'Overview')
+  await page.getByTestId('top-consumers').waitFor()
+  await shot(page, 'admin-overview')
   await visit(page, '/admin/users', 'Users')
   await shot(page, 'admin-users')
   await page.getByRole('button', { name: 'New user' }).click()
   await page.getByRole('dialog').waitFor()
   await page.getByRole('dialog').getByRole('button', { name: 'Create user' }).click()
   await page.getByText('Username is required.').waitFor()
+  await page.getByRole('dialog').getByLabel('Time zone').fill('Europe/Bucharest')
   await shot(page, 'admin-user-dialog', { fullPage: false })
   await page.keyboard.press('Escape')
   await visit(page, '/admin/devices', 'Devices')
@@ -125,6 +142,7 @@ async function adminPages(browser, viewport, world) {
   await page.keyboard.press('Escape')
   await visit(page, '/admin/tariffs', 'Tariffs')
   await page.getByText('Three-rate').waitFor()
+  await until(async () => !(await page.getByTestId('tariff-devices').allTextContents()).includes('…'), { what: 'device counts' })
   await shot(page, 'admin-tariffs')
   await page.getByRole('button', { name: 'Edit Three-rate' }).click()
   await page.getByRole('dialog').getByLabel('Band 3 From').waitFor()
@@ -140,6 +158,12 @@ async function adminPages(browser, viewport, world) {
   await page.locator('.msg').first().waitFor()
   await shot(page, 'admin-inbox-thread', { fullPage: false })
   await visit(page, '/alerts', 'Alerts')
+  await page.locator('.alert-row').first().waitFor()
+  // One acknowledged, so the picture shows both states.
+  if ((await page.getByTestId('acknowledged').count()) === 0) {
+    await page.getByRole('button', { name: /^Acknowledge:/ }).first().click()
+    await page.getByTestId('acknowledged').first().waitFor()
+  }
   await shot(page, 'admin-alerts')
   assertClean(page, { console: true })
   await page.context().close()

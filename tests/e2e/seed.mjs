@@ -67,11 +67,23 @@ export function readingsFor(deviceId, { days, scale, seed = 0, until: end = new 
   return readings
 }
 
+/** The last Sunday of October before today: the EU's autumn daylight-saving day (25 hours). */
+export const AUTUMN_DST = (() => {
+  const now = new Date()
+  for (let year = now.getUTCFullYear(); ; year--) {
+    const last = new Date(Date.UTC(year, 9, 31))
+    last.setUTCDate(31 - last.getUTCDay())
+    if (last.getTime() < now.getTime() - 86_400_000) return last.toISOString().slice(0, 10)
+  }
+})()
+
 /** The demo world the screenshots show. Idempotent against a long-lived stack. */
 export async function seedDemo() {
   const admin = await apiLogin(ADMIN.username, ADMIN.password)
   const token = admin.access_token
   const ana = await ensureUser(token, { username: 'ana.popescu', full_name: 'Ana Popescu', email: 'ana.popescu@example.com' })
+  // Ana lives in Cluj: her days, hours and tariff bands are Romania's.
+  if (ana.time_zone !== 'Europe/Bucharest') await api('PATCH', `/api/users/${ana.id}`, { token, body: { time_zone: 'Europe/Bucharest' }, expect: 200 })
   for (const [username, full_name] of [
     ['mihai.ionescu', 'Mihai Ionescu'],
     ['elena.dumitru', 'Elena Dumitru'],
@@ -117,16 +129,29 @@ export async function seedDemo() {
   })
   const workshop = await ensureDevice(token, { name: 'Workshop', description: 'Garage tools', address: 'Calea Turzii 80, Cluj-Napoca', max_hourly_kwh: 4, owner_id: mihai.id })
   await ensureDevice(token, { name: 'Spare meter #7', description: 'In stock, not installed', max_hourly_kwh: 3 })
+  // A meter that stops sending: a minute after its readings it is "silent".
+  const gardenPump = await ensureDevice(token, {
+    name: 'Garden pump',
+    description: 'Irrigation, back garden',
+    address: 'Str. Lalelelor 12, Cluj-Napoca',
+    max_hourly_kwh: 1.2,
+    owner_id: ana.id,
+    tariff_id: dayNight.id,
+    silence_minutes: 1,
+  })
 
-  for (const device of [kitchen, heatPump, workshop]) await monitoringKnows(token, device.id)
+  for (const device of [kitchen, heatPump, workshop, gardenPump]) await monitoringKnows(token, device.id)
   const today = new Date().toISOString().slice(0, 10)
   const existing = await api('GET', `/api/consumption/day?device_id=${kitchen.id}&date=${today}`, { token })
   if (existing.data.total_kwh === 0) {
+    // Back to the last autumn daylight-saving day at least (its 25 hours are a screenshot).
+    const days = Math.max(40, Math.ceil((Date.now() - Date.parse(`${AUTUMN_DST}T00:00:00Z`)) / 86_400_000) + 2)
     await publishReadings([
-      ...readingsFor(kitchen.id, { days: 34, scale: 5.5, seed: 1 }),
-      ...readingsFor(heatPump.id, { days: 34, scale: 7, seed: 2 }),
+      ...readingsFor(kitchen.id, { days, scale: 5.5, seed: 1 }),
+      ...readingsFor(heatPump.id, { days, scale: 7, seed: 2 }),
       ...readingsFor(workshop.id, { days: 3, scale: 8, seed: 3 }),
+      ...readingsFor(gardenPump.id, { days: 1, scale: 2, seed: 4 }),
     ])
   }
-  return { admin, ana, mihai, kitchen, heatPump, workshop }
+  return { admin, ana, mihai, kitchen, heatPump, workshop, gardenPump }
 }
