@@ -51,7 +51,7 @@ export interface AlertToast {
  */
 export function alertToast(type: string, message: Record<string, unknown>, deviceName: string): AlertToast | null {
   if (typeof message.id !== 'string' || typeof message.device_id !== 'string') return null
-  const text = typeof message.message === 'string' ? message.message : null
+  const text = typeof message.message === 'string' && message.message ? message.message : null
   if (type === 'notify.silent') return { title: 'Meter silent', body: text ?? `${deviceName} has stopped sending readings.` }
   if (type === 'notify.meter_back') return { title: 'Meter back', body: text ?? `${deviceName} is sending readings again.` }
   if (type !== 'notify.overconsumption') return null
