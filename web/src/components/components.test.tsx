@@ -1,8 +1,8 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { ChatMessage, Device } from '../api/types'
-import { FakeSocket, json } from '../test/fakes'
+import type { ChatMessage } from '../api/types'
+import { FakeSocket, json, testDevice } from '../test/fakes'
 import { renderApp, signedIn } from '../test/render'
 import { RealtimeProvider } from '../realtime/RealtimeProvider'
 import { DeviceNamesProvider } from '../realtime/DeviceNames'
@@ -97,20 +97,7 @@ describe('ConsumptionView', () => {
   afterEach(() => vi.unstubAllGlobals())
 
   const today = todayUtc()
-  const device = (id: string, name: string, max_hourly_kwh: number): Device => ({
-    id,
-    name,
-    description: null,
-    address: null,
-    max_hourly_kwh,
-    tariff_id: null,
-    meter_id: null,
-    silence_minutes: 30,
-    owner_id: 'client-1',
-    status: 'active',
-    created_at: '2026-11-01T00:00:00Z',
-    updated_at: '2026-11-01T00:00:00Z',
-  })
+  const device = (id: string, name: string, max_hourly_kwh: number) => testDevice(id, name, { max_hourly_kwh })
   const devices = [device('d1', 'Kitchen', 2), device('d2', 'Garage', 5)]
   const dayOf = (id: string, kwh: number) => ({
     device_id: id,

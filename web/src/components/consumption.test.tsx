@@ -4,24 +4,11 @@ import type { Device } from '../api/types'
 import { SPRING_BUCHAREST } from '../test/zones'
 import { DeviceNamesProvider } from '../realtime/DeviceNames'
 import { RealtimeProvider } from '../realtime/RealtimeProvider'
-import { FakeSocket, json, type Call } from '../test/fakes'
+import { FakeSocket, json, testDevice, type Call } from '../test/fakes'
 import { renderApp, signedIn } from '../test/render'
 import { ConsumptionView } from './ConsumptionView'
 
-const device = (id: string, name: string): Device => ({
-  id,
-  name,
-  description: null,
-  address: null,
-  max_hourly_kwh: 5,
-  tariff_id: 't1',
-  meter_id: null,
-  silence_minutes: 30,
-  owner_id: 'client-1',
-  status: 'active',
-  created_at: '2026-01-01T00:00:00Z',
-  updated_at: '2026-01-01T00:00:00Z',
-})
+const device = (id: string, name: string) => testDevice(id, name, { max_hourly_kwh: 5, tariff_id: 't1' })
 
 const param = (call: Call, name: string) => new URL(call.url, 'http://x').searchParams.get(name)
 

@@ -1,6 +1,6 @@
 // Test doubles: a scripted fetch and a controllable WebSocket.
 
-import type { TokenResponse } from '../api/types'
+import type { Device, TokenResponse } from '../api/types'
 
 export interface Call {
   method: string
@@ -95,4 +95,23 @@ export class FakeSocket {
 /** Let pending promise callbacks run. */
 export async function flush(times = 5): Promise<void> {
   for (let i = 0; i < times; i++) await Promise.resolve()
+}
+
+/** A device as the devices API returns it (a client's by default), with `more` on top. */
+export function testDevice(id: string, name: string, more: Partial<Device> = {}): Device {
+  return {
+    id,
+    name,
+    description: null,
+    address: null,
+    max_hourly_kwh: 2,
+    tariff_id: null,
+    meter_id: null,
+    silence_minutes: 30,
+    owner_id: 'client-1',
+    status: 'active',
+    created_at: '2026-11-01T00:00:00Z',
+    updated_at: '2026-11-01T00:00:00Z',
+    ...more,
+  }
 }

@@ -24,6 +24,22 @@ const overview = (rate: number) => ({
   alerts_today: 7,
 })
 
+/** The overview page over a live socket, the API answering with `answer()` each time. */
+function renderOverview(answer: () => object) {
+  return renderApp(
+    <RealtimeProvider>
+      <OverviewPage />
+    </RealtimeProvider>,
+    {
+      session: signedIn('ADMIN'),
+      routes: {
+        'GET /api/auth/me': () => json(200, signedIn('ADMIN').user),
+        'GET /api/consumption/overview': () => json(200, answer()),
+      },
+    },
+  )
+}
+
 describe('admin overview', () => {
   beforeEach(() => {
     FakeSocket.instances = []
@@ -36,18 +52,7 @@ describe('admin overview', () => {
 
   it("shows the fleet today and what needs attention, and refreshes by itself", async () => {
     let rate = 2.5
-    const { calls } = renderApp(
-      <RealtimeProvider>
-        <OverviewPage />
-      </RealtimeProvider>,
-      {
-        session: signedIn('ADMIN'),
-        routes: {
-          'GET /api/auth/me': () => json(200, signedIn('ADMIN').user),
-          'GET /api/consumption/overview': () => json(200, overview(rate)),
-        },
-      },
-    )
+    const { calls } = renderOverview(() => overview(rate))
     expect(await screen.findByTestId('overview-today-kwh')).toHaveTextContent('135 kWh')
     // One amount per currency, never added across currencies.
     expect(screen.getByTestId('overview-today-cost')).toHaveTextContent('RON 120.46 + €3.20')
@@ -69,18 +74,7 @@ describe('admin overview', () => {
 
   it('refreshes at once when a digest says something happened', async () => {
     let alerts = 7
-    renderApp(
-      <RealtimeProvider>
-        <OverviewPage />
-      </RealtimeProvider>,
-      {
-        session: signedIn('ADMIN'),
-        routes: {
-          'GET /api/auth/me': () => json(200, signedIn('ADMIN').user),
-          'GET /api/consumption/overview': () => json(200, { ...overview(1), alerts_today: alerts }),
-        },
-      },
-    )
+    renderOverview(() => ({ ...overview(1), alerts_today: alerts }))
     await screen.findByTestId('overview-alerts')
     await waitFor(() => expect(FakeSocket.instances.length).toBeGreaterThan(0))
     FakeSocket.last().open()

@@ -1,25 +1,11 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Device } from '../../api/types'
 import { RealtimeProvider } from '../../realtime/RealtimeProvider'
-import { FakeSocket, json } from '../../test/fakes'
+import { FakeSocket, json, testDevice } from '../../test/fakes'
 import { renderApp, signedIn } from '../../test/render'
 import { DevicesPage } from './DevicesPage'
 
-const device = (id: string, name: string): Device => ({
-  id,
-  name,
-  description: null,
-  address: null,
-  max_hourly_kwh: 2,
-  tariff_id: null,
-  meter_id: null,
-  silence_minutes: 30,
-  owner_id: 'client-1',
-  status: 'active',
-  created_at: '2026-11-01T00:00:00Z',
-  updated_at: '2026-11-01T00:00:00Z',
-})
+const device = (id: string, name: string) => testDevice(id, name)
 
 const meter = (device_id: string, minutesAgo: number, silent: boolean) => ({
   device_id,
