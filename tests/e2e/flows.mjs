@@ -34,7 +34,8 @@ async function clientWithDevice(adminToken, { prefix, timeZone = 'UTC', tariff =
   const body = { name: uniqueName('Meter '), max_hourly_kwh: limit, owner_id: user.id, tariff_id: tariffId, silence_minutes: silenceMinutes }
   const device = (await api('POST', '/api/devices', { token: adminToken, body, expect: 201 })).data
   await monitoringKnows(adminToken, device.id)
-  const token = (await apiLogin(username, PASSWORD)).access_token
+  // Access tokens live 30 s here: a fresh one for every call.
+  const token = async () => (await apiLogin(username, PASSWORD)).access_token
   return { client: { ...user, username, token }, device }
 }
 
@@ -496,8 +497,9 @@ const flows = {
     const day = await step('the API prices the day by the band of each local hour', async () =>
       until(
         async () => {
-          const { data } = await api('GET', `/api/consumption/day?date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
-          return data.total_kwh === 23 && data.total_cost === 19.5 ? data : null
+          const { data } = await api('GET', `/api/consumption/day?date=2026-03-29&device_id=${device.id}`, { token: await token(), expect: 200 })
+          if (data.total_kwh === 23 && data.total_cost === 19.5) return data
+          throw new Error(`${data.hours.length} hours, ${data.total_kwh} kWh, ${data.total_cost} ${data.currency}`)
         },
         { timeout: 30_000, what: 'the day priced: 7 night hours at 0.5, 16 day hours at 1' },
       ),
@@ -527,7 +529,7 @@ const flows = {
     })
 
     await step("the comparison shows the API's figures", async () => {
-      const { data: compare } = await api('GET', `/api/consumption/compare?period=day&date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
+      const { data: compare } = await api('GET', `/api/consumption/compare?period=day&date=2026-03-29&device_id=${device.id}`, { token: await token(), expect: 200 })
       if (compare.previous.kwh !== 12 || compare.year_before.kwh !== 6) throw new Error(`compare: ${JSON.stringify(compare)}`)
       await until(async () => (await page.getByTestId('compare-previous-kwh').textContent()) === kwhText(compare.previous.kwh), { what: 'the previous day' })
       await until(async () => (await page.getByTestId('compare-previous-pct').textContent()) === changeText(compare.change_vs_previous_pct), { what: 'the change' })
@@ -536,13 +538,13 @@ const flows = {
       if (changeText(compare.change_vs_previous_pct) !== '+91.7%') throw new Error(`change ${compare.change_vs_previous_pct}`)
       // The week of that day, against the week before.
       await page.getByRole('button', { name: 'Week', exact: true }).click()
-      const { data: week } = await api('GET', `/api/consumption/compare?period=week&date=2026-03-29&device_id=${device.id}`, { token, expect: 200 })
+      const { data: week } = await api('GET', `/api/consumption/compare?period=week&date=2026-03-29&device_id=${device.id}`, { token: await token(), expect: 200 })
       await until(async () => (await page.getByTestId('compare-previous-kwh').textContent()) === kwhText(week.previous.kwh), { what: 'the week before' })
       await until(async () => (await page.getByTestId('compare-previous-pct').textContent()) === changeText(week.change_vs_previous_pct), { what: "the week's change" })
     })
 
     await step("the month so far is the API's", async () => {
-      const { data: month } = await api('GET', `/api/consumption/month-to-date?device_id=${device.id}`, { token, expect: 200 })
+      const { data: month } = await api('GET', `/api/consumption/month-to-date?device_id=${device.id}`, { token: await token(), expect: 200 })
       await until(async () => (await page.getByTestId('mtd-kwh').textContent()) === kwhText(month.kwh), { what: 'the month so far' })
       if (month.kwh < 2) throw new Error(`month so far: ${JSON.stringify(month)}`)
     })
@@ -609,7 +611,7 @@ const flows = {
       await page.goto(BASE + '/devices')
       await until(async () => /just now|min ago/.test((await card.getByTestId('last-seen').textContent()) ?? ''), { what: 'last reading' })
       if (await card.getByTestId('silent-badge').count()) throw new Error('still silent')
-      const { data: alerts } = await api('GET', `/api/consumption/alerts?kind=silent&device_id=${device.id}`, { token: client.token, expect: 200 })
+      const { data: alerts } = await api('GET', `/api/consumption/alerts?kind=silent&device_id=${device.id}`, { token: await client.token(), expect: 200 })
       if (alerts.total !== 1 || !alerts.items[0].ended_at) throw new Error(`alerts: ${JSON.stringify(alerts)}`)
     })
     assertClean(page, { console: true })
@@ -630,7 +632,7 @@ const flows = {
       { device_id: device.id, timestamp: new Date(hour.getTime() - 3_600_000 + 60_000).toISOString(), measurement_value: 2 },
       { device_id: device.id, timestamp: new Date(hour.getTime() + 60_000).toISOString(), measurement_value: 2 },
     ])
-    await until(async () => (await api('GET', '/api/consumption/alerts/unread-count', { token: client.token, expect: 200 })).data.count === 2, {
+    await until(async () => (await api('GET', '/api/consumption/alerts/unread-count', { token: await client.token(), expect: 200 })).data.count === 2, {
       timeout: 20_000,
       what: 'two unread alerts',
     })
@@ -666,7 +668,7 @@ const flows = {
       for (const page of [tabA, tabB, other]) await bellSays(page, 0)
       await assertNoReload(tabB)
       await tabA.locator('.alert-row.unread').first().waitFor({ state: 'detached' })
-      const { data } = await api('GET', '/api/consumption/alerts/unread-count', { token: client.token, expect: 200 })
+      const { data } = await api('GET', '/api/consumption/alerts/unread-count', { token: await client.token(), expect: 200 })
       if (data.count !== 0) throw new Error(`server says ${data.count} unread`)
     })
     assertClean(tabA)
