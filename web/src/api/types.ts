@@ -75,6 +75,7 @@ export type ComparePeriod = 'day' | 'week' | 'month'
 /** One period of a comparison: local dates, `end` exclusive. */
 export type PeriodFigures = { start: string; end: string; kwh: number; cost: Money }
 export type Comparison = {
+  device_id: string | null
   period: ComparePeriod
   time_zone: string
   currency: string | null
@@ -84,9 +85,10 @@ export type Comparison = {
   change_vs_previous_pct: number | null
   change_vs_year_before_pct: number | null
   /** The current period is still running: the others are cut to the same elapsed length. */
-  partial?: boolean
+  partial: boolean
 }
 export type MonthToDate = {
+  device_id: string | null
   time_zone: string
   month: string
   kwh: number

@@ -373,7 +373,7 @@ function CompareCard({ state, period }: { state: { data?: Comparison | null; err
         <>
           <p className="muted">
             This {PERIOD_WORDS[period][0]} ({periodSpan(data.current.start, data.current.end)}): <strong>{formatKwh(data.current.kwh)}</strong>
-            {data.current.cost !== null && <> · {formatMoney(data.current.cost, data.currency)}</>}
+            {data.current.cost != null && <> · {formatMoney(data.current.cost, data.currency)}</>}
             {data.partial && <> · so far, against the same stretch of time before</>}
           </p>
           <dl className="compare-rows">
@@ -386,7 +386,7 @@ function CompareCard({ state, period }: { state: { data?: Comparison | null; err
   )
 }
 
-function CompareRow({ testId, label, figures, pct, currency }: { testId: string; label: string; figures: Comparison['previous']; pct: number | null; currency: string | null }) {
+function CompareRow({ testId, label, figures, pct, currency }: { testId: string; label: string; figures: Comparison['previous']; pct: number | null; currency?: string | null }) {
   return (
     <div data-testid={testId}>
       <dt>
@@ -394,7 +394,7 @@ function CompareRow({ testId, label, figures, pct, currency }: { testId: string;
       </dt>
       <dd>
         <span data-testid={`${testId}-kwh`}>{formatKwh(figures.kwh)}</span>
-        {figures.cost !== null && <span className="muted"> · {formatMoney(figures.cost, currency)}</span>}
+        {figures.cost != null && <span className="muted"> · {formatMoney(figures.cost, currency)}</span>}
         <span className={`change change-${trend(pct)}`} data-testid={`${testId}-pct`} title={pct === null ? 'Nothing to compare with: that period used 0 kWh' : undefined}>
           {formatChange(pct)}
         </span>
@@ -436,7 +436,7 @@ function MonthSoFarCard({ state }: { state: { data?: MonthToDate; error: unknown
             <dt>Projected</dt>
             <dd data-testid="mtd-projected">
               {formatKwh(data.projected_kwh)}
-              {data.projected_cost !== null && <small> · {formatMoney(data.projected_cost, data.currency)}</small>}
+              {data.projected_cost != null && <small> · {formatMoney(data.projected_cost, data.currency)}</small>}
             </dd>
           </div>
           <div>

@@ -12,6 +12,7 @@ const alert = (id: string, created_at: string, more: Partial<Alert> = {}): Alert
   limit_kwh: 2,
   created_at,
   read: false,
+  message: '',
   ...more,
 })
 

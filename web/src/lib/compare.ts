@@ -5,7 +5,7 @@
 import type { Comparison, MonthToDate, PeriodFigures } from '../api/types'
 import { percentChange, sumCosts } from './money'
 
-function sumFigures(parts: readonly PeriodFigures[], currencies: readonly (string | null)[]): PeriodFigures {
+function sumFigures(parts: readonly PeriodFigures[], currencies: readonly (string | null | undefined)[]): PeriodFigures {
   const cost = sumCosts(parts.map((p, i) => ({ cost: p.cost, currency: currencies[i] }))).cost
   const kwh = Math.round(parts.reduce((sum, p) => sum + p.kwh, 0) * 1e6) / 1e6
   return { start: parts[0].start, end: parts[0].end, kwh, cost }

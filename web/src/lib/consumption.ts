@@ -8,7 +8,7 @@ import { consumption, type RangeBucket } from '../api/endpoints'
 import { toCsv } from './csv'
 import { sumSeries } from './chart'
 import { localParts, periodRange, todayIn, type DateRange, type IsoDate, type Period } from './dates'
-import { sumCosts, type Priced } from './money'
+import { sumCosts, type PricedTotal } from './money'
 
 export interface SeriesData {
   period: Period
@@ -23,7 +23,7 @@ export interface SeriesData {
   /** Cost per bucket, per device id (null: no tariff). */
   costPerDevice: Record<string, (number | null)[]>
   /** The server's period total per device (cost and its currency). */
-  totals: Record<string, Priced>
+  totals: Record<string, PricedTotal>
 }
 
 /** The bucket of a period's chart: hours of a day, days of a week or month, months (or weeks) of a year. */
@@ -35,7 +35,7 @@ interface DeviceSeries {
   starts: string[]
   kwh: number[]
   cost: (number | null)[]
-  total: Priced
+  total: PricedTotal
   timeZone: string | null
 }
 
@@ -101,7 +101,7 @@ export function totalSeries(data: SeriesData, deviceIds?: readonly string[]): nu
 }
 
 /** Cost per bucket of several devices together, and of the period, with the currency. */
-export function totalCosts(data: SeriesData, deviceIds?: readonly string[]): { perBucket: (number | null)[]; total: Priced } {
+export function totalCosts(data: SeriesData, deviceIds?: readonly string[]): { perBucket: (number | null)[]; total: PricedTotal } {
   const ids = deviceIds ?? Object.keys(data.perDevice)
   const currencyOf = (id: string) => data.totals[id]?.currency ?? null
   const perBucket = data.starts.map((_, i) => sumCosts(ids.map((id) => ({ cost: data.costPerDevice[id]?.[i] ?? null, currency: currencyOf(id) }))).cost)

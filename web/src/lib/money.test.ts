@@ -31,7 +31,9 @@ const figures = (kwh: number, cost: number | null) => ({ start: '2026-11-01', en
 describe('several devices as one', () => {
   it("adds an admin's per-device comparisons and recomputes the change from the sums", () => {
     const one: Comparison = {
+      device_id: 'd1',
       period: 'week',
+      partial: false,
       time_zone: 'Europe/Bucharest',
       currency: 'RON',
       current: figures(10, 8),
@@ -50,6 +52,7 @@ describe('several devices as one', () => {
 
   it('adds the month so far and its projection', () => {
     const month = (kwh: number, cost: number | null, currency: string | null): MonthToDate => ({
+      device_id: 'd1',
       time_zone: 'UTC',
       month: '2026-12',
       kwh,

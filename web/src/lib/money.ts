@@ -21,6 +21,12 @@ export function formatMoney(amount: number | null | undefined, currency: string 
 }
 
 export interface Priced {
+  /** Left out or null: not priced (no tariff). */
+  cost?: number | null
+  currency?: string | null
+}
+
+export interface PricedTotal {
   cost: number | null
   currency: string | null
 }
@@ -29,13 +35,13 @@ export interface Priced {
  * The cost of several devices together, by the server's rule: devices without a tariff add
  * no cost; none priced → null; different currencies → null (no sum across currencies).
  */
-export function sumCosts(parts: readonly Priced[]): Priced {
-  const priced = parts.filter((p) => p.cost !== null && p.currency)
+export function sumCosts(parts: readonly Priced[]): PricedTotal {
+  const priced = parts.filter((p) => typeof p.cost === 'number' && p.currency)
   if (priced.length === 0) return { cost: null, currency: null }
   const currencies = new Set(priced.map((p) => p.currency))
   if (currencies.size > 1) return { cost: null, currency: null }
   const cost = priced.reduce((sum, p) => sum + (p.cost as number), 0)
-  return { cost: Math.round(cost * 1e4) / 1e4, currency: priced[0].currency }
+  return { cost: Math.round(cost * 1e4) / 1e4, currency: priced[0].currency as string }
 }
 
 /** "+12.5%", "−3.0%", "0.0%"; null (nothing to compare with) → "n/a". */
