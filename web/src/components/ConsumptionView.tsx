@@ -150,7 +150,13 @@ export function ConsumptionView({
     if (result === null) return
     // The figures beside the chart (costs, comparison, month so far) follow shortly.
     if (refetchTimer.current) clearTimeout(refetchTimer.current)
-    refetchTimer.current = setTimeout(result === 'refetch' ? reloadFigures : () => (comparison.reload(), monthSoFar.reload(), series.reload()), 800)
+    // A priced day view asks again too: an hour's cost comes from the server's tariff.
+    const priced = Object.values(data.totals).some((t) => t.currency)
+    refetchTimer.current = setTimeout(() => {
+      if (result === 'refetch' || priced) series.reload()
+      comparison.reload()
+      monthSoFar.reload()
+    }, 800)
     if (result === 'refetch') return
     // Several updates can arrive before React renders again: each patches the latest data,
     // not this render's, or the last one would undo the others.
