@@ -116,6 +116,9 @@ def browser_stack(
         "EMS_READY_TIMEOUT": "90",
         # The admin digest of alerts within a flow's patience (default: a minute).
         "EMS_ALERT_DIGEST_SECONDS": "5",
+        # Readings as old as the spring daylight-saving day of last year are taken (the
+        # comparison with a year before needs them); the default keeps 90 days.
+        "EMS_READINGS_RETENTION_DAYS": "1000",
     }
     log = folder / "ems-up.log"
     with log.open("wb") as out:

@@ -32,7 +32,16 @@ async function clientWithDevice(adminToken, { prefix, timeZone = 'UTC', tariff =
     tariffId = (await api('POST', '/api/tariffs', { token: adminToken, body: { name: uniqueName('Tariff '), currency: 'RON', ...tariff }, expect: 201 })).data.id
   }
   const body = { name: uniqueName('Meter '), max_hourly_kwh: limit, owner_id: user.id, tariff_id: tariffId, silence_minutes: silenceMinutes }
-  const device = (await api('POST', '/api/devices', { token: adminToken, body, expect: 201 })).data
+  // The devices service learns of the new user from `user.created`: until then, "unknown owner".
+  const device = await until(
+    async () => {
+      const created = await api('POST', '/api/devices', { token: adminToken, body })
+      if (created.status === 201) return created.data
+      if (created.data?.error?.code !== 'unknown_owner') throw new Error(`POST /api/devices: ${created.status} ${JSON.stringify(created.data)}`)
+      return null
+    },
+    { timeout: 10_000, what: 'the devices service knows the new user' },
+  )
   await monitoringKnows(adminToken, device.id)
   // Access tokens live 30 s here: a fresh one for every call.
   const token = async () => (await apiLogin(username, PASSWORD)).access_token
