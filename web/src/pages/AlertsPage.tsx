@@ -184,7 +184,7 @@ function AlertRow({
         {silent ? (
           <p className="alert-figures">
             <strong>{back ? 'Back' : 'Silent'}</strong>
-            <span className="muted">last reading {formatAgo(alert.last_seen_at ?? null)}</span>
+            <span className="muted">{back ? `back ${formatAgo(alert.ended_at ?? null)}` : `last reading ${formatAgo(alert.last_seen_at ?? null)}`}</span>
           </p>
         ) : (
           <p className="alert-figures">
