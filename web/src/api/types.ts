@@ -43,17 +43,22 @@ export type TariffUpdate = Schemas['TariffUpdate']
 /** A price for part of the day: `start` up to `end` ("HH:MM"), wrapping midnight when start > end. */
 export type TariffBand = Schemas['TariffBand']
 
-// --- consumption and alerts
-// Issue 12 (docs: /work CONTRACT-12) adds zones, cost, comparisons, silent meters and read
-// state. Until the monitoring service's schemas carry them, the new fields are declared here
-// beside the generated shapes (optional where an older server leaves them out).
+// --- consumption (in the caller's zone: hours and buckets carry their UTC offset)
+export type DayConsumption = Schemas['DayConsumption']
+export type HourValue = Schemas['HourValue']
+export type RangeConsumption = Schemas['RangeConsumption']
+/** One bucket of a range: its local start (ISO with offset), kWh and cost. */
+export type Bucket = Schemas['RangePoint']
+export type Comparison = Schemas['Comparison']
+export type ComparePeriod = Comparison['period']
+/** One period of a comparison: local dates, `end` exclusive. */
+export type PeriodFigures = Schemas['PeriodFigures']
+export type MonthToDate = Schemas['MonthToDate']
+
+// --- alerts, meters, overview
+// Issue 12's read state, silent meters and the overview (CONTRACT-12), declared here until
+// the monitoring service's schemas for them are on main and generated.
 type Money = number | null
-type Zoned = { time_zone?: string; currency?: string | null }
-export type HourValue = Schemas['HourValue'] & { cost?: Money }
-export type DayConsumption = Omit<Schemas['DayConsumption'], 'hours'> & Zoned & { hours: HourValue[]; total_cost?: Money }
-/** One bucket of a range: its start (local ISO with its offset), kWh and cost. */
-export type Bucket = Schemas['RangePoint'] & { cost?: Money }
-export type RangeConsumption = Omit<Schemas['RangeConsumption'], 'points'> & Zoned & { points: Bucket[]; total_cost?: Money }
 export type AlertKind = 'hourly' | 'reading' | 'silent'
 export type Alert = Omit<Schemas['AlertRead'], 'kind' | 'kwh' | 'limit_kwh'> & {
   kind: AlertKind
@@ -71,33 +76,6 @@ export type Alert = Omit<Schemas['AlertRead'], 'kind' | 'kwh' | 'limit_kwh'> & {
 }
 export type AlertPage = Omit<Schemas['AlertPage'], 'items'> & { items: Alert[] }
 export type UnreadCount = { count: number }
-export type ComparePeriod = 'day' | 'week' | 'month'
-/** One period of a comparison: local dates, `end` exclusive. */
-export type PeriodFigures = { start: string; end: string; kwh: number; cost: Money }
-export type Comparison = {
-  device_id: string | null
-  period: ComparePeriod
-  time_zone: string
-  currency: string | null
-  current: PeriodFigures
-  previous: PeriodFigures
-  year_before: PeriodFigures
-  change_vs_previous_pct: number | null
-  change_vs_year_before_pct: number | null
-  /** The current period is still running: the others are cut to the same elapsed length. */
-  partial: boolean
-}
-export type MonthToDate = {
-  device_id: string | null
-  time_zone: string
-  month: string
-  kwh: number
-  cost: Money
-  currency: string | null
-  projected_kwh: number
-  projected_cost: Money
-  elapsed_fraction: number
-}
 export type Meter = {
   device_id: string
   name: string
