@@ -100,11 +100,11 @@ async function clientPages(browser, viewport, world) {
   await visit(page, '/support', 'Support')
   await page.locator('.msg').first().waitFor()
   await shot(page, 'client-support', { fullPage: false })
-  // The profile in a browser that runs in Bucharest, so that it offers that zone.
-  const zoned = await newPage(browser, viewport, { timezoneId: 'Europe/Bucharest' })
+  // The profile of Ana (in Bucharest) in a browser that runs in London: it offers that zone.
+  const zoned = await newPage(browser, viewport, { timezoneId: 'Europe/London' })
   await signIn(zoned, 'ana.popescu', PASSWORD)
   await visit(zoned, '/profile', 'Profile')
-  await zoned.getByRole('button', { name: 'Use this browser’s zone (Europe/Bucharest)' }).waitFor()
+  await zoned.getByRole('button', { name: 'Use this browser’s zone (Europe/London)' }).waitFor()
   await shot(zoned, 'client-profile')
   assertClean(zoned, { console: true })
   await zoned.context().close()
