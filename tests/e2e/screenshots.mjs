@@ -39,6 +39,8 @@ async function seedChat(world) {
 
 async function settle(page) {
   await page.waitForFunction(() => !document.querySelector('.loading, [aria-busy="true"]'), null, { timeout: 15_000 })
+  // Toasts of alerts the seeding raised would cover the page: the pictures are of the page.
+  for (const dismiss of await page.getByRole('button', { name: 'Dismiss notification' }).all()) await dismiss.click().catch(() => {})
   await page.mouse.move(0, 0)
   // Let transitions (bars growing, toasts sliding) finish.
   await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity))

@@ -146,12 +146,27 @@ export async function seedDemo() {
   if (existing.data.total_kwh === 0) {
     // Back to the last autumn daylight-saving day at least (its 25 hours are a screenshot).
     const days = Math.max(40, Math.ceil((Date.now() - Date.parse(`${AUTUMN_DST}T00:00:00Z`)) / 86_400_000) + 2)
-    await publishReadings([
-      ...readingsFor(kitchen.id, { days, scale: 5.5, seed: 1 }),
-      ...readingsFor(heatPump.id, { days, scale: 7, seed: 2 }),
-      ...readingsFor(workshop.id, { days: 3, scale: 8, seed: 3 }),
-      ...readingsFor(gardenPump.id, { days: 1, scale: 2, seed: 4 }),
-    ])
+    const history = {
+      [kitchen.id]: readingsFor(kitchen.id, { days, scale: 5.5, seed: 1 }),
+      [heatPump.id]: readingsFor(heatPump.id, { days, scale: 7, seed: 2 }),
+      [workshop.id]: readingsFor(workshop.id, { days: 3, scale: 8, seed: 3 }),
+      [gardenPump.id]: readingsFor(gardenPump.id, { days: 1, scale: 2, seed: 4 }),
+    }
+    await publishReadings(Object.values(history).flat())
+    // The pictures show the whole history: wait until monitoring has counted every reading.
+    for (const [id, readings] of Object.entries(history)) {
+      const expected = readings.reduce((sum, r) => sum + r.measurement_value, 0)
+      const start = readings[0].timestamp.slice(0, 10)
+      await until(
+        async () => {
+          const fresh = (await apiLogin(ADMIN.username, ADMIN.password)).access_token
+          const url = `/api/consumption/range?device_id=${id}&start=${start}&end=${today}&bucket=day&tz=UTC`
+          const { data } = await api('GET', url, { token: fresh, expect: 200 })
+          return Math.abs(data.total_kwh - expected) < 1e-3
+        },
+        { timeout: 120_000, interval: 1000, what: `monitoring has every reading of ${id}` },
+      )
+    }
   }
   return { admin, ana, mihai, kitchen, heatPump, workshop, gardenPump }
 }
