@@ -26,7 +26,7 @@ export function TariffsPage() {
       kind: 'number',
       cell: (t) => {
         const n = usage.data?.get(t.id) ?? 0
-        return <span data-testid="tariff-devices">{usage.data ? (n === 1 ? '1 device' : `${n} devices`) : '…'}</span>
+        return <span data-testid="tariff-devices" style={{ whiteSpace: 'nowrap' }}>{usage.data ? (n === 1 ? '1 device' : `${n} devices`) : '…'}</span>
       },
     },
     {
