@@ -8,7 +8,6 @@ import type {
   AlertKind,
   AlertPage,
   ApiQuery,
-  ApiUrl,
   Comparison,
   ComparePeriod,
   ChatMessage,
@@ -100,9 +99,6 @@ export const tariffs = {
 
 // --- consumption -----------------------------------------------------------------------
 
-/** Paths of issue 12 not in the generated OpenAPI types yet (alerts, meters, overview). */
-const path12 = (path: string) => path as ApiUrl
-
 /** What every consumption read takes: one device or all the caller's, and a zone override. */
 export interface Selection {
   deviceId?: string
@@ -129,7 +125,7 @@ export const consumption = {
   monthToDate: (api: ApiClient, { deviceId, tz }: Selection = {}, signal?: AbortSignal) =>
     api.get<MonthToDate>('/api/consumption/month-to-date', { device_id: deviceId, tz }, signal),
   meters: (api: ApiClient, query: { page?: number; size?: number; q?: string } = {}, signal?: AbortSignal) =>
-    api.get<MeterPage>(path12('/api/consumption/meters'), { ...query }, signal),
+    api.get<MeterPage>('/api/consumption/meters', { ...query }, signal),
   /** Every meter the caller may see (up to 1,000), by device id. */
   allMeters: async (api: ApiClient, signal?: AbortSignal): Promise<Map<string, Meter>> => {
     const size = 100
@@ -141,7 +137,7 @@ export const consumption = {
     }
     return found
   },
-  overview: (api: ApiClient, signal?: AbortSignal) => api.get<Overview>(path12('/api/consumption/overview'), undefined, signal),
+  overview: (api: ApiClient, signal?: AbortSignal) => api.get<Overview>('/api/consumption/overview', undefined, signal),
 }
 
 export interface AlertQuery {
@@ -156,11 +152,11 @@ export const alerts = {
   list: (api: ApiClient, query: AlertQuery, signal?: AbortSignal) =>
     api.get<AlertPage>('/api/consumption/alerts', { ...query, unread: query.unread ? 'true' : undefined }, signal),
   unreadCount: async (api: ApiClient, signal?: AbortSignal) =>
-    (await api.get<UnreadCount>(path12('/api/consumption/alerts/unread-count'), undefined, signal)).count,
-  markRead: (api: ApiClient, id: string) => api.post<void>(path12(`/api/consumption/alerts/${id}/read`)),
-  markAllRead: (api: ApiClient) => api.post<{ marked: number }>(path12('/api/consumption/alerts/read-all')),
+    (await api.get<UnreadCount>('/api/consumption/alerts/unread-count', undefined, signal)).count,
+  markRead: (api: ApiClient, id: string) => api.post<void>(`/api/consumption/alerts/${id}/read`),
+  markAllRead: (api: ApiClient) => api.post<{ marked: number }>('/api/consumption/alerts/read-all'),
   /** An admin acknowledges an alert: who and when is kept on it. */
-  acknowledge: (api: ApiClient, id: string) => api.post<Alert>(path12(`/api/consumption/alerts/${id}/ack`)),
+  acknowledge: (api: ApiClient, id: string) => api.post<Alert>(`/api/consumption/alerts/${id}/ack`),
 }
 
 // --- support ---------------------------------------------------------------------------

@@ -55,49 +55,14 @@ export type ComparePeriod = Comparison['period']
 export type PeriodFigures = Schemas['PeriodFigures']
 export type MonthToDate = Schemas['MonthToDate']
 
-// --- alerts, meters, overview
-// Issue 12's read state, silent meters and the overview (CONTRACT-12), declared here until
-// the monitoring service's schemas for them are on main and generated.
-type Money = number | null
-export type AlertKind = 'hourly' | 'reading' | 'silent'
-export type Alert = Omit<Schemas['AlertRead'], 'kind' | 'kwh' | 'limit_kwh'> & {
-  kind: AlertKind
-  kwh: number | null
-  limit_kwh: number | null
-  /** A silent episode: the reading that ended it. */
-  ended_at?: string | null
-  last_seen_at?: string | null
-  /** Read by the caller (the server keeps it per user). */
-  read?: boolean
-  acknowledged_at?: string | null
-  acknowledged_by?: string | null
-  /** The server's sentence, in the caller's zone. */
-  message?: string
-}
-export type AlertPage = Omit<Schemas['AlertPage'], 'items'> & { items: Alert[] }
-export type UnreadCount = { count: number }
-export type Meter = {
-  device_id: string
-  name: string
-  owner_id: string | null
-  meter_id: string | null
-  last_seen_at: string | null
-  silence_minutes: number | null
-  silent: boolean
-  silent_since: string | null
-}
-export type MeterPage = { items: Meter[]; total: number; page: number; size: number }
-export type Overview = {
-  time_zone: string
-  devices_total: number
-  today_kwh: number
-  today_costs: { currency: string; amount: number }[]
-  top_consumers: { device_id: string; name: string; owner_id: string | null; kwh: number; cost: Money; currency: string | null }[]
-  over_limit_this_hour: { device_id: string; name: string; kwh: number; limit_kwh: number }[]
-  silent_meters: { device_id: string; name: string; last_seen_at: string | null }[]
-  readings_per_second: number
-  alerts_today: number
-}
+// --- alerts (read state per user, silent meters), meters and the admins' overview
+export type Alert = Schemas['AlertRead']
+export type AlertKind = Alert['kind']
+export type AlertPage = Schemas['AlertPage']
+export type UnreadCount = Schemas['UnreadCount']
+export type Meter = Schemas['MeterItem']
+export type MeterPage = Schemas['MeterPage']
+export type Overview = Schemas['Overview']
 
 // --- support chat
 export type ChatMessage = Schemas['MessageRead']
