@@ -62,7 +62,7 @@ chaos: setup
 # The broker fuzz tests of `make test` (a few thousand cases) with EMS_FUZZ_SCALE times as
 # many; EMS_FUZZ_SHRINK=1 also shrinks a failing batch (slow: it replays through the pipeline).
 fuzz: setup
-	EMS_FUZZ_SCALE=$${EMS_FUZZ_SCALE:-20} $(UV) run pytest tests/ingest/test_fuzz.py tests/realtime/test_fuzz.py -q -o timeout=7200
+	EMS_FUZZ_SCALE=$${EMS_FUZZ_SCALE:-20} $(UV) run pytest tests/monitoring/test_fuzz.py tests/realtime/test_fuzz.py -q -o timeout=7200
 
 # schemathesis over every service's OpenAPI through the gateway (part of `make test`), with
 # its figures written to docs/results/schemathesis.md; a plain test run writes nothing.

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from ems.common.settings import CommonSettings, to_libpq, with_database
-from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
+from tests.platform.broker import TOOLS, TestBroker, plain_url, vhost_name
 
 # A test session runs several whole platforms side by side (the gateway's, the browser's,
 # the security suite's), each of a dozen processes: small pools keep them all within

@@ -17,8 +17,8 @@ from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.migrations import migrate_service
 from ems.contracts.events import Envelope
 from tests.auth.conftest import AuthService
-from tests.support.broker import probe
-from tests.support.polling import eventually
+from tests.platform.broker import probe
+from tests.platform.polling import eventually
 
 
 async def test_first_admin_from_settings_can_log_in_once_created(auth: AuthService) -> None:

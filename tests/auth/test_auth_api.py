@@ -8,7 +8,7 @@ import pytest
 
 from ems.auth.security.keys import load_key_ring
 from tests.auth.conftest import AuthService
-from tests.support.tokens import forged_tokens, reissued
+from tests.platform.tokens import forged_tokens, reissued
 
 
 def unique(name: str) -> str:

@@ -16,8 +16,8 @@ from ems.common.deps import provided_by
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from tests.auth.conftest import AuthService
-from tests.support.broker import probe
-from tests.support.polling import eventually
+from tests.platform.broker import probe
+from tests.platform.polling import eventually
 
 
 def unique(name: str) -> str:

@@ -30,8 +30,8 @@ from ems.common.messaging.topology import IDENTITIES, MONITORING
 from ems.common.registry import service_spec
 from ems.stack.postgres import prepare_private_postgres
 from ems.stack.rabbitmq import login_problem, prepare_private_rabbitmq
-from tests.support.polling import eventually
-from tests.support.tcpproxy import free_port
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

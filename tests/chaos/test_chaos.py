@@ -30,7 +30,7 @@ from tests.chaos.ledger import (
     utc_now,
     verdict_rows,
 )
-from tests.support.polling import eventually
+from tests.platform.polling import eventually
 
 DEVICES = 24
 RATE = 250.0  # readings a second, duplicates included

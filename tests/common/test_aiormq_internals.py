@@ -22,8 +22,8 @@ from pamqp.header import ContentHeader
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.messaging.publisher import BatchPublisher, properties
 from ems.common.messaging.topology import DEVICES
-from tests.support.broker import TestBroker, probe
-from tests.support.polling import eventually
+from tests.platform.broker import TestBroker, probe
+from tests.platform.polling import eventually
 
 
 @pytest.fixture

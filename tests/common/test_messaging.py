@@ -20,9 +20,9 @@ from ems.common.outbox import OutboxRelay, add_event, outbox_table
 from ems.common.settings import to_asyncpg, with_database
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.monitoring.consumers import SYNC_QUEUE
-from tests.support.broker import TestBroker, admin_url
-from tests.support.polling import eventually, held
-from tests.support.tcpproxy import TcpProxy
+from tests.platform.broker import TestBroker, admin_url
+from tests.platform.polling import eventually, held
+from tests.platform.tcpproxy import TcpProxy
 
 metadata: MetaData = new_metadata()
 outbox = outbox_table(metadata)

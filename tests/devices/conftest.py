@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.broker import TestBroker
+from tests.platform.broker import TestBroker
 from tests.users.platform import Platform, running_platform
 
 

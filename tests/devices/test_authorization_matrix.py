@@ -11,7 +11,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.tokens import reissued
+from tests.platform.tokens import reissued
 from tests.users.platform import PASSWORD, Platform, bearer
 
 Request = tuple[str, str, dict[str, Any] | None]

@@ -27,7 +27,7 @@ import pytest
 
 from ems.common.messaging.topology import METER
 from ems.common.registry import service_specs
-from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
+from tests.platform.broker import TOOLS, TestBroker, plain_url, vhost_name
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"

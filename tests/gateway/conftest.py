@@ -32,8 +32,8 @@ from tests.gateway.running import (
     port_is_free,
     tail,
 )
-from tests.support.broker import TOOLS, TestBroker, plain_url, vhost_name
-from tests.support.polling import eventually_blocking
+from tests.platform.broker import TOOLS, TestBroker, plain_url, vhost_name
+from tests.platform.polling import eventually_blocking
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_START_TIMEOUT = 240.0

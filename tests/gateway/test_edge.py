@@ -20,8 +20,8 @@ from ems.gateway.tls import self_signed_certificate
 from ems.stack.gateway import gateway_child, write_config
 from tests.gateway.fake_upstream import FakeUpstream
 from tests.gateway.running import tail
-from tests.support.polling import eventually_blocking
-from tests.support.tcpproxy import free_port
+from tests.platform.polling import eventually_blocking
+from tests.platform.tcpproxy import free_port
 
 SIGNUP_BURST = 2
 

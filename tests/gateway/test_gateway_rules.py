@@ -11,7 +11,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway
 from tests.gateway.fake_upstream import BROKEN_TOKEN, GOOD_TOKEN, IDENTITY, fresh_token
-from tests.support.polling import eventually_blocking
+from tests.platform.polling import eventually_blocking
 
 SPOOFED = {"X-User-Id": "admin-1", "X-User-Role": "ADMIN", "X-User-Name": "root"}
 

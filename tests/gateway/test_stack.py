@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from tests.gateway.conftest import RunningStack
-from tests.support.polling import eventually_blocking
+from tests.platform.polling import eventually_blocking
 
 PASSWORD = "correct-horse-battery"
 

@@ -44,7 +44,7 @@ from tests.chaos.cluster import (
 from tests.chaos.conftest import slow_tests_wanted, write_results
 from tests.chaos.ledger import LedgerPublisher, Load, check, utc_now
 from tests.multihost.network import Network, why_not_available
-from tests.support.polling import eventually
+from tests.platform.polling import eventually
 
 DEVICES = 16
 RATE = 200.0

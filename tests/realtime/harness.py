@@ -22,9 +22,9 @@ from ems.common.deps import provided_by
 from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS
 from ems.contracts.events import Envelope, EventBody
 from ems.contracts.ws import Audience, WsBody, WsEnvelope
-from tests.support.broker import Senders
-from tests.support.polling import eventually
-from tests.support.tcpproxy import free_port
+from tests.platform.broker import Senders
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import free_port
 
 
 @contextlib.asynccontextmanager

@@ -7,11 +7,11 @@ import httpx
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
+from tests.platform.broker import Senders
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import TcpProxy
 from tests.realtime.harness import AuthServer, connected, publish_ws, serve
 from tests.realtime.test_delivery import chat
-from tests.support.broker import Senders
-from tests.support.polling import eventually
-from tests.support.tcpproxy import TcpProxy
 
 
 async def test_delivery_resumes_after_a_broker_outage(

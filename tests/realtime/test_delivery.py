@@ -8,8 +8,8 @@ import uuid
 from datetime import UTC, datetime
 
 from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
+from tests.platform.broker import Senders
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
-from tests.support.broker import Senders
 
 
 def alert_for(device: uuid.UUID) -> OverconsumptionAlert:

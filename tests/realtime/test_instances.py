@@ -10,10 +10,10 @@ import httpx
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
+from tests.platform.broker import Senders
+from tests.platform.polling import eventually
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws, serve
 from tests.realtime.test_delivery import alert_for
-from tests.support.broker import Senders
-from tests.support.polling import eventually
 
 
 async def test_two_instances_each_deliver_to_their_own_sockets_and_share_presence(

@@ -11,6 +11,8 @@ from websockets.exceptions import InvalidStatus
 
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.contracts.ws import Audience
+from tests.platform.broker import Senders
+from tests.platform.tokens import forged_tokens, reissued
 from tests.realtime.harness import (
     AuthServer,
     Login,
@@ -20,8 +22,6 @@ from tests.realtime.harness import (
     publish_ws,
 )
 from tests.realtime.test_delivery import chat
-from tests.support.broker import Senders
-from tests.support.tokens import forged_tokens, reissued
 
 
 async def test_invalid_tokens_are_refused_with_4401(realtime: str, auth_server: AuthServer) -> None:

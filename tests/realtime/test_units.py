@@ -13,7 +13,7 @@ from ems.contracts.ws import Audience
 from ems.realtime.sockets.connections import Connection, Hub
 from ems.realtime.sockets.presence import Member, Presence
 from ems.realtime.sockets.replay import Replay, parse_since
-from tests.support.polling import eventually
+from tests.platform.polling import eventually
 
 
 class FakeSocket:

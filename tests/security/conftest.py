@@ -32,10 +32,10 @@ from ems.monitoring.settings import MonitoringSettings
 from ems.realtime.settings import RealtimeSettings
 from ems.support.settings import SupportSettings
 from ems.users.settings import UsersSettings
-from tests.support.broker import TestBroker, own_vhost
-from tests.support.credentials import service_headers
-from tests.support.polling import eventually
-from tests.support.tcpproxy import free_port
+from tests.platform.broker import TestBroker, own_vhost
+from tests.platform.credentials import service_headers
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import free_port
 from tests.users.platform import ADMIN, ADMIN_PASSWORD, PASSWORD, Served, _start_gateway
 
 SERVICES = ("auth", "users", "devices", "monitoring", "support", "realtime")

@@ -16,10 +16,10 @@ from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, REASON_HEADER
 from ems.common.messaging.topology import DEVICES, METER, MONITORING, USERS
 from ems.contracts.events import Envelope, UserUpdated
 from ems.contracts.ws import Audience, ChatMessage, WsEnvelope
+from tests.platform.broker import TestBroker, admin_url, take_all
+from tests.platform.polling import eventually
 from tests.realtime.harness import connected
 from tests.security.conftest import SecurePlatform
-from tests.support.broker import TestBroker, admin_url, take_all
-from tests.support.polling import eventually
 
 
 def _forged_total(queue: str) -> float:

@@ -11,9 +11,9 @@ import uuid
 import pytest
 import websockets
 
+from tests.platform.polling import eventually
+from tests.platform.tokens import forged_tokens
 from tests.security.conftest import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS, SecurePlatform
-from tests.support.polling import eventually
-from tests.support.tokens import forged_tokens
 from tests.users.platform import PASSWORD
 
 SPOOFED = {

@@ -12,8 +12,8 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.platform.polling import eventually
 from tests.security.conftest import SecurePlatform
-from tests.support.polling import eventually
 from tests.users.platform import PASSWORD
 
 BOUND_SECONDS = 2.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ems.stack.processes import Child, ChildSpec, Output
 from tests.gateway.running import is_alive
-from tests.support.polling import eventually, eventually_blocking
+from tests.platform.polling import eventually, eventually_blocking
 
 
 def _child(output: io.StringIO, name: str, script: str) -> Child:

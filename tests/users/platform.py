@@ -34,10 +34,10 @@ from ems.contracts.events import Envelope
 from ems.devices.settings import DevicesSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 from ems.users.settings import UsersSettings
-from tests.support.broker import Senders, TestBroker, own_vhost, probe
-from tests.support.credentials import service_headers
-from tests.support.polling import eventually
-from tests.support.tcpproxy import TcpProxy, free_port
+from tests.platform.broker import Senders, TestBroker, own_vhost, probe
+from tests.platform.credentials import service_headers
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import TcpProxy, free_port
 
 ADMIN = "root"
 ADMIN_PASSWORD = "root-password-1"

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserUpdated
 from ems.users import service
-from tests.support.broker import probe
-from tests.support.polling import eventually, held
+from tests.platform.broker import probe
+from tests.platform.polling import eventually, held
 from tests.users.platform import ADMIN, PASSWORD, Platform, bearer, unique
 
 # The promise: every service has the change within a second.

@@ -9,7 +9,7 @@ import pytest
 
 from ems.contracts.events import UserCreated, UserUpdated
 from ems.contracts.identity import ProfilePage
-from tests.support.polling import eventually
+from tests.platform.polling import eventually
 from tests.users.platform import PASSWORD, Platform, bearer, unique
 
 ZONE = "Europe/Bucharest"

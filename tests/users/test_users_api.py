@@ -10,8 +10,8 @@ import pytest
 
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope
-from tests.support.broker import probe
-from tests.support.polling import eventually
+from tests.platform.broker import probe
+from tests.platform.polling import eventually
 from tests.users.platform import PASSWORD, Platform, bearer, unique
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
-from tests.ingest.conftest import ADMIN, Identity, Pipeline
-from tests.support.polling import eventually
+from tests.monitoring.conftest import ADMIN, Identity, Pipeline
+from tests.platform.polling import eventually
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -36,11 +36,11 @@ from ems.monitoring.spec import SPEC as MONITORING
 from ems.support.app import create_app as create_support
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT
-from tests.ingest.conftest import Pipeline, running_pipeline
+from tests.monitoring.conftest import Pipeline, running_pipeline
+from tests.platform.broker import TestBroker
+from tests.platform.polling import eventually
 from tests.realtime.harness import AuthServer, Login, serve
-from tests.support.broker import TestBroker
-from tests.support.polling import eventually
-from tests.support_chat.conftest import LlmServer
+from tests.support.conftest import LlmServer
 
 S = TypeVar("S", bound=CommonSettings)
 BUCHAREST = "Europe/Bucharest"

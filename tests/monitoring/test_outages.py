@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.ingest.conftest import Pipeline, database_proxy
-from tests.support.polling import eventually
+from tests.monitoring.conftest import Pipeline, database_proxy
+from tests.platform.polling import eventually
 
 
 async def test_a_database_outage_delays_readings_but_loses_and_doubles_none(

@@ -18,8 +18,8 @@ from ems.contracts.events import (
     UserDeleted,
     UserUpdated,
 )
-from tests.ingest.conftest import Pipeline
-from tests.support.polling import eventually
+from tests.monitoring.conftest import Pipeline
+from tests.platform.polling import eventually
 
 
 async def _fetch(pipeline: Pipeline, query: str, *args: object) -> list[dict[str, object]]:

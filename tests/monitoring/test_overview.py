@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated, TariffCreated
-from tests.ingest.conftest import ADMIN, Identity, Pipeline
-from tests.ingest.test_alerts import device, hour_of, send
-from tests.support.polling import eventually
+from tests.monitoring.conftest import ADMIN, Identity, Pipeline
+from tests.monitoring.test_alerts import device, hour_of, send
+from tests.platform.polling import eventually
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -19,15 +19,15 @@ import pytest
 
 from ems.contracts.events import DeviceCreated, TariffBand, TariffCreated, UserUpdated
 from ems.monitoring.settings import MonitoringSettings
-from tests.ingest.conftest import (
+from tests.monitoring.conftest import (
     ADMIN,
     Identity,
     Pipeline,
     expected_micro,
     migrated_monitoring_settings,
 )
-from tests.ingest.test_consumption_api import bearer
-from tests.support.polling import eventually
+from tests.monitoring.test_consumption_api import bearer
+from tests.platform.polling import eventually
 
 H = timedelta(hours=1)
 

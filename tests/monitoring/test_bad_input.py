@@ -13,9 +13,9 @@ from prometheus_client import REGISTRY
 
 from ems.common.messaging import REASON_HEADER
 from ems.contracts.readings import reading_routing_key
-from tests.ingest.conftest import PARTITIONS, Pipeline
-from tests.support.broker import queue_stats, take_all
-from tests.support.polling import eventually
+from tests.monitoring.conftest import PARTITIONS, Pipeline
+from tests.platform.broker import queue_stats, take_all
+from tests.platform.polling import eventually
 
 
 def _invalid_total() -> float:

@@ -25,9 +25,9 @@ from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, REASON_HEADER
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.monitoring.ingest.parsing import METER_ID
 from ems.monitoring.settings import MonitoringSettings
-from tests.ingest.conftest import PARTITIONS, Pipeline, running_pipeline
-from tests.support.broker import TestBroker, queue_stats, take_all
-from tests.support.fuzz import (
+from tests.monitoring.conftest import PARTITIONS, Pipeline, running_pipeline
+from tests.platform.broker import TestBroker, queue_stats, take_all
+from tests.platform.fuzz import (
     HEADERS,
     JSON,
     LIMIT_FLOATS,
@@ -37,7 +37,7 @@ from tests.support.fuzz import (
     dumps,
     garbage,
 )
-from tests.support.polling import eventually
+from tests.platform.polling import eventually
 
 # The replicas refuse bodies over this unread (the broker's own limit is larger).
 MAX_BYTES = 16 * 1024

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated
-from tests.ingest.conftest import ADMIN, Identity, Pipeline
-from tests.ingest.test_consumption_api import bearer
-from tests.support.polling import eventually
+from tests.monitoring.conftest import ADMIN, Identity, Pipeline
+from tests.monitoring.test_consumption_api import bearer
+from tests.platform.polling import eventually
 
 H = timedelta(hours=1)
 

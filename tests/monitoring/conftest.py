@@ -53,9 +53,9 @@ from ems.monitoring.app import create_app as create_monitoring
 from ems.monitoring.ingest.intake import Intake
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.spec import SPEC as MONITORING
-from tests.support.broker import TestBroker, admin_url
-from tests.support.polling import eventually
-from tests.support.tcpproxy import TcpProxy, free_port
+from tests.platform.broker import TestBroker, admin_url
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import TcpProxy, free_port
 
 PASSWORD = "correct-horse-1"
 ADMIN = "root"

@@ -12,6 +12,7 @@ from ems.support.app import create_app
 from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC
+from tests.platform.tcpproxy import free_port
 from tests.realtime.fixtures import (
     admin_login,
     auth_server,
@@ -20,8 +21,7 @@ from tests.realtime.fixtures import (
     senders,
 )
 from tests.realtime.harness import AuthServer, Login, serve
-from tests.support.tcpproxy import free_port
-from tests.support_chat.llm_server import llm_app
+from tests.support.llm_server import llm_app
 
 __all__ = ["admin_login", "auth_server", "realtime", "realtime_settings", "senders"]
 

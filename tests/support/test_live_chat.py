@@ -8,7 +8,7 @@ from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
 from tests.realtime.harness import AuthServer, Login, connected, publish_ws
 from tests.realtime.test_delivery import chat
-from tests.support_chat.conftest import Support
+from tests.support.conftest import Support
 
 
 async def test_chat_messages_reach_exactly_their_recipients_live(

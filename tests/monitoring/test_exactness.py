@@ -13,8 +13,8 @@ from typing import Any
 import aio_pika
 
 from ems.common.messaging import EXCHANGE_WS
-from tests.ingest.conftest import Pipeline, expected_micro
-from tests.support.polling import eventually
+from tests.monitoring.conftest import Pipeline, expected_micro
+from tests.platform.polling import eventually
 
 
 def _hour(moment: datetime) -> datetime:

@@ -24,9 +24,9 @@ from ems.stack.gateway import nginx_binary
 from ems.support.app import create_app as create_support_app
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT_SPEC
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import free_port
 from tests.realtime.harness import AuthServer, Login, connected, open_socket, serve
-from tests.support.polling import eventually
-from tests.support.tcpproxy import free_port
 
 
 def _port(address: str) -> int:

@@ -20,10 +20,10 @@ from ems.support.assistant.figures import ConsumptionApi
 from ems.support.assistant.llm import LlmClient
 from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
+from tests.platform.broker import Senders
+from tests.platform.polling import eventually
 from tests.realtime.harness import AuthServer, Login, publish_event
-from tests.support.broker import Senders
-from tests.support.polling import eventually
-from tests.support_chat.conftest import LlmServer, Support
+from tests.support.conftest import LlmServer, Support
 
 
 async def _inbox_row(support: Support, admin: Login, user: Login) -> dict[str, object] | None:

@@ -21,9 +21,9 @@ from ems.contracts.ingest import (
     heartbeat_routing_key,
 )
 from ems.monitoring.ingest.store import StoreResult
-from tests.ingest.conftest import PARTITIONS, Pipeline, Truth, mixed_stream
-from tests.support.broker import TestBroker, take_all
-from tests.support.polling import eventually
+from tests.monitoring.conftest import PARTITIONS, Pipeline, Truth, mixed_stream
+from tests.platform.broker import TestBroker, take_all
+from tests.platform.polling import eventually
 
 ALL = set(range(READING_PARTITIONS))
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.ingest.conftest import Pipeline, ReplicaProcess, Truth, mixed_stream
-from tests.support.polling import eventually
+from tests.monitoring.conftest import Pipeline, ReplicaProcess, Truth, mixed_stream
+from tests.platform.polling import eventually
 
 
 @pytest.fixture

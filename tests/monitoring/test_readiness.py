@@ -12,9 +12,9 @@ import aio_pika
 from prometheus_client import REGISTRY
 
 from ems.common.web import readiness
-from tests.ingest.conftest import PARTITIONS, Pipeline, database_proxy
-from tests.support.polling import eventually
-from tests.support.tcpproxy import TcpProxy
+from tests.monitoring.conftest import PARTITIONS, Pipeline, database_proxy
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import TcpProxy
 
 
 def _problems(app: Any) -> Any:
