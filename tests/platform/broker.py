@@ -9,17 +9,19 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aio_pika
 from aio_pika.abc import AbstractQueue
 
-from ems.common.messaging import Broker
+from ems.common.messaging import EXCHANGE_SYNC, EXCHANGE_WS, Broker
 from ems.common.messaging.credentials import ensure_passwords
 from ems.common.messaging.definitions import broker_definitions
 from ems.common.messaging.provision import BrokerTools
 from ems.common.messaging.topology import IDENTITIES, publishers_of
+from ems.contracts.events import Envelope, EventBody
+from ems.contracts.ws import Audience, WsBody, WsEnvelope
 
 AMQP_HOST = os.environ.get("EMS_TEST_AMQP_HOST", "127.0.0.1:5672")
 TOOLS = BrokerTools()
@@ -97,6 +99,25 @@ class Senders:
         for client in self.clients.values():
             await client.close()
         self.clients.clear()
+
+
+class Publishes(Protocol):
+    """`Senders` (as the owning service) or one `Broker` client."""
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes) -> Any: ...
+
+
+async def publish_ws(senders: Publishes, body: WsBody, audience: Audience) -> None:
+    """As the service that owns the message type would send it."""
+    envelope = WsEnvelope.wrap(body, audience)
+    await senders.publish(EXCHANGE_WS, envelope.type, envelope.model_dump_json().encode())
+
+
+async def publish_event(senders: Senders, body: EventBody) -> Envelope:
+    """As the service that owns the event would send it."""
+    envelope = Envelope.wrap(body)
+    await senders.publish(EXCHANGE_SYNC, envelope.type, envelope.model_dump_json().encode())
+    return envelope
 
 
 def guest_url(vhost: str) -> str:

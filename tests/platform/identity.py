@@ -1,96 +1,45 @@
-"""auth, users and devices served on real loopback ports in the test's own event loop, with
-the nginx gateway in front (generated from the services' specs, as `ems up` does), and
-RabbitMQ reached through a proxy the test can cut to play a broker outage.
+"""The identity platform: auth, users and devices served on real loopback ports in the
+test's own event loop, with the nginx gateway in front (generated from the services' specs,
+as `ems up` does), and RabbitMQ reached through a proxy the test can cut to play a broker
+outage.
 
-Shared by tests/users and tests/devices (each runs one platform for its session).
+Started by tests/users and tests/devices (each runs one platform for its package).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
-from ems.common.credentials import gateway_credential, master_key
 from ems.common.db import Database
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.common.migrations import migrate_service
-from ems.common.registry import RateLimit, ServiceSpec, service_spec
+from ems.common.registry import service_spec
 from ems.common.settings import CommonSettings
 from ems.contracts.events import Envelope
 from ems.devices.settings import DevicesSettings
-from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
 from ems.users.settings import UsersSettings
 from tests.platform.broker import Senders, TestBroker, own_vhost, probe
 from tests.platform.credentials import service_headers
 from tests.platform.polling import eventually
+from tests.platform.servers import Served, start_gateway, stop_gateway
 from tests.platform.tcpproxy import TcpProxy, free_port
 
 ADMIN = "root"
 ADMIN_PASSWORD = "root-password-1"
 PASSWORD = "correct-horse-1"
 SERVICES = ("auth", "users", "devices")
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Ctrl-C belongs to pytest, not to a server inside it.
-        yield
-
-
-@dataclass
-class Served:
-    spec: ServiceSpec
-    settings: CommonSettings
-    port: int
-    app: FastAPI | None = None
-    server: _Server | None = None
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.app = self.spec.build_app(self.settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        self.server = _Server(config)
-        self.task = asyncio.create_task(self.server.serve())
-        server = self.server
-
-        async def started() -> bool:
-            if self.task is not None and self.task.done():
-                self.task.result()  # a failed start-up raises here
-            return server.started
-
-        await eventually(started, timeout=30)
-
-    async def stop(self) -> None:
-        if self.server is not None and self.task is not None:
-            self.server.should_exit = True
-            await asyncio.wait_for(self.task, 20)
-        self.server = self.task = None
 
 
 @dataclass
@@ -294,7 +243,7 @@ async def _platform(
             await served[name].start()
             started.append(served[name])
         gateway_port = free_port()
-        nginx = await _start_gateway(folder, gateway_port, served)
+        nginx = await start_gateway(folder, gateway_port, served)
         gateway.base_url = httpx.URL(f"http://127.0.0.1:{gateway_port}")
         platform = Platform(gateway, served, proxy, amqp_url, senders)
         platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
@@ -305,59 +254,8 @@ async def _platform(
             await database.dispose()
     finally:
         await gateway.aclose()
-        if nginx is not None and nginx.returncode is None:
-            nginx.terminate()
-            await nginx.wait()
+        await stop_gateway(nginx)
         for service in reversed(started):
             await service.stop()
         await proxy.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-async def _start_gateway(
-    folder: Path, port: int, served: dict[str, Served]
-) -> asyncio.subprocess.Process:
-    auth = served["auth"].settings
-    run_dir, log_dir = folder / "run", folder / "logs"
-    run_dir.mkdir()
-    log_dir.mkdir()
-    config = GatewayConfig(
-        listen_host="127.0.0.1",
-        listen_port=port,
-        run_dir=run_dir,
-        log_dir=log_dir,
-        static_root=placeholder_root(),
-        services=upstreams_from_specs(
-            [s.spec for s in served.values()], lambda spec, _: served[spec.name].port
-        ),
-        run_as_root=os.geteuid() == 0,
-        service_credential=gateway_credential(master_key(auth, None)),
-        # Tests register many users from one address; the limit itself is tested apart.
-        rate_limits={"signup": RateLimit(per_minute=60_000, burst=10_000)},
-    )
-    conf = folder / "nginx.conf"
-    conf.write_text(render(config))
-    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
-    process = await asyncio.create_subprocess_exec(
-        nginx,
-        "-p",
-        str(folder),
-        "-c",
-        str(conf),
-        "-g",
-        "daemon off;",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def answers() -> bool:
-        if process.returncode is not None:
-            raise AssertionError(f"nginx exited with {process.returncode}")
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    await eventually(answers, timeout=15)
-    return process

@@ -1,0 +1,139 @@
+"""Servers in the test's own event loop: the one uvicorn starter (`serve`), a service served
+from its spec on a chosen port (`Served`), and the nginx gateway in front of them, generated
+from the services' specs as `ems up` does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from ems.common.credentials import gateway_credential, master_key
+from ems.common.registry import RateLimit, ServiceSpec
+from ems.common.settings import CommonSettings
+from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
+from tests.platform.polling import eventually
+from tests.platform.tcpproxy import free_port
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Ctrl-C belongs to pytest, not to a server inside it.
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (a free one unless given) in the
+    test's event loop, lifespan on; yields `host:port` once it answers, stops it after."""
+    port = port or free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", **options
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        if task.done():
+            task.result()  # a failed start-up raises here
+        return server.started
+
+    await eventually(started, timeout=30)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+@dataclass
+class Served:
+    """One service built from its spec and served on `port` (chosen before the settings, so
+    the services can be told each other's URLs)."""
+
+    spec: ServiceSpec
+    settings: CommonSettings
+    port: int
+    app: FastAPI | None = None
+    _running: contextlib.AsyncExitStack | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.app = self.spec.build_app(self.settings)
+        running = contextlib.AsyncExitStack()
+        await running.enter_async_context(serve(self.app, self.port, access_log=False))
+        self._running = running
+
+    async def stop(self) -> None:
+        if self._running is not None:
+            await self._running.aclose()
+        self._running = None
+
+
+async def start_gateway(
+    folder: Path, port: int, served: dict[str, Served]
+) -> asyncio.subprocess.Process:
+    """nginx on `port` in front of `served`, its config, run and log folders in `folder`."""
+    auth = served["auth"].settings
+    run_dir, log_dir = folder / "run", folder / "logs"
+    run_dir.mkdir()
+    log_dir.mkdir()
+    config = GatewayConfig(
+        listen_host="127.0.0.1",
+        listen_port=port,
+        run_dir=run_dir,
+        log_dir=log_dir,
+        static_root=placeholder_root(),
+        services=upstreams_from_specs(
+            [s.spec for s in served.values()], lambda spec, _: served[spec.name].port
+        ),
+        run_as_root=os.geteuid() == 0,
+        service_credential=gateway_credential(master_key(auth, None)),
+        # Tests register many users from one address; the limit itself is tested apart.
+        rate_limits={"signup": RateLimit(per_minute=60_000, burst=10_000)},
+    )
+    conf = folder / "nginx.conf"
+    conf.write_text(render(config))
+    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
+    process = await asyncio.create_subprocess_exec(
+        nginx,
+        "-p",
+        str(folder),
+        "-c",
+        str(conf),
+        "-g",
+        "daemon off;",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def answers() -> bool:
+        if process.returncode is not None:
+            raise AssertionError(f"nginx exited with {process.returncode}")
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await eventually(answers, timeout=15)
+    return process
+
+
+async def stop_gateway(nginx: asyncio.subprocess.Process | None) -> None:
+    if nginx is not None and nginx.returncode is None:
+        nginx.terminate()
+        await nginx.wait()
