@@ -11,8 +11,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.platform.identity import PASSWORD, Platform, bearer
 from tests.platform.tokens import reissued
-from tests.users.platform import PASSWORD, Platform, bearer
 
 Request = tuple[str, str, dict[str, Any] | None]
 DEVICE_BODY = {"name": "taken", "max_hourly_kwh": 99}

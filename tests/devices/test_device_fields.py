@@ -10,7 +10,7 @@ import pytest
 
 from ems.contracts.events import DeviceCreated, DeviceDeleted, DeviceUpdated
 from ems.contracts.identity import DevicePage
-from tests.users.platform import Platform, bearer, unique
+from tests.platform.identity import Platform, bearer, unique
 
 
 def meter() -> str:

@@ -11,8 +11,8 @@ import pytest
 from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope
 from tests.platform.broker import probe
+from tests.platform.identity import Platform, bearer, unique
 from tests.platform.polling import eventually
-from tests.users.platform import Platform, bearer, unique
 
 
 async def devices_total(platform: Platform) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from ems.contracts.events import TariffCreated, TariffDeleted, TariffUpdated
 from ems.contracts.identity import TariffPage
-from tests.users.platform import Platform, bearer, unique
+from tests.platform.identity import Platform, bearer, unique
 
 NIGHT = {"start": "22:00", "end": "06:00", "price_per_kwh": 0.35}
 

@@ -20,10 +20,12 @@ from ems.common.security import TokenVerifier, parse_jwks
 from ems.contracts.events import DeviceCreated, DeviceUpdated, UserCreated
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
-from tests.monitoring.conftest import Pipeline, expected_micro
+from tests.platform.auth import AuthServer, Login
+from tests.platform.pipeline import Pipeline, expected_micro
 from tests.platform.polling import eventually
+from tests.platform.servers import serve
+from tests.platform.sockets import connected
 from tests.realtime.fixtures import auth_server, realtime_settings
-from tests.realtime.harness import AuthServer, Login, connected, serve
 
 __all__ = ["auth_server", "realtime_settings"]
 

@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 
 from ems.common.messaging import REASON_HEADER
 from ems.contracts.readings import reading_routing_key
-from tests.monitoring.conftest import PARTITIONS, Pipeline
 from tests.platform.broker import queue_stats, take_all
+from tests.platform.pipeline import PARTITIONS, Pipeline
 from tests.platform.polling import eventually
 
 

@@ -21,8 +21,8 @@ from ems.contracts.ingest import (
     heartbeat_routing_key,
 )
 from ems.monitoring.ingest.store import StoreResult
-from tests.monitoring.conftest import PARTITIONS, Pipeline, Truth, mixed_stream
 from tests.platform.broker import TestBroker, take_all
+from tests.platform.pipeline import PARTITIONS, Pipeline, Truth, mixed_stream
 from tests.platform.polling import eventually
 
 ALL = set(range(READING_PARTITIONS))

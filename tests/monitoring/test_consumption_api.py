@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
-from tests.monitoring.conftest import ADMIN, Identity, Pipeline
+from tests.platform.auth import Identity
+from tests.platform.identity import ADMIN
+from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
 
 

@@ -18,7 +18,7 @@ from ems.contracts.events import (
     UserDeleted,
     UserUpdated,
 )
-from tests.monitoring.conftest import Pipeline
+from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
 
 

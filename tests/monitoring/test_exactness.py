@@ -13,7 +13,7 @@ from typing import Any
 import aio_pika
 
 from ems.common.messaging import EXCHANGE_WS
-from tests.monitoring.conftest import Pipeline, expected_micro
+from tests.platform.pipeline import Pipeline, expected_micro
 from tests.platform.polling import eventually
 
 

@@ -25,7 +25,6 @@ from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, REASON_HEADER
 from ems.contracts.events import DeviceCreated, Envelope
 from ems.monitoring.ingest.parsing import METER_ID
 from ems.monitoring.settings import MonitoringSettings
-from tests.monitoring.conftest import PARTITIONS, Pipeline, running_pipeline
 from tests.platform.broker import TestBroker, queue_stats, take_all
 from tests.platform.fuzz import (
     HEADERS,
@@ -37,6 +36,7 @@ from tests.platform.fuzz import (
     dumps,
     garbage,
 )
+from tests.platform.pipeline import PARTITIONS, Pipeline, running_pipeline
 from tests.platform.polling import eventually
 
 # The replicas refuse bodies over this unread (the broker's own limit is larger).

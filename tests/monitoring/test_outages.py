@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.monitoring.conftest import Pipeline, database_proxy
+from tests.platform.pipeline import Pipeline, database_proxy
 from tests.platform.polling import eventually
 
 

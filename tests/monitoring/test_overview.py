@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated, TariffCreated
-from tests.monitoring.conftest import ADMIN, Identity, Pipeline
 from tests.monitoring.test_alerts import device, hour_of, send
+from tests.platform.auth import Identity
+from tests.platform.identity import ADMIN
+from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
 
 

@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated
-from tests.monitoring.conftest import ADMIN, Identity, Pipeline
 from tests.monitoring.test_consumption_api import bearer
+from tests.platform.auth import Identity
+from tests.platform.identity import ADMIN
+from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
 
 H = timedelta(hours=1)

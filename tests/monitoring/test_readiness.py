@@ -12,7 +12,7 @@ import aio_pika
 from prometheus_client import REGISTRY
 
 from ems.common.web import readiness
-from tests.monitoring.conftest import PARTITIONS, Pipeline, database_proxy
+from tests.platform.pipeline import PARTITIONS, Pipeline, database_proxy
 from tests.platform.polling import eventually
 from tests.platform.tcpproxy import TcpProxy
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.monitoring.conftest import Pipeline, ReplicaProcess, Truth, mixed_stream
+from tests.platform.pipeline import Pipeline, ReplicaProcess, Truth, mixed_stream
 from tests.platform.polling import eventually
 
 

@@ -27,8 +27,8 @@ from ems.simulator.publisher import ReadingPublisher
 from ems.simulator.readings import FaultInjector, Faults, Meter, OutgoingReading, span
 from ems.simulator.run import Plan, Simulation
 from ems.simulator.settings import SimulatorSettings
-from tests.monitoring.conftest import PARTITIONS, partition_depth
 from tests.platform.broker import TestBroker, admin_url, take_all
+from tests.platform.pipeline import PARTITIONS, partition_depth
 from tests.platform.polling import eventually
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

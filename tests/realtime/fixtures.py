@@ -16,8 +16,9 @@ from ems.auth.spec import SPEC as AUTH_SPEC
 from ems.common.migrations import migrate_service
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
+from tests.platform.auth import AuthServer, Login
 from tests.platform.broker import Senders, TestBroker
-from tests.realtime.harness import AuthServer, Login, serve
+from tests.platform.servers import serve
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,12 @@ import httpx
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
-from tests.platform.broker import Senders
+from tests.platform.auth import AuthServer
+from tests.platform.broker import Senders, publish_ws
 from tests.platform.polling import eventually
+from tests.platform.servers import serve
+from tests.platform.sockets import connected
 from tests.platform.tcpproxy import TcpProxy
-from tests.realtime.harness import AuthServer, connected, publish_ws, serve
 from tests.realtime.test_delivery import chat
 
 

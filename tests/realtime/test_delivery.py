@@ -8,8 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
-from tests.platform.broker import Senders
-from tests.realtime.harness import AuthServer, Login, connected, publish_ws
+from tests.platform.auth import AuthServer, Login
+from tests.platform.broker import Senders, publish_ws
+from tests.platform.sockets import connected
 
 
 def alert_for(device: uuid.UUID) -> OverconsumptionAlert:

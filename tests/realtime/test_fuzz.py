@@ -23,9 +23,11 @@ from ems.common.messaging import EXCHANGE_WS, REASON_HEADER, Broker
 from ems.common.messaging.topology import publishers_of
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
+from tests.platform.auth import AuthServer
 from tests.platform.broker import Senders, TestBroker, admin_url, queue_stats, take_all
 from tests.platform.fuzz import HEADERS, JSON, NON_OBJECT, SCALARS, budget, dumps, garbage
-from tests.realtime.harness import AuthServer, Socket, connected, serve
+from tests.platform.servers import serve
+from tests.platform.sockets import Socket, connected
 
 MAX_BYTES = 16 * 1024
 # What the platform's services send on ems.ws (presence gossip is realtime's own business).

@@ -10,9 +10,11 @@ import httpx
 from ems.contracts.ws import Audience
 from ems.realtime.app import create_app
 from ems.realtime.settings import RealtimeSettings
-from tests.platform.broker import Senders
+from tests.platform.auth import AuthServer, Login
+from tests.platform.broker import Senders, publish_ws
 from tests.platform.polling import eventually
-from tests.realtime.harness import AuthServer, Login, connected, publish_ws, serve
+from tests.platform.servers import serve
+from tests.platform.sockets import connected
 from tests.realtime.test_delivery import alert_for
 
 

@@ -11,16 +11,10 @@ from websockets.exceptions import InvalidStatus
 
 from ems.contracts.events import UserDeleted, UserUpdated
 from ems.contracts.ws import Audience
-from tests.platform.broker import Senders
+from tests.platform.auth import AuthServer, Login
+from tests.platform.broker import Senders, publish_event, publish_ws
+from tests.platform.sockets import connected, open_socket
 from tests.platform.tokens import forged_tokens, reissued
-from tests.realtime.harness import (
-    AuthServer,
-    Login,
-    connected,
-    open_socket,
-    publish_event,
-    publish_ws,
-)
 from tests.realtime.test_delivery import chat
 
 

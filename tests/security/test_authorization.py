@@ -16,8 +16,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from tests.platform.secure import SERVICES, SecurePlatform
 from tests.platform.tokens import reissued
-from tests.security.conftest import SERVICES, SecurePlatform
 
 Access = Literal["public", "user", "admin", "internal"]
 

@@ -18,8 +18,8 @@ from ems.contracts.events import Envelope, UserUpdated
 from ems.contracts.ws import Audience, ChatMessage, WsEnvelope
 from tests.platform.broker import TestBroker, admin_url, take_all
 from tests.platform.polling import eventually
-from tests.realtime.harness import connected
-from tests.security.conftest import SecurePlatform
+from tests.platform.secure import SecurePlatform
+from tests.platform.sockets import connected
 
 
 def _forged_total(queue: str) -> float:

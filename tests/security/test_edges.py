@@ -11,10 +11,10 @@ import uuid
 import pytest
 import websockets
 
+from tests.platform.identity import PASSWORD
 from tests.platform.polling import eventually
+from tests.platform.secure import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS, SecurePlatform
 from tests.platform.tokens import forged_tokens
-from tests.security.conftest import ACCOUNT_LIMIT, ADDRESS_LIMIT, WINDOW_SECONDS, SecurePlatform
-from tests.users.platform import PASSWORD
 
 SPOOFED = {
     "X-User-Id": str(uuid.uuid4()),

@@ -18,7 +18,7 @@ from ems.monitoring.consumers import DeviceSync
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.sync.catchup import catching_up
 from tests.platform.polling import eventually
-from tests.security.conftest import SecurePlatform
+from tests.platform.secure import SecurePlatform
 from tests.security.test_sessions import bearer
 
 

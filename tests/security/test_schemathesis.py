@@ -29,7 +29,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
-from tests.security.conftest import SecurePlatform
+from tests.platform.secure import SecurePlatform
 
 EXAMPLES = int(os.environ.get("EMS_FUZZ_EXAMPLES", "10"))
 CHECKS = [

@@ -12,9 +12,9 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.platform.identity import PASSWORD
 from tests.platform.polling import eventually
-from tests.security.conftest import SecurePlatform
-from tests.users.platform import PASSWORD
+from tests.platform.secure import SecurePlatform
 
 BOUND_SECONDS = 2.0
 

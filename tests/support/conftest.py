@@ -12,6 +12,8 @@ from ems.support.app import create_app
 from ems.support.service import SupportContext
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC
+from tests.platform.auth import AuthServer, Login
+from tests.platform.servers import serve
 from tests.platform.tcpproxy import free_port
 from tests.realtime.fixtures import (
     admin_login,
@@ -20,7 +22,6 @@ from tests.realtime.fixtures import (
     realtime_settings,
     senders,
 )
-from tests.realtime.harness import AuthServer, Login, serve
 from tests.support.llm_server import llm_app
 
 __all__ = ["admin_login", "auth_server", "realtime", "realtime_settings", "senders"]

@@ -36,10 +36,11 @@ from ems.monitoring.spec import SPEC as MONITORING
 from ems.support.app import create_app as create_support
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT
-from tests.monitoring.conftest import Pipeline, running_pipeline
+from tests.platform.auth import AuthServer, Login
 from tests.platform.broker import TestBroker
+from tests.platform.pipeline import Pipeline, running_pipeline
 from tests.platform.polling import eventually
-from tests.realtime.harness import AuthServer, Login, serve
+from tests.platform.servers import serve
 from tests.support.conftest import LlmServer
 
 S = TypeVar("S", bound=CommonSettings)

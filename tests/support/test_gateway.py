@@ -24,9 +24,11 @@ from ems.stack.gateway import nginx_binary
 from ems.support.app import create_app as create_support_app
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT_SPEC
+from tests.platform.auth import AuthServer, Login
 from tests.platform.polling import eventually
+from tests.platform.servers import serve
+from tests.platform.sockets import connected, open_socket
 from tests.platform.tcpproxy import free_port
-from tests.realtime.harness import AuthServer, Login, connected, open_socket, serve
 
 
 def _port(address: str) -> int:

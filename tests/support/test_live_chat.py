@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from ems.common.messaging import Broker
 from ems.contracts.ws import Audience
-from tests.realtime.harness import AuthServer, Login, connected, publish_ws
+from tests.platform.auth import AuthServer, Login
+from tests.platform.broker import publish_ws
+from tests.platform.sockets import connected
 from tests.realtime.test_delivery import chat
 from tests.support.conftest import Support
 

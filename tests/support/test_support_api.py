@@ -20,9 +20,9 @@ from ems.support.assistant.figures import ConsumptionApi
 from ems.support.assistant.llm import LlmClient
 from ems.support.models import processed
 from ems.support.throttle import MessageThrottle
-from tests.platform.broker import Senders
+from tests.platform.auth import AuthServer, Login
+from tests.platform.broker import Senders, publish_event
 from tests.platform.polling import eventually
-from tests.realtime.harness import AuthServer, Login, publish_event
 from tests.support.conftest import LlmServer, Support
 
 

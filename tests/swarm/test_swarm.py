@@ -29,7 +29,7 @@ from tests.chaos.ledger import (
     utc_now,
     verdict_rows,
 )
-from tests.realtime.harness import connected
+from tests.platform.sockets import connected
 from tests.swarm.conftest import Platform, until
 
 PASSWORD = "correct-horse-swarm-1"

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from tests.platform.broker import TestBroker
-from tests.users.platform import Platform, running_platform
+from tests.platform.identity import Platform, running_platform
 
 
 @pytest.fixture(scope="package")

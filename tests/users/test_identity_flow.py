@@ -14,8 +14,8 @@ from ems.common.messaging import EXCHANGE_SYNC
 from ems.contracts.events import Envelope, UserUpdated
 from ems.users import service
 from tests.platform.broker import probe
+from tests.platform.identity import ADMIN, PASSWORD, Platform, bearer, unique
 from tests.platform.polling import eventually, held
-from tests.users.platform import ADMIN, PASSWORD, Platform, bearer, unique
 
 # The promise: every service has the change within a second.
 SECOND = 1.0

@@ -9,8 +9,8 @@ import pytest
 
 from ems.contracts.events import UserCreated, UserUpdated
 from ems.contracts.identity import ProfilePage
+from tests.platform.identity import PASSWORD, Platform, bearer, unique
 from tests.platform.polling import eventually
-from tests.users.platform import PASSWORD, Platform, bearer, unique
 
 ZONE = "Europe/Bucharest"
 
