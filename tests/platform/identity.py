@@ -8,7 +8,6 @@ Started by tests/users and tests/devices (each runs one platform for its package
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 import tempfile
@@ -20,11 +19,9 @@ from typing import Any
 
 import httpx
 
-from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.settings import AuthSettings
 from ems.common.db import Database
 from ems.common.messaging import EXCHANGE_SYNC
-from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
 from ems.common.settings import CommonSettings
 from ems.contracts.events import Envelope
@@ -33,7 +30,7 @@ from ems.users.settings import UsersSettings
 from tests.platform.broker import Senders, TestBroker, own_vhost, probe
 from tests.platform.credentials import service_headers
 from tests.platform.polling import eventually
-from tests.platform.servers import Served, start_gateway, stop_gateway
+from tests.platform.servers import Served, up
 from tests.platform.tcpproxy import TcpProxy, free_port
 
 ADMIN = "root"
@@ -226,36 +223,19 @@ async def _platform(
         ),
     }
     served = {name: Served(service_spec(name), settings[name], ports[name]) for name in SERVICES}
-    for service in served.values():  # one at a time: Alembic's context is process-global
-        await migrate_service(service.spec, service.settings)
-    # As `ems up` does: the first admin exists before any service runs, so its
-    # registration event is published before users' and devices' queues exist.
-    auth_settings = settings["auth"]
-    assert isinstance(auth_settings, AuthSettings)
-    await ensure_admin(auth_settings)
-
     folder = Path(tempfile.mkdtemp(prefix="ems-gw-"))
-    started: list[Served] = []
-    nginx: asyncio.subprocess.Process | None = None
     gateway = httpx.AsyncClient(timeout=10)
     try:
-        for name in SERVICES:  # in the specs' order: auth first
-            await served[name].start()
-            started.append(served[name])
-        gateway_port = free_port()
-        nginx = await start_gateway(folder, gateway_port, served)
-        gateway.base_url = httpx.URL(f"http://127.0.0.1:{gateway_port}")
-        platform = Platform(gateway, served, proxy, amqp_url, senders)
-        platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
-        yield platform
-        for client in platform._direct.values():
-            await client.aclose()
-        for database in platform._databases.values():
-            await database.dispose()
+        async with up(served, folder) as gateway_url:
+            gateway.base_url = httpx.URL(gateway_url)
+            platform = Platform(gateway, served, proxy, amqp_url, senders)
+            platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
+            yield platform
+            for client in platform._direct.values():
+                await client.aclose()
+            for database in platform._databases.values():
+                await database.dispose()
     finally:
         await gateway.aclose()
-        await stop_gateway(nginx)
-        for service in reversed(started):
-            await service.stop()
         await proxy.stop()
         shutil.rmtree(folder, ignore_errors=True)

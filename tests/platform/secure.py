@@ -19,13 +19,11 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from ems.auth.commands.first_admin import ensure_admin
 from ems.auth.service import AuthContext
 from ems.auth.settings import AuthSettings
 from ems.common.db import Database
 from ems.common.deps import provided_by
 from ems.common.logs import JsonFormatter
-from ems.common.migrations import migrate_service
 from ems.common.registry import service_spec
 from ems.common.settings import CommonSettings
 from ems.devices.settings import DevicesSettings
@@ -37,7 +35,7 @@ from tests.platform.broker import TestBroker, own_vhost
 from tests.platform.credentials import service_headers
 from tests.platform.identity import ADMIN, ADMIN_PASSWORD, PASSWORD
 from tests.platform.polling import eventually
-from tests.platform.servers import Served, start_gateway, stop_gateway
+from tests.platform.servers import Served, up
 from tests.platform.tcpproxy import free_port
 
 SERVICES = ("auth", "users", "devices", "monitoring", "support", "realtime")
@@ -152,9 +150,6 @@ async def running_secure_platform(
     for quiet in ("aiormq", "aio_pika", "asyncio", "ems.monitoring.ingest.partitions"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix="ems-sec-"))
-    served: dict[str, Served] = {}
-    started: list[Served] = []
-    nginx = None
     gateway = httpx.AsyncClient(timeout=10)
     async with own_vhost(test_broker, run_id) as amqp_url:
         try:
@@ -196,31 +191,18 @@ async def running_secure_platform(
                 "realtime": make_settings(RealtimeSettings, **common),
             }
             served = {n: Served(service_spec(n), settings[n], ports[n]) for n in SERVICES}
-            for service in served.values():
-                if service.spec.migrations:
-                    await migrate_service(service.spec, service.settings)
-            auth_settings = settings["auth"]
-            assert isinstance(auth_settings, AuthSettings)
-            await ensure_admin(auth_settings)
-            for name in SERVICES:
-                await served[name].start()
-                started.append(served[name])
-            port = free_port()
-            nginx = await start_gateway(folder, port, served)
-            url = f"http://127.0.0.1:{port}"
-            gateway.base_url = httpx.URL(url)
-            platform = SecurePlatform(gateway, url, served, folder, logs, amqp_url)
-            platform.secrets.add(ADMIN_PASSWORD)
-            platform.secrets |= set(test_broker.passwords.values())
-            platform.admin_token = (await platform.login(ADMIN, ADMIN_PASSWORD))["access_token"]
-            yield platform
-            for client in platform._direct.values():
-                await client.aclose()
+            async with up(served, folder) as url:
+                gateway.base_url = httpx.URL(url)
+                platform = SecurePlatform(gateway, url, served, folder, logs, amqp_url)
+                platform.secrets.add(ADMIN_PASSWORD)
+                platform.secrets |= set(test_broker.passwords.values())
+                login = await platform.login(ADMIN, ADMIN_PASSWORD)
+                platform.admin_token = login["access_token"]
+                yield platform
+                for client in platform._direct.values():
+                    await client.aclose()
         finally:
             await gateway.aclose()
-            await stop_gateway(nginx)
-            for service in reversed(started):
-                await service.stop()
             root.removeHandler(logs)
             root.setLevel(previous_level)
             shutil.rmtree(folder, ignore_errors=True)

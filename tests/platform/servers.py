@@ -1,6 +1,6 @@
 """Servers in the test's own event loop: the one uvicorn starter (`serve`), a service served
-from its spec on a chosen port (`Served`), and the nginx gateway in front of them, generated
-from the services' specs as `ems up` does."""
+from its spec on a chosen port (`Served`), and services brought up as `ems up` does, with
+the nginx gateway in front generated from their specs (`up`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from ems.auth.commands.first_admin import ensure_admin
+from ems.auth.settings import AuthSettings
 from ems.common.credentials import gateway_credential, master_key
+from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
@@ -83,7 +86,36 @@ class Served:
         self._running = None
 
 
-async def start_gateway(
+@contextlib.asynccontextmanager
+async def up(served: dict[str, Served], folder: Path) -> AsyncIterator[str]:
+    """As `ems up` does: each database migrated, the first admin made before any service
+    runs (so its registration event is published before users' and devices' queues exist),
+    the services started in the order given (auth first), nginx in front with its files in
+    `folder`; yields the gateway's URL. Stops nginx, then the services in reverse."""
+    for service in served.values():  # one at a time: Alembic's context is process-global
+        if service.spec.migrations:
+            await migrate_service(service.spec, service.settings)
+    auth = served["auth"].settings
+    assert isinstance(auth, AuthSettings)
+    await ensure_admin(auth)
+    started: list[Served] = []
+    nginx: asyncio.subprocess.Process | None = None
+    try:
+        for service in served.values():
+            await service.start()
+            started.append(service)
+        port = free_port()
+        nginx = await _start_gateway(folder, port, served)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if nginx is not None and nginx.returncode is None:
+            nginx.terminate()
+            await nginx.wait()
+        for service in reversed(started):
+            await service.stop()
+
+
+async def _start_gateway(
     folder: Path, port: int, served: dict[str, Served]
 ) -> asyncio.subprocess.Process:
     """nginx on `port` in front of `served`, its config, run and log folders in `folder`."""
@@ -131,9 +163,3 @@ async def start_gateway(
 
     await eventually(answers, timeout=15)
     return process
-
-
-async def stop_gateway(nginx: asyncio.subprocess.Process | None) -> None:
-    if nginx is not None and nginx.returncode is None:
-        nginx.terminate()
-        await nginx.wait()
