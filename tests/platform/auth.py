@@ -21,6 +21,7 @@ from ems.common.deps import provided_by
 from ems.common.migrations import migrate_service
 from ems.common.security import TokenVerifier, parse_jwks
 from tests.platform.identity import ADMIN, PASSWORD
+from tests.platform.servers import serve
 
 
 @dataclass
@@ -123,3 +124,20 @@ async def in_process_auth(make_settings: Any, db_prefix: str) -> AsyncIterator[I
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
             yield Identity(client, settings)
+
+
+@asynccontextmanager
+async def auth_on_a_port(make_settings: Any, db_prefix: str) -> AsyncIterator[AuthServer]:
+    """The auth service on a real port (realtime fetches its JWKS over HTTP), on a database
+    of its own, with its admin `rtadmin`."""
+    settings: AuthSettings = make_settings(
+        AuthSettings,
+        db_prefix=f"{db_prefix}rt_",
+        admin_username="rtadmin",
+        admin_password="admin-secret-1",
+    )
+    await migrate_service(AUTH, settings)
+    await ensure_admin(settings)
+    app = create_auth(settings)
+    async with serve(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        yield AuthServer(address, app, http)

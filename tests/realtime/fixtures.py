@@ -6,17 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from ems.auth.app import create_app as create_auth_app
-from ems.auth.commands.first_admin import ensure_admin
-from ems.auth.settings import AuthSettings
-from ems.auth.spec import SPEC as AUTH_SPEC
-from ems.common.migrations import migrate_service
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
-from tests.platform.auth import AuthServer, Login
+from tests.platform.auth import AuthServer, Login, auth_on_a_port
 from tests.platform.broker import Senders, TestBroker
 from tests.platform.servers import serve
 
@@ -24,17 +18,8 @@ from tests.platform.servers import serve
 @pytest.fixture(scope="session")
 async def auth_server(make_settings: Any, db_prefix: str) -> AsyncIterator[AuthServer]:
     """The auth service on a real port (realtime fetches its JWKS over HTTP)."""
-    settings: AuthSettings = make_settings(
-        AuthSettings,
-        db_prefix=f"{db_prefix}rt_",
-        admin_username="rtadmin",
-        admin_password="admin-secret-1",
-    )
-    await migrate_service(AUTH_SPEC, settings)
-    await ensure_admin(settings)
-    app = create_auth_app(settings)
-    async with serve(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
-        yield AuthServer(address, app, http)
+    async with auth_on_a_port(make_settings, db_prefix) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
