@@ -54,6 +54,18 @@ async def load_year(dsn: str, owner: uuid.UUID, devices: int, days: int) -> list
                 "updated_at",
             ],
         )
+        # What the users and devices events would have left in monitoring's copies: the
+        # owner (a client in UTC, whose role monitoring trusts) and the devices' first owner
+        # period (since NULL: their whole history is the owner's).
+        await conn.execute(
+            "INSERT INTO users (id, role, time_zone, revision) VALUES ($1, 'CLIENT', 'UTC', 1)",
+            owner,
+        )
+        await conn.copy_records_to_table(
+            "device_owners",
+            records=[(d, owner, None, None) for d in ids],
+            columns=["device_id", "owner_id", "since", "until"],
+        )
         rng = random.Random(7)
         now = datetime.now(UTC)
         for device in ids:
