@@ -4,6 +4,7 @@ OpenAPI docs under the service's own API prefix, and the database/broker lifecyc
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -120,8 +121,10 @@ def create_service_app(
         try:
             if hook is not None:
                 async with hook(app, runtime):
+                    _freeze_startup_objects()
                     yield
             else:
+                _freeze_startup_objects()
                 yield
         finally:
             for task in runtime.background:
@@ -286,3 +289,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
             decoded: str = value.decode("latin-1")
             return decoded
     return None
+
+
+def _freeze_startup_objects() -> None:
+    """Everything built before serving (modules, routes, schemas, settings) lives as long as
+    the process: out of the cyclic collector's sight (`gc.freeze()`), a full collection
+    walks only what requests made, which keeps its pauses out of the request tail."""
+    gc.collect()
+    gc.freeze()
