@@ -15,10 +15,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
+from sqlalchemy import func
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ems.common.inbox import EventConsumer
 from ems.common.outbox import OutboxRelay
@@ -26,6 +29,20 @@ from ems.common.unit_of_work import UnitOfWork
 from ems.contracts.events import Envelope
 
 log = logging.getLogger(__name__)
+
+
+class DeletedUserColumns:
+    """The `deleted_users` tombstone a service keeps of users it copies: the id and the
+    revision of the deletion, so that a late or repeated event cannot bring the user back.
+    Mixed into a service's own declarative class (`class DeletedUser(DeletedUserColumns,
+    Base)`), which says what the tombstone guards there."""
+
+    __tablename__ = "deleted_users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    revision: Mapped[int]
+    deleted_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
 
 Item = TypeVar("Item")
 Item_co = TypeVar("Item_co", covariant=True)

@@ -114,13 +114,7 @@ async def mark_read(conn: Any, principal: Principal, alert_id: uuid.UUID) -> Non
     """One alert read by the caller (again: no change); every socket of theirs hears it."""
     who = await viewer(conn, principal, None)
     async with conn.transaction():
-        found = await conn.fetchval(
-            f"SELECT a.id {_visible(who)} AND a.id = $2",
-            who.user_id,
-            alert_id,
-        )
-        if found is None:
-            raise not_found("alert")
+        await _visible_alert(conn, who, alert_id, "a.id")
         await conn.execute(
             "INSERT INTO alert_reads (user_id, alert_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             who.user_id,
@@ -160,11 +154,16 @@ async def acknowledge(conn: Any, principal: Principal, alert_id: uuid.UUID) -> A
         alert_id,
         who.user_id,
     )
+    row = await _visible_alert(conn, who, alert_id, _COLUMNS)
+    return _alert(row, who.zone, datetime.now(UTC))
+
+
+async def _visible_alert(conn: Any, who: Viewer, alert_id: uuid.UUID, columns: str) -> Any:
+    """The alert's `columns` if the caller may see it; 404 otherwise (as for any alert
+    that is not theirs)."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} {_visible(who)} AND a.id = $2",
-        who.user_id,
-        alert_id,
+        f"SELECT {columns} {_visible(who)} AND a.id = $2", who.user_id, alert_id
     )
     if row is None:
         raise not_found("alert")
-    return _alert(row, who.zone, datetime.now(UTC))
+    return row

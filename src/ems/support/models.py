@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ems.common.db import ServiceBase, new_metadata
 from ems.common.inbox import processed_events_table
 from ems.common.outbox import outbox_table
+from ems.common.sync import DeletedUserColumns
 
 
 class Base(ServiceBase):
@@ -55,14 +56,8 @@ class Message(Base):
     created_at: Mapped[datetime]
 
 
-class DeletedUser(Base):
+class DeletedUser(DeletedUserColumns, Base):
     """A tombstone: a deleted user's still-valid token must not start a new thread."""
-
-    __tablename__ = "deleted_users"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    revision: Mapped[int]
-    deleted_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 outbox = outbox_table(Base.metadata)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ems.common.db import ServiceBase, new_metadata
 from ems.common.inbox import processed_events_table
 from ems.common.outbox import outbox_table
+from ems.common.sync import DeletedUserColumns
 from ems.common.timezones import DEFAULT_TIME_ZONE
 
 
@@ -41,14 +42,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
-class DeletedUser(Base):
+class DeletedUser(DeletedUserColumns, Base):
     """A deleted user's id: a late or repeated registration event must not bring it back."""
-
-    __tablename__ = "deleted_users"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    revision: Mapped[int]
-    deleted_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 outbox = outbox_table(Base.metadata)
