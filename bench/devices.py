@@ -49,6 +49,7 @@ from ems.common.credentials import gateway_credential, master_key
 from ems.common.registry import ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
+from ems.stack.gateway import nginx_binary
 
 ADMIN, ADMIN_PASSWORD = "benchadmin", "bench-admin-password"
 PASSWORD = "correct-horse-battery"
@@ -78,9 +79,8 @@ def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
         service_credential=gateway_credential(master_key(CommonSettings(), None)),
     )
     (folder / "nginx.conf").write_text(render(config))
-    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
     proc = subprocess.Popen(
-        [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        [nginx_binary(), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
+from ems.stack.gateway import nginx_binary
 from tests.platform.polling import eventually
 from tests.platform.tcpproxy import free_port
 
@@ -139,9 +139,8 @@ async def _start_gateway(
     )
     conf = folder / "nginx.conf"
     conf.write_text(render(config))
-    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "nginx"
     process = await asyncio.create_subprocess_exec(
-        nginx,
+        nginx_binary(),
         "-p",
         str(folder),
         "-c",
