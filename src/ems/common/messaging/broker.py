@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from typing import Any
 
 from ems.common.messaging.consume import Consumer, Handler, Policy
@@ -31,7 +32,8 @@ class Broker:
         # Publish and wait for the broker's confirm (raises when it is not given).
         self.publish = self.publisher.publish
         self.dead_letters = DeadLetters(self.publisher)
-        self.policy = Policy(max_message_bytes, delivery_limit, self.senders)
+        # Asked for every message consumed; the topology and the prefix never change.
+        self.policy = Policy(max_message_bytes, delivery_limit, lru_cache(4096)(self.senders))
         self.consumers: list[Consumer] = []
 
     def senders(self, exchange: str, routing_key: str) -> frozenset[str]:
