@@ -70,11 +70,7 @@ _LISTS = {
 }
 
 # $2: the owner the device must have, or NULL (admins).
-_ONE = """
-SELECT id, name, description, address, max_hourly_kwh, owner_id, tariff_id, meter_id,
-       silence_minutes, status, created_at, updated_at
-FROM devices WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2)
-"""
+_ONE = f"SELECT {_SHOWN} FROM devices WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2)"  # noqa: S608
 
 
 async def list_devices(
