@@ -6,13 +6,14 @@ second are the replicas' per-second counts (`ingest_rates`, written with each ba
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ems.common.security import Principal
 from ems.monitoring.figures.consumption import CENT, device_costs, money
+from ems.monitoring.figures.periods import local_start
 from ems.monitoring.schemas import (
     CurrencyAmount,
     MeterItem,
@@ -91,8 +92,7 @@ async def meter_page(
 def local_day(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The caller's local today as a UTC [start, end)."""
     today = now.astimezone(tz).date()
-    start = datetime.combine(today, time(), tzinfo=tz)
-    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=tz)
+    start, end = local_start(today, tz), local_start(today + timedelta(days=1), tz)
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
