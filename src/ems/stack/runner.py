@@ -196,7 +196,7 @@ class Stack:
         passwords = ensure_passwords(s.secrets_dir(), IDENTITIES)
         if await tcp_answers(host, port):
             await self._provision_local(url, passwords)
-            probe = connection_url(s.model_copy(update={"amqp_url": url}), BALANCER)
+            probe = connection_url(s, BALANCER)
             return self._configured("RabbitMQ", url, await rabbitmq.login_problem(probe))
         folder = self.data_dir / "rabbitmq"
         self._say(f"no RabbitMQ answers at {host}:{port}; starting a private one in {folder}")
