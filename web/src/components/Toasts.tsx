@@ -9,16 +9,21 @@ export interface ToastInput {
   body?: string
   /** ms before it goes by itself; 0 keeps it until dismissed. */
   timeoutMs?: number
+  /** A toast with the key of one still showing takes its place (and restarts its time). */
+  key?: string
 }
 
-interface Toast extends Required<Omit<ToastInput, 'body'>> {
+interface Toast extends Required<Omit<ToastInput, 'body' | 'key'>> {
   id: number
   body?: string
+  key?: string
 }
 
 const ToastContext = createContext<((toast: ToastInput) => void) | null>(null)
 
 const DEFAULT_TIMEOUT: Record<ToastTone, number> = { info: 5000, success: 4000, error: 8000, alert: 12000 }
+/** How long an alert toast stays up by itself. */
+export const ALERT_TOAST_MS = DEFAULT_TIMEOUT.alert
 const MAX_VISIBLE = 4
 
 export function ToastProvider({ children }: { children: ReactNode }) {
@@ -34,8 +39,9 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       title: input.title,
       body: input.body,
       timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT[tone],
+      key: input.key,
     }
-    setToasts((list) => [...list, toast].slice(-MAX_VISIBLE))
+    setToasts((list) => [...list.filter((t) => toast.key === undefined || t.key !== toast.key), toast].slice(-MAX_VISIBLE))
   }, [])
 
   const value = useMemo(() => push, [push])

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Alert } from '../api/types'
-import { alertSentence, alertTitle, alertToast, digestToast, markedRead, mergeAlerts } from './alerts'
+import { alertSentence, alertTitle, alertToast, digestToast, markedRead, mergeAlerts, mergeDigests } from './alerts'
 
 const alert = (id: string, created_at: string, more: Partial<Alert> = {}): Alert => ({
   id,
@@ -69,5 +69,26 @@ describe('alerts', () => {
       body: '5 hours over their limit, 2 meters gone silent. Most: Kitchen (4), Boiler (3).',
     })
     expect(digestToast({ count: 0 })).toBeNull()
+  })
+
+  it('adds a digest that comes while the last is on show to it, the busiest device first', () => {
+    const merged = mergeDigests(
+      { since: 'a', until: 'b', count: 2, by_kind: { hourly: 2 }, devices: [{ device_id: 'd1', device_name: 'Kitchen', count: 2 }] },
+      {
+        since: 'b',
+        until: 'c',
+        count: 3,
+        by_kind: { hourly: 1, silent: 2 },
+        devices: [
+          { device_id: 'd2', device_name: 'Boiler', count: 2 },
+          { device_id: 'd1', device_name: 'Kitchen', count: 1 },
+        ],
+      },
+    )
+    expect(merged).toMatchObject({ since: 'a', until: 'c', count: 5, by_kind: { hourly: 3, silent: 2 } })
+    expect(digestToast(merged)).toEqual({
+      title: '5 new alerts across the fleet',
+      body: '3 hours over their limit, 2 meters gone silent. Most: Kitchen (3), Boiler (2).',
+    })
   })
 })

@@ -68,6 +68,39 @@ const KIND_WORDS: Record<string, [string, string]> = {
   silent: ['meter gone silent', 'meters gone silent'],
 }
 
+interface DigestDevice {
+  device_id?: string
+  device_name?: string
+  count?: number
+}
+
+/**
+ * Two digest windows as one, so a digest arriving while the last one's toast is still up
+ * adds to it instead of stacking a second toast: counts and kinds summed, devices merged by
+ * id, the busiest first.
+ */
+export function mergeDigests(earlier: Record<string, unknown>, later: Record<string, unknown>): Record<string, unknown> {
+  const byKind: Record<string, number> = {}
+  const devices = new Map<string, DigestDevice>()
+  for (const message of [earlier, later]) {
+    for (const [kind, n] of Object.entries((message.by_kind ?? {}) as Record<string, unknown>)) {
+      byKind[kind] = (byKind[kind] ?? 0) + (Number(n) || 0)
+    }
+    for (const device of Array.isArray(message.devices) ? (message.devices as DigestDevice[]) : []) {
+      const id = String(device.device_id ?? device.device_name)
+      const seen = devices.get(id)
+      devices.set(id, { ...device, count: (seen?.count ?? 0) + (Number(device.count) || 0) })
+    }
+  }
+  return {
+    ...later,
+    since: earlier.since ?? later.since,
+    count: (Number(earlier.count) || 0) + (Number(later.count) || 0),
+    by_kind: byKind,
+    devices: [...devices.values()].sort((a, b) => (b.count ?? 0) - (a.count ?? 0)),
+  }
+}
+
 /** An admin's summary of a window of alerts across the fleet (`notify.digest`). */
 export function digestToast(message: Record<string, unknown>): AlertToast | null {
   const count = Number(message.count)
@@ -76,7 +109,7 @@ export function digestToast(message: Record<string, unknown>): AlertToast | null
   const kinds = Object.entries(byKind)
     .filter(([, n]) => n > 0)
     .map(([kind, n]) => `${n} ${(KIND_WORDS[kind] ?? [kind, kind])[n === 1 ? 0 : 1]}`)
-  const devices = Array.isArray(message.devices) ? (message.devices as { device_name?: string; count?: number }[]) : []
+  const devices = Array.isArray(message.devices) ? (message.devices as DigestDevice[]) : []
   const top = devices
     .filter((d) => d.device_name)
     .map((d) => `${d.device_name} (${d.count})`)

@@ -172,4 +172,20 @@ describe('alerts with server read state', () => {
     expect(await screen.findByTestId('acknowledged')).toHaveTextContent('Acknowledged by you 25 Nov, 20:30')
     expect(screen.queryByRole('button', { name: /Acknowledge: Kitchen/ })).toBeNull()
   })
+
+  it('shows two digests close together as one toast that adds them up, not two toasts', async () => {
+    renderAlerts('ADMIN', {
+      'GET /api/consumption/alerts/unread-count': unreadCounts(5),
+      'GET /api/consumption/alerts': () => json(200, { items: [], total: 0, page: 1, size: 20 }),
+    })
+    await waitFor(() => expect(FakeSocket.instances.length).toBeGreaterThan(0))
+    const ws = FakeSocket.last()
+    ws.open()
+    act(() => ws.receive({ type: 'notify.digest', count: 2, by_kind: { hourly: 2 }, devices: [{ device_id: 'd1', device_name: 'Kitchen', count: 2 }] }))
+    expect(await screen.findByText('2 new alerts across the fleet')).toBeInTheDocument()
+    act(() => ws.receive({ type: 'notify.digest', count: 1, by_kind: { hourly: 1 }, devices: [{ device_id: 'd1', device_name: 'Kitchen', count: 1 }] }))
+    expect(await screen.findByText('3 new alerts across the fleet')).toBeInTheDocument()
+    expect(screen.queryByText('2 new alerts across the fleet')).toBeNull()
+    expect(screen.getAllByText(/new alerts? across the fleet/)).toHaveLength(1)
+  })
 })

@@ -1,8 +1,8 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { alerts } from '../api/endpoints'
 import { useAuth } from '../auth/AuthProvider'
-import { useToast } from '../components/Toasts'
-import { alertToast, digestToast } from '../lib/alerts'
+import { ALERT_TOAST_MS, useToast } from '../components/Toasts'
+import { alertToast, digestToast, mergeDigests } from '../lib/alerts'
 import { useDeviceNames } from './DeviceNames'
 import { useRealtimeMessage, useResync } from './RealtimeProvider'
 
@@ -41,6 +41,8 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
   const [lastRead, setLastRead] = useState<ReadEvent>({ ids: null, version: 0 })
   // A replayed push (`resume` after a reconnect) is toasted once, not twice.
   const [toasted] = useState(() => new Set<string>())
+  // The digest on show and when it came: the next one within a toast's life adds to it.
+  const lastDigest = useRef<{ message: Record<string, unknown>; at: number } | null>(null)
 
   const loadCount = useCallback(() => {
     alerts.unreadCount(api).then(setUnread, () => {
@@ -74,8 +76,13 @@ export function AlertsProvider({ children }: { children: ReactNode }) {
     setLiveVersion((v) => v + 1)
     loadCount()
     if (!isAdmin) return
-    const content = digestToast(message)
-    if (content) toast({ tone: 'alert', ...content })
+    const now = Date.now()
+    const last = lastDigest.current
+    const shown = last && now - last.at < ALERT_TOAST_MS ? mergeDigests(last.message, message) : message
+    const content = digestToast(shown)
+    if (!content) return
+    lastDigest.current = { message: shown, at: now }
+    toast({ tone: 'alert', key: 'digest', ...content })
   })
 
   useRealtimeMessage('alerts.read', (message) => {
