@@ -31,7 +31,7 @@ import httpx
 from fastapi import Depends, Request
 
 from ems.common.errors import forbidden, unauthorized
-from ems.common.security import InvalidToken, TokenVerifier
+from ems.common.security import InvalidToken, TokenVerifier, tls_context
 from ems.common.settings import PLACEHOLDER_SECRETS, CommonSettings
 from ems.contracts.identity import ServiceToken
 
@@ -130,7 +130,7 @@ class ServiceCredential(httpx.Auth):
         return self._token
 
     async def _fetch(self) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
+        async with httpx.AsyncClient(timeout=self._timeout, verify=tls_context()) as client:
             response = await client.post(
                 self._auth_url + TOKEN_PATH, auth=(self.name, self._secret)
             )

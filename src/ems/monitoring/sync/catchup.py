@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.db import Database
+from ems.common.security import tls_context
 from ems.common.sync import catch_up, fetch_page
 from ems.contracts.identity import DevicePage, ProfilePage, TariffPage
 from ems.monitoring.consumers import DeviceSync
@@ -46,7 +47,9 @@ def _applying(db: Database, handler: Handler) -> Callable[[Sequence[Any]], Await
 
 
 async def _copy(db: Database, url: str, credential: httpx.Auth, snapshots: list[Snapshot]) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=10.0, auth=credential) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=10.0, auth=credential, verify=tls_context()
+    ) as client:
         for snapshot in snapshots:
 
             async def fetch(after: uuid.UUID | None, snapshot: Snapshot = snapshot) -> Any:
