@@ -146,6 +146,9 @@ def create_service_app(
         openapi_url=f"{api_prefix}/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
+        # We export no OpenTelemetry; FastAPI's native telemetry would otherwise ask the
+        # global providers (and read the environment) on every request to find that out.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service_name = name
     verifier = token_verifier or TokenVerifier(
