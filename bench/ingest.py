@@ -2,7 +2,9 @@
 the consistent-hash exchange -> a reading partition -> one of two monitoring replicas ->
 PostgreSQL, the balancer assigning partitions beside it), against a bare one-hop relay
 measured in the same run (the same publisher and readings -> one queue -> one consumer that
-only acks, see ingest_relay.py).
+only acks, see ingest_relay.py), and against that relay behind the pipeline's routing (a
+hash exchange and 64 partitions of its own, all consumed by the relay): what the transport
+alone costs, apart from parsing and storing.
 
 Every process is real and co-located, as on a 2-core machine running the whole platform:
 the publisher (`ems simulate`, logged in as the meter), RabbitMQ, the balancer, two replicas
@@ -59,11 +61,20 @@ from _support import (
 )
 
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_READINGS, EXCHANGE_SYNC, Broker
-from ems.common.messaging.topology import DEVICES, EXCHANGE_BINDINGS
+from ems.common.messaging.topology import (
+    DEVICES,
+    EXCHANGE_BINDINGS,
+    READING_PARTITIONS,
+    partition_queue,
+)
+from ems.common.messaging.topology import queue as queue_entry
 from ems.contracts.events import DeviceCreated, Envelope
 
 BENCH = Path(__file__).resolve().parent
 ONE_HOP = "bench.onehop"
+# The transport-only rounds' copy of the pipeline's routing, consumed by the relay.
+RELAY_RING = "bench.readings"
+RELAY_PARTITIONS = [f"bench.{partition_queue(i)}" for i in range(READING_PARTITIONS)]
 READINGS_KEY = next(key for src, dst, key in EXCHANGE_BINDINGS if dst == EXCHANGE_READINGS)
 STORED = re.compile(r'^ems_monitoring_readings_total\{outcome="stored"\} (\S+)$', re.M)
 BUCKET = re.compile(r'^ems_monitoring_store_latency_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
@@ -229,21 +240,32 @@ async def register_devices(env: dict[str, str], ids: list[uuid.UUID]) -> None:
         await db.close()
 
 
-async def route_readings(env: dict[str, str], *, one_hop: bool) -> None:
-    """`ems.data` to the one-hop queue (baseline rounds) or to the reading partitions
-    (pipeline rounds): one route at a time, the hash ring itself never changes."""
+async def route_readings(env: dict[str, str], route: str) -> None:
+    """`ems.data` to the one-hop queue (baseline rounds), to the transport-only partitions
+    (a hash exchange and 64 queues like the pipeline's, that the relay consumes) or to the
+    reading partitions (pipeline rounds): one route at a time; the pipeline's hash ring
+    itself never changes."""
     connection = await aio_pika.connect(inspector_url(env))
     try:
         channel = await connection.channel()
         data = await channel.get_exchange(EXCHANGE_DATA)
         readings = await channel.get_exchange(EXCHANGE_READINGS)
         queue = await channel.declare_queue(ONE_HOP, durable=True)
-        if one_hop:
-            await readings.unbind(data, READINGS_KEY)
+        ring = await channel.declare_exchange(
+            RELAY_RING, aio_pika.ExchangeType.X_CONSISTENT_HASH, durable=True
+        )
+        for index, name in enumerate(RELAY_PARTITIONS):
+            # The same arguments as the pipeline's partitions (dead letters, retry).
+            args = queue_entry(partition_queue(index)).arguments()
+            partition = await channel.declare_queue(name, durable=True, arguments=args)
+            await partition.bind(ring, "1")
+        await readings.unbind(data, READINGS_KEY)
+        await queue.unbind(data, READINGS_KEY)
+        await ring.unbind(data, READINGS_KEY)
+        if route == "one_hop":
             await queue.bind(data, READINGS_KEY)
         else:
-            await queue.unbind(data, READINGS_KEY)
-            await readings.bind(data, READINGS_KEY)
+            await (ring if route == "partitioned" else readings).bind(data, READINGS_KEY)
     finally:
         await connection.close()
 
@@ -316,11 +338,23 @@ def baseline_round(
     devices: Path,
     count: int,
     rate: float | None = None,
+    *,
+    partitioned: bool = False,
 ) -> tuple[Round, dict[str, float]]:
-    asyncio.run(route_readings(env, one_hop=True))
+    """The bare one-hop relay; `partitioned`: the same relay behind the pipeline's routing
+    (hash exchange, 64 partitions), what the transport alone costs the pipeline."""
+    asyncio.run(route_readings(env, "partitioned" if partitioned else "one_hop"))
+    queues = RELAY_PARTITIONS if partitioned else [ONE_HOP]
     try:
         relay = subprocess.Popen(
-            [sys.executable, str(BENCH / "ingest_relay.py"), "--expect", str(count)],
+            [
+                sys.executable,
+                str(BENCH / "ingest_relay.py"),
+                "--expect",
+                str(count),
+                "--queues",
+                ",".join(queues),
+            ],
             env={**env, "EMS_AMQP_URL": inspector_url(env)},
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -338,8 +372,9 @@ def baseline_round(
         out, _ = relay.communicate(timeout=120)
         result = json.loads(out.strip().splitlines()[-1])
     finally:
-        asyncio.run(route_readings(env, one_hop=False))
-    round_ = Round("baseline", count, result["last"] - result["first"])
+        asyncio.run(route_readings(env, "pipeline"))
+    kind = "transport" if partitioned else "baseline"
+    round_ = Round(kind, count, result["last"] - result["first"])
     watch.stop(round_)
     return round_, {"p50": result["p50"], "p99": result["p99"]}
 
@@ -398,6 +433,7 @@ def main() -> None:
         folder = Path(tmp)
         migrate(env, "monitoring")
         baseline: list[Round] = []
+        transport: list[Round] = []
         pipeline: list[Round] = []
         with contextlib.ExitStack() as stack:
             monitors = [stack.enter_context(serve(env, "monitoring", i)) for i in range(2)]
@@ -411,10 +447,10 @@ def main() -> None:
             }
 
             def run_baseline(
-                count: int, rate: float | None = None
+                count: int, rate: float | None = None, *, partitioned: bool = False
             ) -> tuple[Round, dict[str, float]]:
                 devices, _ = devices_file(folder, args.devices)
-                return baseline_round(env, common, devices, count, rate)
+                return baseline_round(env, common, devices, count, rate, partitioned=partitioned)
 
             def run_pipeline(
                 count: int, rate: float | None = None
@@ -431,6 +467,9 @@ def main() -> None:
             for n in range(args.rounds):
                 round_, _ = run_baseline(args.count)
                 baseline.append(round_)
+                print_round(n, round_)
+                round_, _ = run_baseline(args.count, partitioned=True)
+                transport.append(round_)
                 print_round(n, round_)
                 round_, _, _ = run_pipeline(args.count)
                 pipeline.append(round_)
@@ -450,6 +489,7 @@ def main() -> None:
             args,
             started,
             baseline,
+            transport,
             pipeline,
             half_rate,
             half_round,
@@ -481,6 +521,7 @@ def report(
     args: Any,
     started: dict[str, Any],
     baseline: list[Round],
+    transport: list[Round],
     pipeline: list[Round],
     half_rate: float,
     half_round: Round,
@@ -490,6 +531,7 @@ def report(
 ) -> None:
     base_rate = statistics.median(r.rate for r in baseline)
     pipe_rate = statistics.median(r.rate for r in pipeline)
+    transport_rate = statistics.median(r.rate for r in transport)
     result = {
         **started,
         "devices_per_round": args.devices,
@@ -501,6 +543,11 @@ def report(
         "baseline_rate": round(base_rate),
         "pipeline_rate": round(pipe_rate),
         "ratio": round(pipe_rate / base_rate, 3),
+        "transport": "the same relay behind the pipeline's routing: hash exchange, 64 partitions",
+        "transport_rates": [round(r.rate) for r in transport],
+        "transport_rate": round(transport_rate),
+        "transport_ratio": round(transport_rate / base_rate, 3),
+        "pipeline_share_of_transport": round(pipe_rate / transport_rate, 3),
         "half_rate": round(half_rate),
         "pipeline_half_rate_achieved": round(half_round.rate),
         "pipeline_latency_ms": {k: round(v * 1000, 1) for k, v in pipe_latency.items()},
@@ -508,6 +555,7 @@ def report(
         "baseline_latency_ms": {k: round(v * 1000, 1) for k, v in base_latency.items()},
         "pipeline_cpu_ms_per_reading": _median_cpu(pipeline),
         "baseline_cpu_ms_per_reading": _median_cpu(baseline),
+        "transport_cpu_ms_per_reading": _median_cpu(transport),
     }
     finish(args, result)
 

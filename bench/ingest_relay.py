@@ -4,6 +4,8 @@ For the baseline rounds `ems.data` is bound straight to one durable queue (`benc
 instead of the reading partitions: the publisher (`ems simulate`, as a meter) -> one queue
 -> this one consumer, which takes the readings off and acks them in batches (up to 1000 or
 50 ms, one `multiple` ack), as a monitoring replica does, but parses and stores nothing.
+With `--queues` it consumes several queues on its one channel: the transport-only rounds,
+where the readings take the pipeline's routing (a consistent-hash exchange, 64 partitions).
 It prints "ready", then, once `--expect` readings arrived, one JSON line: first and last
 arrival, and publish-to-arrival latency (from the `x-ems-sent-at-us` header).
 
@@ -28,7 +30,7 @@ from ems.contracts.ingest import SENT_AT_HEADER
 QUEUE = "bench.onehop"
 
 
-async def sink(url: str, expect: int, batch: int, window_ms: int) -> None:
+async def sink(url: str, queues: list[str], expect: int, batch: int, window_ms: int) -> None:
     received = 0
     first = last = 0.0
     latencies: list[float] = []
@@ -36,7 +38,8 @@ async def sink(url: str, expect: int, batch: int, window_ms: int) -> None:
     done = asyncio.Event()
     connection = await aiormq.connect(url)
     channel = await connection.channel(publisher_confirms=False)
-    await channel.basic_qos(prefetch_count=3000)
+    # 3000 unacked in all, as a replica holds across its partitions.
+    await channel.basic_qos(prefetch_count=max(20, 3000 // len(queues)))
 
     async def flush() -> None:
         nonlocal pending
@@ -65,7 +68,8 @@ async def sink(url: str, expect: int, batch: int, window_ms: int) -> None:
         if received >= expect:
             done.set()
 
-    await channel.basic_consume(QUEUE, on_delivery)
+    for queue in queues:
+        await channel.basic_consume(queue, on_delivery)
     print("ready", flush=True)
     flusher = asyncio.create_task(flush_every_window())
     await done.wait()
@@ -88,8 +92,10 @@ def main() -> None:
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--window-ms", type=int, default=50)
+    parser.add_argument("--queues", default=QUEUE, help="comma-separated queues to consume")
     args = parser.parse_args()
-    uvloop.run(sink(os.environ["EMS_AMQP_URL"], args.expect, args.batch, args.window_ms))
+    queues = args.queues.split(",")
+    uvloop.run(sink(os.environ["EMS_AMQP_URL"], queues, args.expect, args.batch, args.window_ms))
 
 
 if __name__ == "__main__":
