@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,8 +180,7 @@ class Policy:
 class Gate:
     """Steps 1-3 of the module docstring, shared by the per-message consumer and ingest."""
 
-    def __init__(self, queue_name: str, dead_letter_key: str, policy: Policy, outbox: Any) -> None:
-        self.queue_name = queue_name
+    def __init__(self, dead_letter_key: str, policy: Policy, outbox: Any) -> None:
         self.dead_letter_key = dead_letter_key
         self.policy = policy
         self.outbox = outbox
@@ -210,17 +209,23 @@ class Gate:
         """True when the redelivered message was republished (counted) or dead-lettered."""
         if not delivery.redelivered:
             return False
-        seen = delivery.deliveries() + 1
-        if seen >= self.policy.delivery_limit:
-            await self.outbox.dead_letter(
-                [(delivery, f"delivered {seen + 1} times without being settled")],
-                self.dead_letter_key,
-                "delivery_limit",
-            )
-        else:
-            headers = {**delivery.headers, **delivery.origin_headers(), DELIVERIES_HEADER: seen}
-            await self.outbox.republish(delivery, EXCHANGE_RETRY, self.queue_name, headers)
+        await self.recount([delivery])
         return True
+
+    async def recount(self, deliveries: Sequence[Delivery], *, ack: bool = True) -> None:
+        """Redelivered messages go round once more, republished to `ems.retry` under the
+        queue they came from with their count, or to the dead letters at the delivery limit.
+        With `ack` False the caller acks the originals (ingest, with its batch)."""
+        over = []
+        for delivery in deliveries:
+            seen = delivery.deliveries() + 1
+            if seen >= self.policy.delivery_limit:
+                over.append((delivery, f"delivered {seen + 1} times without being settled"))
+                continue
+            headers = {**delivery.headers, **delivery.origin_headers(), DELIVERIES_HEADER: seen}
+            await self.outbox.republish(delivery, EXCHANGE_RETRY, delivery.queue, headers, ack=ack)
+        if over:
+            await self.outbox.dead_letter(over, self.dead_letter_key, "delivery_limit", ack=ack)
 
     async def admit(self, delivery: Delivery) -> bool:
         """False when the gate settled the message itself (dead letter or recount)."""
@@ -264,7 +269,7 @@ class Consumer:
         self.policy = policy
         self.prefetch = prefetch
         self.outbox = outbox
-        self.gate = Gate(self.name, queue.dead_letter_key or self.name, policy, outbox)
+        self.gate = Gate(queue.dead_letter_key or self.name, policy, outbox)
         self.channel: AbstractChannel | None = None
         # One message at a time: waiters get the lock in the order they asked, which is
         # the order of delivery.

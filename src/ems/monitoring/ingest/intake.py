@@ -33,20 +33,13 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from sqlalchemy import Table
 
 from ems.common.db import Database
-from ems.common.messaging.consume import (
-    DELIVERIES_HEADER,
-    Delivery,
-    Gate,
-    Policy,
-    is_transient,
-)
+from ems.common.messaging.consume import Delivery, Gate, Policy, is_transient, settle
 from ems.common.messaging.credentials import connection_url
 from ems.common.messaging.deadletters import DeadLetters
 from ems.common.messaging.link import Link
 from ems.common.messaging.metrics import QUEUE_CONSUMERS, QUEUE_MESSAGES, count, gauge
 from ems.common.messaging.publisher import Publisher
 from ems.common.messaging.topology import (
-    EXCHANGE_RETRY,
     MONITORING,
     READING_PARTITIONS,
     dead_letter_queue,
@@ -355,7 +348,7 @@ class Intake:
 
     async def _flush(self, deliveries: list[Delivery]) -> None:
         started = time.perf_counter()
-        gate = Gate("", DEAD_LETTER_KEY, self.policy, self.dead_letters)
+        gate = Gate(DEAD_LETTER_KEY, self.policy, self.dead_letters)
         now = datetime.now(UTC)
         rows: dict[tuple[Any, datetime], ReadingRow] = {}
         first: dict[tuple[Any, datetime], Delivery] = {}
@@ -389,25 +382,11 @@ class Intake:
         # Everything that is not stored goes where it must, confirmed, before any ack.
         await self.dead_letters.dead_letter(bad, DEAD_LETTER_KEY, "invalid", ack=False)
         await self.dead_letters.dead_letter(deleted, DEAD_LETTER_KEY, "device_deleted", ack=False)
-        await self._recount(recount)
+        # A reading that kills its replica cannot come back forever.
+        await gate.recount(recount, ack=False)
         await _ack_all(live, self._letting_go)
         self._report(result, len(live) - len(recount), len(rows), len(bad), live)
         FLUSH_SECONDS.observe(time.perf_counter() - started)
-
-    async def _recount(self, deliveries: list[Delivery]) -> None:
-        """Redelivered readings go round once more with their count (or to the dead letters
-        at the limit): a reading that kills its replica cannot come back forever."""
-        over = []
-        for delivery in deliveries:
-            seen = delivery.deliveries() + 1
-            if seen >= self.policy.delivery_limit:
-                over.append((delivery, f"delivered {seen + 1} times without being settled"))
-                continue
-            headers = {**delivery.headers, **delivery.origin_headers(), DELIVERIES_HEADER: seen}
-            await self.dead_letters.republish(
-                delivery, EXCHANGE_RETRY, delivery.queue, headers, ack=False
-            )
-        await self.dead_letters.dead_letter(over, DEAD_LETTER_KEY, "delivery_limit", ack=False)
 
     async def _store_isolating(
         self, rows: list[ReadingRow]
@@ -495,10 +474,8 @@ async def _ack_all(deliveries: list[Delivery], closing: set[int]) -> None:
     for delivery in deliveries:
         last[id(delivery.channel)] = delivery
     for delivery in last.values():
-        if delivery.channel.is_closed or id(delivery.channel) in closing:
-            continue
-        with contextlib.suppress(Exception):
-            await delivery.channel.basic_ack(delivery.delivery_tag, multiple=True, wait=False)
+        if id(delivery.channel) not in closing:
+            await settle(delivery, multiple=True)
 
 
 def _observe_latency(deliveries: list[Delivery]) -> None:
