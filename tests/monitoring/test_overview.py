@@ -142,6 +142,12 @@ async def test_the_overview_shows_what_the_fleet_published(
             "/api/consumption/meters", params={"q": "TTI"}, headers=bearer(admin_token)
         )
         assert [(m["name"], m["silent"]) for m in found.json()["items"]] == [("Attic", True)]
+        # Spaces around the text do not count, a blank search is none, `%` and `_` are literal.
+        for q, total in ((" tti  ", 1), ("   ", 4), ("%", 0), ("_", 0)):
+            searched = await client.get(
+                "/api/consumption/meters", params={"q": q}, headers=bearer(admin_token)
+            )
+            assert searched.json()["total"] == total, q
 
 
 def _with_tariff(

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ems.common.paging import like_pattern
 from ems.common.security import Principal
 from ems.monitoring.figures.consumption import CENT, device_costs, money
 from ems.monitoring.figures.periods import local_start
@@ -45,19 +46,13 @@ def _meters_scope(caller: Principal) -> tuple[str, str]:
     )
 
 
-def _like(text: str | None) -> str | None:
-    if not text:
-        return None
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def meter_page(
     conn: Any, caller: Principal, q: str | None, page: int, size: int
 ) -> MeterPage:
     """The caller's meters (an admin's: all), by name; `q` matches name or meter id."""
     joins, where = _meters_scope(caller)
-    pattern = _like(q)
+    # A blank `q` is no filter.
+    pattern = like_pattern(q) if q and not q.isspace() else None
     total = await conn.fetchval(
         f"SELECT count(*) FROM devices d {joins} WHERE {where}",  # noqa: S608
         caller.user_id,
