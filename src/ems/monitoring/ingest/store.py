@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.outbox import add_ws_message
@@ -153,10 +153,14 @@ async def lock_devices(conn: Any, device_ids: Iterable[uuid.UUID], *, exclusive:
     device created while a batch holds its readings aside adopts them after that batch
     commits, and a deleted device's data cannot be written again behind its deletion.
     Buckets are taken in ascending order, which rules out deadlocks between the two."""
-    buckets = sorted({lock_bucket(d) for d in device_ids})
+    buckets = _lock_buckets(device_ids)
     if not buckets:
         return
     await conn.execute(_LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED, _DEVICE_LOCK_SPACE, buckets)
+
+
+def _lock_buckets(device_ids: Iterable[uuid.UUID]) -> list[int]:
+    return sorted({lock_bucket(d) for d in device_ids})
 
 
 async def load_devices(conn: Any, device_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, DeviceInfo]:
@@ -252,14 +256,10 @@ async def store_readings(
     if not rows:
         return result
     device_ids = list({row.device_id for row in rows})
-    # Through the session: its first statement opens the transaction the rest runs in.
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock_shared(:space, b) "
-            "FROM unnest(CAST(:buckets AS int[])) AS b"
-        ),
-        {"space": _DEVICE_LOCK_SPACE, "buckets": sorted({lock_bucket(d) for d in device_ids})},
-    )
+    # The shared locks of lock_devices, through the session: its first statement opens the
+    # transaction the rest runs in (a statement on the driver connection would not).
+    connection = await session.connection()
+    await connection.exec_driver_sql(_LOCK_SHARED, (_DEVICE_LOCK_SPACE, _lock_buckets(device_ids)))
     conn = await driver_connection(session)
     devices = await load_devices(conn, device_ids)
     received = len(rows)
