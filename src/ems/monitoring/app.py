@@ -46,6 +46,8 @@ def create_app(
         assert runtime.db is not None and runtime.broker is not None
         db = runtime.db
         await maintain(db, settings)
+        # Once at start too: `every` waits its interval before the first round.
+        await cap_held(db, settings)
         relay = OutboxRelay(db, runtime.broker, outbox)
         relay.start()
         provide(app, relay)
@@ -154,7 +156,6 @@ async def maintain(db: Database, settings: MonitoringSettings) -> None:
         await conn.execute(
             "DELETE FROM processed_events WHERE processed_at < $1", now - timedelta(days=30)
         )
-    await cap_held(db, settings)
 
 
 async def cap_held(db: Database, settings: MonitoringSettings) -> None:
