@@ -1,11 +1,16 @@
-"""The consume gate's counting of redeliveries, without a broker: one message (a consumer)
-and a batch (ingest) go the same way."""
+"""The consume policy without a broker: the gate's counting of redeliveries (one message for
+a consumer, a batch for ingest, the same way) and events refused when their type is not
+their routing key."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ems.common.messaging.consume import DELIVERIES_HEADER, Delivery, Gate, Policy
+import pytest
+from sqlalchemy import MetaData
+
+from ems.common.inbox import EventConsumer, processed_events_table
+from ems.common.messaging.consume import DELIVERIES_HEADER, Delivery, Gate, Policy, Refused
 from ems.common.messaging.topology import EXCHANGE_RETRY
 
 
@@ -37,14 +42,21 @@ class RecordingOutbox:
         self.dead_lettered.append((list(items), key, kind, ack))
 
 
-def _delivery(queue: str, deliveries: int | None, *, redelivered: bool = True) -> Delivery:
+def _delivery(
+    queue: str,
+    deliveries: int | None,
+    *,
+    redelivered: bool = True,
+    body: bytes = b"{}",
+    routing_key: str = "reading",
+) -> Delivery:
     headers: dict[str, Any] = {"x-other": "kept"}
     if deliveries is not None:
         headers[DELIVERIES_HEADER] = deliveries
     return Delivery(
-        body=b"{}",
+        body=body,
         exchange="ems.data",
-        routing_key="reading",
+        routing_key=routing_key,
         user_id=None,
         headers=headers,
         message_id="m",
@@ -105,3 +117,13 @@ async def test_a_batch_is_counted_each_under_its_partition_and_left_for_the_call
     ]
     reason = "delivered 4 times without being settled"
     assert outbox.dead_lettered == [([(spent, reason)], "readings", "delivery_limit", False)]
+
+
+async def test_an_event_whose_type_is_not_its_routing_key_is_refused() -> None:
+    """If this fails, a service allowed to send one event type can make a consumer apply
+    another (the sender is checked by the routing key only)."""
+    consumer = EventConsumer(None, processed_events_table(MetaData()), "q", [])  # type: ignore[arg-type]
+    body = b'{"type": "user.deleted", "data": {}}'
+    with pytest.raises(Refused) as refused:
+        await consumer.handle_message(_delivery("q", None, body=body, routing_key="user.updated"))
+    assert str(refused.value) == "event type 'user.deleted' sent as 'user.updated'"

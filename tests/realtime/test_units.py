@@ -8,8 +8,12 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
+from ems.common.messaging import Delivery, Refused
 from ems.common.security import Principal
 from ems.contracts.ws import Audience
+from ems.realtime.consumers import handle_sync_event, handle_ws_message
 from ems.realtime.sockets.connections import Connection, Hub
 from ems.realtime.sockets.presence import Member, Presence
 from ems.realtime.sockets.replay import Replay, parse_since
@@ -164,3 +168,21 @@ async def test_the_gc_policy_freezes_and_runs_full_collections() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     gc.unfreeze()
+
+
+def _message(body: bytes, routing_key: str) -> Delivery:
+    nowhere: Any = None
+    return Delivery(body, "ems.ws", routing_key, None, {}, None, None, False, nowhere, 1)
+
+
+async def test_a_message_whose_type_is_not_its_routing_key_is_refused() -> None:
+    """If this fails, a service allowed to send one message type (or event) can have the
+    sockets told another: the sender is checked by the routing key only."""
+    ws = b'{"type": "notify.alert", "audience": {"admins": true}, "data": {}}'
+    with pytest.raises(Refused) as refused:
+        await handle_ws_message(None, _message(ws, "chat.message"))  # type: ignore[arg-type]
+    assert str(refused.value) == "message type 'notify.alert' sent as 'chat.message'"
+    event = b'{"type": "user.deleted", "data": {}}'
+    with pytest.raises(Refused) as refused:
+        await handle_sync_event(None, _message(event, "user.updated"))  # type: ignore[arg-type]
+    assert str(refused.value) == "event type 'user.deleted' sent as 'user.updated'"

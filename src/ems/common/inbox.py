@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ems.common.db import Database
-from ems.common.messaging import Broker, Delivery, Refused
+from ems.common.messaging import Broker, Delivery, Refused, require_routed_type
 from ems.contracts.events import Envelope, EventBody
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,7 @@ class EventConsumer:
 
     async def handle_message(self, delivery: Delivery) -> None:
         envelope = Envelope.model_validate_json(delivery.body)
-        if envelope.type != delivery.routing_key:
-            # The sender is checked by its routing key: the type must be the same.
-            raise Refused(f"event type {envelope.type!r} sent as {delivery.routing_key!r}")
+        require_routed_type(envelope.type, delivery)
         await self.handle(envelope)
 
     async def handle(self, envelope: Envelope) -> bool:

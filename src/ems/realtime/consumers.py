@@ -8,7 +8,7 @@ import time
 
 from prometheus_client import Histogram
 
-from ems.common.messaging import Delivery, Refused
+from ems.common.messaging import Delivery, Refused, require_routed_type
 from ems.contracts.events import Envelope, UserDeleted, UserUpdated
 from ems.contracts.ws import WsEnvelope
 from ems.realtime.service import RealtimeContext
@@ -32,9 +32,7 @@ SYNC_QUEUE = "realtime.{id}.sync"
 async def handle_ws_message(ctx: RealtimeContext, message: Delivery) -> None:
     """Push a message to exactly the sockets of its audience on this instance."""
     envelope = WsEnvelope.model_validate_json(message.body)
-    if envelope.type != message.routing_key:
-        # The sender was checked by the routing key: the type must be the same.
-        raise Refused(f"message type {envelope.type!r} sent as {message.routing_key!r}")
+    require_routed_type(envelope.type, message, "message")
     if envelope.type == PRESENCE_TYPE:
         ctx.presence.apply(envelope.data)
         return
@@ -49,8 +47,7 @@ async def handle_sync_event(ctx: RealtimeContext, message: Delivery) -> None:
     """A deleted user's sockets close with 4403; a changed role closes with 4401 so the
     client comes back with a token that carries the new role."""
     envelope = Envelope.model_validate_json(message.body)
-    if envelope.type != message.routing_key:
-        raise Refused(f"event type {envelope.type!r} sent as {message.routing_key!r}")
+    require_routed_type(envelope.type, message)
     if envelope.type == UserDeleted.routing_key:
         deleted = UserDeleted.model_validate(envelope.data)
         ctx.user_deleted(deleted.id)

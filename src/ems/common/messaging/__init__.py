@@ -7,6 +7,7 @@ from ems.common.messaging.consume import (
     Delivery,
     PoisonMessage,
     Refused,
+    require_routed_type,
 )
 from ems.common.messaging.topology import (
     EXCHANGE_CONTROL,
@@ -30,4 +31,5 @@ __all__ = [
     "PoisonMessage",
     "Refused",
     "broker_for",
+    "require_routed_type",
 ]

@@ -113,6 +113,13 @@ class Delivery:
         }
 
 
+def require_routed_type(message_type: str, delivery: Delivery, kind: str = "event") -> None:
+    """Refuse a message whose type is not its routing key: the sender was checked by the
+    routing key (`Gate.check_sender`), so the type it names must be the same."""
+    if message_type != delivery.routing_key:
+        raise Refused(f"{kind} type {message_type!r} sent as {delivery.routing_key!r}")
+
+
 def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
