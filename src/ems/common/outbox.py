@@ -9,9 +9,9 @@ import contextlib
 import logging
 import uuid
 from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, NamedTuple
 
 from prometheus_client import Counter
-from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -54,12 +54,30 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+class OutboxRow(NamedTuple):
+    event_id: uuid.UUID
+    exchange: str
+    routing_key: str
+    body: bytes
+
+
+def ws_message_row(
+    body: WsBody, audience: Audience, event_id: uuid.UUID | None = None
+) -> OutboxRow:
+    """The outbox row of a message for connected users (`ems.ws`)."""
+    envelope = WsEnvelope.wrap(body, audience)
+    return OutboxRow(
+        event_id or uuid.uuid4(), EXCHANGE_WS, envelope.type, envelope.model_dump_json().encode()
+    )
+
+
 async def add_event(
     session: AsyncSession, table: Table, body: EventBody, exchange: str = EXCHANGE_SYNC
 ) -> Envelope:
     """Record an event in the caller's transaction; it is published after commit."""
     envelope = Envelope.wrap(body)
-    await _add_row(session, table, envelope.event_id, exchange, envelope.type, envelope)
+    row = OutboxRow(envelope.event_id, exchange, envelope.type, envelope.model_dump_json().encode())
+    await session.execute(insert(table).values(row._asdict()))
     return envelope
 
 
@@ -70,28 +88,25 @@ async def add_ws_message(
     audience: Audience,
     *,
     event_id: uuid.UUID | None = None,
-) -> WsEnvelope:
-    """Record a message for connected users (`ems.ws`) in the caller's transaction."""
-    envelope = WsEnvelope.wrap(body, audience)
-    await _add_row(session, table, event_id or uuid.uuid4(), EXCHANGE_WS, envelope.type, envelope)
-    return envelope
-
-
-async def _add_row(
-    session: AsyncSession,
-    table: Table,
-    event_id: uuid.UUID,
-    exchange: str,
-    routing_key: str,
-    message: BaseModel,
 ) -> None:
-    await session.execute(
-        insert(table).values(
-            event_id=event_id,
-            exchange=exchange,
-            routing_key=routing_key,
-            body=message.model_dump_json().encode(),
-        )
+    """Record a message for connected users (`ems.ws`) in the caller's transaction."""
+    await session.execute(insert(table).values(ws_message_row(body, audience, event_id)._asdict()))
+
+
+async def add_ws_message_on_driver(
+    conn: Any,
+    table: Table,
+    body: WsBody,
+    audience: Audience,
+    *,
+    event_id: uuid.UUID | None = None,
+) -> None:
+    """`add_ws_message` through the driver's (asyncpg's) connection, in its transaction: for
+    code that writes plain SQL."""
+    await conn.execute(
+        f"INSERT INTO {table.name} (event_id, exchange, routing_key, body) "  # noqa: S608
+        "VALUES ($1, $2, $3, $4)",
+        *ws_message_row(body, audience, event_id),
     )
 
 

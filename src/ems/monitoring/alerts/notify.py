@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ems.common.messaging.topology import EXCHANGE_WS
+from ems.common.outbox import add_ws_message_on_driver
 from ems.contracts.ws import (
     AlertDigest,
     Audience,
@@ -32,8 +32,8 @@ from ems.contracts.ws import (
     MeterBack,
     SilentMeter,
     WsBody,
-    WsEnvelope,
 )
+from ems.monitoring.models import outbox
 from ems.monitoring.sync.owners import owner_if_visible
 
 log = logging.getLogger(__name__)
@@ -129,14 +129,7 @@ async def push(
     conn: Any, body: WsBody, audience: Audience, event_id: uuid.UUID | None = None
 ) -> None:
     """A message for connected users, in the caller's transaction (the outbox relays it)."""
-    envelope = WsEnvelope.wrap(body, audience)
-    await conn.execute(
-        "INSERT INTO outbox (event_id, exchange, routing_key, body) VALUES ($1, $2, $3, $4)",
-        event_id or uuid.uuid4(),
-        EXCHANGE_WS,
-        envelope.type,
-        envelope.model_dump_json().encode(),
-    )
+    await add_ws_message_on_driver(conn, outbox, body, audience, event_id=event_id)
 
 
 def owner_only(owner_id: uuid.UUID | None) -> Audience | None:
