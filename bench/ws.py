@@ -343,6 +343,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # figure that other processes on the machine distort least.
         "server_cpu_ms_per_event": round(cpu_events / max(args.events, 1) * 1000, 1),
         "all_sockets_per_event_ms": [round((last[s] - sent[s]) * 1000) for s in sorted(last)],
+        # Events (by their order) that did not reach every socket held, with how many it did.
+        "events_short": {s: per_event.get(s, 0) for s in sent if per_event.get(s, 0) < held},
     }
 
 
