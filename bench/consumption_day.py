@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
 import subprocess
@@ -25,7 +24,16 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from _support import begin, bench_arguments, finish, free_port, isolated_env, migrate, wait_ready
+from _support import (
+    begin,
+    bench_arguments,
+    cpu_seconds,
+    finish,
+    free_port,
+    isolated_env,
+    migrate,
+    wait_ready,
+)
 
 PASSWORD = "correct-horse-battery"
 
@@ -101,11 +109,6 @@ end
 """
     )
     return script
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import re
 import statistics
 import subprocess
@@ -52,11 +51,13 @@ from _support import (
     begin,
     bench_arguments,
     broker_url,
+    cpu_seconds,
     finish,
     free_port,
     inspector_url,
     isolated_env,
     migrate,
+    pids_named,
     wait_ready,
 )
 
@@ -82,20 +83,6 @@ CONSUMED = re.compile(r'^ems_monitoring_partitions\{state="consumed"\} (\S+)$', 
 
 
 # --- processes -------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (children not included)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pids_named(pattern: str) -> list[int]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-    return [int(p) for p in found.split()]
 
 
 def machine_busy() -> tuple[float, float]:

@@ -34,6 +34,7 @@ from _support import (
     begin,
     bench_arguments,
     broker_url,
+    cpu_seconds,
     finish,
     free_port,
     isolated_env,
@@ -56,12 +57,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_tokens(key: Ed25519PrivateKey, kid: str, n: int) -> list[tuple[str, str]]:
