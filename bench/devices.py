@@ -48,8 +48,8 @@ from _support import (
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.registry import ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
-from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
-from ems.stack.gateway import nginx_binary
+from ems.gateway.nginx import placeholder_root, upstreams_from_specs
+from ems.stack.gateway import nginx_binary, write_config
 
 ADMIN, ADMIN_PASSWORD = "benchadmin", "bench-admin-password"
 PASSWORD = "correct-horse-battery"
@@ -61,26 +61,21 @@ def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
     """nginx in front of the services, rendered from their specs (a list of ports: that
     many replicas)."""
     folder = Path(tempfile.mkdtemp(prefix="ems-bench-gw-"))
-    (folder / "run").mkdir()
-    (folder / "logs").mkdir()
     port = free_port()
-    config = GatewayConfig(
-        listen_host="127.0.0.1",
-        listen_port=port,
-        run_dir=folder / "run",
-        log_dir=folder / "logs",
-        static_root=placeholder_root(),
-        services=upstreams_from_specs(
+    conf = write_config(
+        folder,
+        "127.0.0.1",
+        port,
+        placeholder_root(),
+        upstreams_from_specs(
             [_with_replicas(service_spec(name), ports[name]) for name in SERVICES],
             lambda spec, i: _port(ports[spec.name], i),
         ),
-        run_as_root=os.geteuid() == 0,
         # The services derive their secrets from the development key under EMS_DATA_DIR.
-        service_credential=gateway_credential(master_key(CommonSettings(), None)),
+        credential=gateway_credential(master_key(CommonSettings(), None)),
     )
-    (folder / "nginx.conf").write_text(render(config))
     proc = subprocess.Popen(
-        [nginx_binary(), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        [nginx_binary(), "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,8 @@ from ems.common.credentials import gateway_credential, master_key
 from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec
 from ems.common.settings import CommonSettings
-from ems.gateway.nginx import GatewayConfig, placeholder_root, render, upstreams_from_specs
-from ems.stack.gateway import nginx_binary
+from ems.gateway.nginx import placeholder_root, upstreams_from_specs
+from ems.stack.gateway import nginx_binary, write_config
 from tests.platform.polling import eventually
 from tests.platform.tcpproxy import free_port
 
@@ -120,25 +119,18 @@ async def _start_gateway(
 ) -> asyncio.subprocess.Process:
     """nginx on `port` in front of `served`, its config, run and log folders in `folder`."""
     auth = served["auth"].settings
-    run_dir, log_dir = folder / "run", folder / "logs"
-    run_dir.mkdir()
-    log_dir.mkdir()
-    config = GatewayConfig(
-        listen_host="127.0.0.1",
-        listen_port=port,
-        run_dir=run_dir,
-        log_dir=log_dir,
-        static_root=placeholder_root(),
-        services=upstreams_from_specs(
+    conf = write_config(
+        folder,
+        "127.0.0.1",
+        port,
+        placeholder_root(),
+        upstreams_from_specs(
             [s.spec for s in served.values()], lambda spec, _: served[spec.name].port
         ),
-        run_as_root=os.geteuid() == 0,
-        service_credential=gateway_credential(master_key(auth, None)),
+        credential=gateway_credential(master_key(auth, None)),
         # Tests register many users from one address; the limit itself is tested apart.
         rate_limits={"signup": RateLimit(per_minute=60_000, burst=10_000)},
     )
-    conf = folder / "nginx.conf"
-    conf.write_text(render(config))
     process = await asyncio.create_subprocess_exec(
         nginx_binary(),
         "-p",

@@ -4,7 +4,6 @@ realtime and support, with real tokens, sockets and messages."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,11 +15,11 @@ from websockets.exceptions import InvalidStatus
 from ems.auth.spec import SPEC as AUTH_SPEC
 from ems.common.credentials import gateway_credential, master_key
 from ems.common.migrations import migrate_service
-from ems.gateway.nginx import GatewayConfig, Upstream, placeholder_root, render
+from ems.gateway.nginx import Upstream, placeholder_root
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
 from ems.realtime.spec import SPEC as REALTIME_SPEC
-from ems.stack.gateway import nginx_binary
+from ems.stack.gateway import nginx_binary, write_config
 from ems.support.app import create_app as create_support_app
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT_SPEC
@@ -54,16 +53,13 @@ async def gateway(
         serve(create_support_app(support_settings)) as support,
     ):
         folder = tmp_path_factory.mktemp("gw")
-        (folder / "run").mkdir()
-        (folder / "logs").mkdir()
         port = free_port()
-        config = GatewayConfig(
-            listen_host="127.0.0.1",
-            listen_port=port,
-            run_dir=folder / "run",
-            log_dir=folder / "logs",
-            static_root=placeholder_root(),
-            services=(
+        conf = write_config(
+            folder,
+            "127.0.0.1",
+            port,
+            placeholder_root(),
+            (
                 Upstream(
                     "auth", (_port(auth_server.address),), AUTH_SPEC.routes, AUTH_SPEC.api_prefix
                 ),
@@ -77,11 +73,8 @@ async def gateway(
                     "support", (_port(support),), SUPPORT_SPEC.routes, SUPPORT_SPEC.api_prefix
                 ),
             ),
-            run_as_root=os.geteuid() == 0,
-            service_credential=gateway_credential(master_key(support_settings, None)),
+            credential=gateway_credential(master_key(support_settings, None)),
         )
-        conf = folder / "nginx.conf"
-        conf.write_text(render(config))
         nginx = subprocess.Popen(
             # Missing nginx fails here, as in every suite that needs it (make setup installs it).
             [nginx_binary(), "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
