@@ -269,8 +269,8 @@ async def test_read_state_is_the_servers_the_same_in_every_session(
     pipeline: Pipeline, auth_server: AuthServer, realtime: str
 ) -> None:
     """If this fails, the unread badge differs between a user's tabs or browsers, marking
-    read in one tab does not reach the others, one user's reading changes another's, or
-    a client can acknowledge alerts (admins only)."""
+    read in one tab does not reach the others, one user's reading changes another's, a
+    client can acknowledge alerts (admins only), or a refused acknowledgement is written."""
     apps = await replicas(pipeline, auth_server)
     alice_tab = await auth_server.client()
     alice_phone = await auth_server.login(alice_tab.username)
@@ -372,6 +372,21 @@ async def test_read_state_is_the_servers_the_same_in_every_session(
             f"/api/consumption/alerts/{uuid.uuid4()}/ack", headers=bearer(admin)
         )
         assert missing.status_code == 404
+        # An admin by token whom monitoring knows as a client now (demoted a moment ago):
+        # refused, and the alert stays unacknowledged.
+        demoted = await auth_server.admin()
+        await known_user(pipeline, demoted)
+        await pipeline.db.execute("UPDATE users SET role = 'CLIENT' WHERE id = $1", demoted.id)
+        stale = await first.post(
+            f"/api/consumption/alerts/{alice_alerts[2]}/ack", headers=bearer(demoted)
+        )
+        assert stale.status_code == 404
+        assert (
+            await pipeline.db.fetchval(
+                "SELECT acknowledged_at FROM alerts WHERE id = $1", alice_alerts[2]
+            )
+            is None
+        ), "a refused acknowledgement was written"
     for sock in sockets:
         await sock.close()
 

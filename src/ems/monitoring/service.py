@@ -148,13 +148,16 @@ async def _tell_sockets(conn: Any, who: Viewer, ids: list[uuid.UUID] | None) -> 
 async def acknowledge(conn: Any, principal: Principal, alert_id: uuid.UUID) -> AlertRead:
     """An admin takes the alert on (the first acknowledgement stays)."""
     who = await viewer(conn, principal, None)
-    await conn.execute(
-        "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2 "
-        "WHERE id = $1 AND acknowledged_at IS NULL",
-        alert_id,
-        who.user_id,
-    )
-    row = await _visible_alert(conn, who, alert_id, _COLUMNS)
+    async with conn.transaction():
+        # Refused (404) before anything is written, as mark_read is.
+        await _visible_alert(conn, who, alert_id, "a.id")
+        await conn.execute(
+            "UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2 "
+            "WHERE id = $1 AND acknowledged_at IS NULL",
+            alert_id,
+            who.user_id,
+        )
+        row = await _visible_alert(conn, who, alert_id, _COLUMNS)
     return _alert(row, who.zone, datetime.now(UTC))
 
 
