@@ -4,10 +4,17 @@ the earlier systems used, accepted as is from any AMQP client."""
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+# A device's meter id, which a meter may send instead of the device's uuid: a word of a
+# routing key (`device.<meter_id>.reading`), so no dots. The devices service allows these
+# only; monitoring and the simulator recognise them.
+METER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+METER_ID = re.compile(METER_ID_PATTERN)
 
 
 def reading_routing_key(device_id: uuid.UUID | str) -> str:

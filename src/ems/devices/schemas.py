@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from ems.common.paging import Page
+from ems.contracts.readings import METER_ID_PATTERN
 from ems.devices.models import DEFAULT_SILENCE_MINUTES
 
 Status = Literal["active", "inactive"]
@@ -40,12 +41,10 @@ def _pattern(regex: str, message: str) -> Callable[[str], str]:
     return check
 
 
-# It becomes a word of a routing key (`device.<meter_id>.reading`): no dots.
-METER_ID = r"^[A-Za-z0-9_-]{1,64}$"
 MeterId = Annotated[
     str,
-    Field(json_schema_extra={"pattern": METER_ID, "examples": ["7"]}),
-    AfterValidator(_pattern(METER_ID, "use 1 to 64 letters, digits, '-' or '_'")),
+    Field(json_schema_extra={"pattern": METER_ID_PATTERN, "examples": ["7"]}),
+    AfterValidator(_pattern(METER_ID_PATTERN, "use 1 to 64 letters, digits, '-' or '_'")),
 ]
 SilenceMinutes = Annotated[int, Field(ge=1, le=10080, strict=True, description="1 to 7 days")]
 

@@ -10,7 +10,6 @@ sets several fault settings at once (the variable of one fault setting beats it)
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ems.contracts.readings import METER_ID
+
 ENV_PREFIX = "EMS_SIM_"
 FAULTS = ("duplicates", "reorder", "late", "late_by", "seed")
-# As the devices service allows them: a word of a routing key.
-METER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def moment(text: str) -> datetime:

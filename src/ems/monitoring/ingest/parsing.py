@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import ValidationError
 
-from ems.contracts.readings import Reading
+from ems.contracts.readings import METER_ID, Reading
 from ems.monitoring.ingest.store import MICRO, ReadingRow
 from ems.monitoring.settings import MonitoringSettings
 
-# A device's `meter_id`, as the devices service allows it (a word of a routing key).
-METER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Readings that name their meter by meter id are keyed by a stand-in uuid made from it until
 # they are matched to the device (held aside, device locks), see `meter_key`.
 _METER_NAMESPACE = uuid.UUID("0b9f5a52-7c1e-4f43-8d0e-6a2c9e4b7d15")
