@@ -28,6 +28,9 @@ from ems.common.db import ServiceBase, new_metadata
 from ems.common.inbox import processed_events_table
 from ems.common.outbox import outbox_table
 
+# Energy is stored as integer micro-kWh (and cost as micro-units of the currency): exact sums.
+MICRO = 1_000_000
+
 
 class Base(ServiceBase):
     __abstract__ = True

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from ems.common.errors import not_found
 from ems.common.security import Principal
 from ems.contracts.ws import AlertsRead, Audience
-from ems.monitoring.alerts.notify import MICRO, alert_message, push
-from ems.monitoring.figures.consumption import Viewer, scope_of, viewer
+from ems.monitoring.alerts.notify import alert_message, push
+from ems.monitoring.figures.consumption import Viewer, kwh, scope_of, viewer
 from ems.monitoring.schemas import AlertPage, AlertRead
 from ems.monitoring.sync.owners import visible_hours
 
@@ -43,8 +43,8 @@ def _alert(row: Any, tz: ZoneInfo, now: datetime) -> AlertRead:
         device_name=row["name"] or None,
         kind=row["kind"],
         hour=row["hour"],
-        kwh=round(micro / MICRO, 6) if micro is not None else None,
-        limit_kwh=round(limit / MICRO, 6) if limit is not None else None,
+        kwh=kwh(micro) if micro is not None else None,
+        limit_kwh=kwh(limit) if limit is not None else None,
         created_at=row["created_at"],
         ended_at=row["ended_at"],
         last_seen_at=row["last_seen_at"],

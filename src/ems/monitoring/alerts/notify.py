@@ -33,12 +33,11 @@ from ems.contracts.ws import (
     SilentMeter,
     WsBody,
 )
-from ems.monitoring.models import outbox
+from ems.monitoring.models import MICRO, outbox
 from ems.monitoring.sync.owners import owner_if_visible
 
 log = logging.getLogger(__name__)
 
-MICRO = 1_000_000
 DIGEST_TOP = 5
 
 

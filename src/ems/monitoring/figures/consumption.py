@@ -42,7 +42,7 @@ from ems.monitoring.figures.periods import (
     previous_window,
     year_before_window,
 )
-from ems.monitoring.ingest.store import MICRO
+from ems.monitoring.models import MICRO
 from ems.monitoring.schemas import (
     Comparison,
     DayConsumption,
@@ -146,8 +146,13 @@ async def scope_of(conn: Any, who: Viewer, device_id: uuid.UUID | None) -> Scope
     return await resolve_scope(conn, who.user_id, who.is_admin, device_id)
 
 
+def cents(value: Decimal) -> float:
+    """An amount of money as answered: to the hundredth of a cent, half up."""
+    return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
 def money(value: Decimal | None) -> float | None:
-    return None if value is None else float(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    return None if value is None else cents(value)
 
 
 def kwh(micro: int) -> float:

@@ -7,13 +7,13 @@ second are the replicas' per-second counts (`ingest_rates`, written with each ba
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ems.common.paging import like_pattern
 from ems.common.security import Principal
-from ems.monitoring.figures.consumption import CENT, device_costs, money
+from ems.monitoring.figures.consumption import cents, device_costs, kwh, money
 from ems.monitoring.figures.periods import local_start
 from ems.monitoring.schemas import (
     CurrencyAmount,
@@ -25,7 +25,6 @@ from ems.monitoring.schemas import (
     TopConsumer,
 )
 
-MICRO = 1_000_000
 TOP = 5
 RATE_WINDOW_SECONDS = 60
 
@@ -135,9 +134,9 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
     return Overview(
         time_zone=tz.key,
         devices_total=devices_total,
-        today_kwh=round(sum(row["micro_kwh"] for row in per_device) / MICRO, 6),
+        today_kwh=kwh(sum(row["micro_kwh"] for row in per_device)),
         today_costs=[
-            CurrencyAmount(currency=currency, amount=float(amount.quantize(CENT, ROUND_HALF_UP)))
+            CurrencyAmount(currency=currency, amount=cents(amount))
             for currency, amount in sorted(today_costs.items())
         ],
         top_consumers=[
@@ -145,7 +144,7 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
                 device_id=row["device_id"],
                 name=row["name"],
                 owner_id=row["owner_id"],
-                kwh=round(row["micro_kwh"] / MICRO, 6),
+                kwh=kwh(row["micro_kwh"]),
                 cost=money(costs[row["device_id"]][0]) if row["device_id"] in costs else None,
                 currency=costs[row["device_id"]][1] if row["device_id"] in costs else None,
             )
@@ -155,8 +154,8 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
             OverLimit(
                 device_id=row["device_id"],
                 name=row["name"],
-                kwh=round(row["micro_kwh"] / MICRO, 6),
-                limit_kwh=round(row["max_hourly_micro_kwh"] / MICRO, 6),
+                kwh=kwh(row["micro_kwh"]),
+                limit_kwh=kwh(row["max_hourly_micro_kwh"]),
             )
             for row in over
         ],

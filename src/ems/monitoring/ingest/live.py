@@ -21,7 +21,8 @@ from ems.common.messaging.link import Link
 from ems.common.messaging.publisher import BatchPublisher, properties
 from ems.common.tasks import Background
 from ems.contracts.ws import ConsumptionUpdated
-from ems.monitoring.ingest.store import MICRO, HourFigure
+from ems.monitoring.ingest.store import HourFigure
+from ems.monitoring.models import MICRO
 
 log = logging.getLogger(__name__)
 

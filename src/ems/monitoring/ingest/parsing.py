@@ -10,7 +10,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pydantic import ValidationError
 
 from ems.contracts.readings import METER_ID, Reading
-from ems.monitoring.ingest.store import MICRO, ReadingRow
+from ems.monitoring.ingest.store import ReadingRow
+from ems.monitoring.models import MICRO
 from ems.monitoring.settings import MonitoringSettings
 
 # Readings that name their meter by meter id are keyed by a stand-in uuid made from it until

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ems.common.outbox import add_ws_message
 from ems.contracts.ws import Audience, OverconsumptionAlert
 from ems.monitoring.alerts.notify import alert_message, end_silences, user_zones, zone
+from ems.monitoring.models import MICRO
 
-MICRO = 1_000_000
 # Device locks: sync events take one exclusively, ingest batches share them (see below).
 _DEVICE_LOCK_SPACE = 0x454D53
 _LOCK_BUCKETS = 64
