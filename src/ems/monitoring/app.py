@@ -121,12 +121,10 @@ async def silence_round(app: FastAPI, db: Database, relay: OutboxRelay) -> None:
 
 
 async def digest_round(db: Database, relay: OutboxRelay, seconds: float) -> None:
-    """The admins' digest of the window that ended (one replica sends it), and the
-    per-second reading counts older than the overview needs dropped."""
+    """The admins' digest of the window that ended (one replica sends it)."""
     async with db.driver() as conn:
         if await send_digest(conn, seconds):
             relay.notify()
-        await conn.execute("DELETE FROM ingest_rates WHERE second < now() - interval '10 minutes'")
 
 
 def _problems(runtime: Runtime) -> list[str]:
@@ -139,7 +137,8 @@ def _problems(runtime: Runtime) -> list[str]:
 
 
 async def maintain(db: Database, settings: MonitoringSettings) -> None:
-    """Partitions for the accepted window; held and processed-event rows past their time."""
+    """Partitions for the accepted window; held, processed-event and per-second count rows
+    past their time."""
     now = datetime.now(UTC)
     async with db.driver() as conn:
         await maintain_partitions(
@@ -156,6 +155,8 @@ async def maintain(db: Database, settings: MonitoringSettings) -> None:
         await conn.execute(
             "DELETE FROM processed_events WHERE processed_at < $1", now - timedelta(days=30)
         )
+        # The overview reads the last minute's; an hour's worth waits here at most.
+        await conn.execute("DELETE FROM ingest_rates WHERE second < now() - interval '10 minutes'")
 
 
 async def cap_held(db: Database, settings: MonitoringSettings) -> None:
