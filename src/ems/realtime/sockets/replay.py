@@ -15,17 +15,19 @@ import uuid
 from collections import deque
 from datetime import datetime
 
-from ems.contracts.ws import Audience
+from ems.contracts.ws import (
+    AlertDigest,
+    AlertsRead,
+    Audience,
+    ChatMessage,
+    MeterBack,
+    OverconsumptionAlert,
+    SilentMeter,
+)
 
 REPLAYED_TYPES = frozenset(
-    {
-        "notify.overconsumption",
-        "notify.silent",
-        "notify.meter_back",
-        "notify.digest",
-        "alerts.read",
-        "chat.message",
-    }
+    body.routing_key
+    for body in (OverconsumptionAlert, SilentMeter, MeterBack, AlertDigest, AlertsRead, ChatMessage)
 )
 
 
