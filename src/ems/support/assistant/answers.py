@@ -191,7 +191,7 @@ async def _top_device(asker: Asker, period: Period) -> str:
 
 
 async def _alerts(asker: Asker) -> str:
-    page, unread = await asyncio.gather(asker.alerts(), asker.unread_alerts())
+    page, unread = await asyncio.gather(asker.alerts(1), asker.unread_alerts())
     total = int(page["total"])
     if total == 0:
         return "You have no alerts: your devices have stayed within their limits."

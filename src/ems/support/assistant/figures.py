@@ -176,7 +176,8 @@ class Asker:
                 break
         return found
 
-    async def alerts(self, size: int = 3) -> dict[str, Any]:
+    async def alerts(self, size: int) -> dict[str, Any]:
+        """The latest `size` alerts, with the total."""
         return await self.read("alerts", page=1, size=size)
 
     async def unread_alerts(self) -> int | None:
