@@ -4,6 +4,7 @@ OpenAPI docs under the service's own API prefix, and the database/broker lifecyc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -119,11 +120,7 @@ def create_service_app(
             await revocations.first_sync(timeout=3.0)
             runtime.background.append(asyncio.create_task(revocations.run(), name="revocations"))
         try:
-            if hook is not None:
-                async with hook(app, runtime):
-                    _freeze_startup_objects()
-                    yield
-            else:
+            async with hook(app, runtime) if hook is not None else contextlib.nullcontext():
                 _freeze_startup_objects()
                 yield
         finally:
