@@ -103,7 +103,8 @@ ConnectionDep = Annotated[Any, Depends(plain_connection, scope="function")]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking, with the role this service holds for them now (not the token's)."""
+    """Who is asking, and with which role: the one this service holds for them now, or the
+    token's (`token_caller`: current while the token is accepted, see the module)."""
 
     user_id: uuid.UUID
     role: str
