@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import os
+import math
 import re
 import shutil
 import subprocess
@@ -37,6 +37,7 @@ import httpx
 from _support import (
     begin,
     bench_arguments,
+    cpu_seconds,
     finish,
     free_port,
     isolated_env,
@@ -49,7 +50,7 @@ from ems.common.credentials import gateway_credential, master_key
 from ems.common.registry import ServiceSpec, service_spec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import placeholder_root, upstreams_from_specs
-from ems.stack.gateway import nginx_binary, write_config
+from ems.stack.gateway import gateway_child, write_config
 
 ADMIN, ADMIN_PASSWORD = "benchadmin", "bench-admin-password"
 PASSWORD = "correct-horse-battery"
@@ -75,7 +76,7 @@ def gateway(ports: Mapping[str, int | list[int]]) -> Iterator[tuple[str, int]]:
         credential=gateway_credential(master_key(CommonSettings(), None)),
     )
     proc = subprocess.Popen(
-        [nginx_binary(), "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+        gateway_child(conf).argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -192,14 +193,9 @@ def processes(*, parent: int | None = None, cmdline: str | None = None) -> list[
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used so far."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+def total_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (those gone count nothing)."""
+    return sum(c for c in map(cpu_seconds, pids) if not math.isnan(c))
 
 
 def measured(
@@ -214,14 +210,15 @@ def measured(
     other load on the machine inflates much less than throughput (and, given `groups` of
     them, each group's share)."""
     groups = groups or {}
-    before = cpu_seconds(pids)
-    each = {name: cpu_seconds(group) for name, group in groups.items()}
+    before = total_cpu_seconds(pids)
+    each = {name: total_cpu_seconds(group) for name, group in groups.items()}
     result: dict[str, Any] = wrk(url, token, concurrency, seconds)
     requests = result["requests_per_s"] * seconds
-    result["server_cpu_ms_per_request"] = round((cpu_seconds(pids) - before) * 1000 / requests, 3)
+    spent = total_cpu_seconds(pids) - before
+    result["server_cpu_ms_per_request"] = round(spent * 1000 / requests, 3)
     if groups:
         result["cpu_ms_per_request_by_process"] = {
-            name: round((cpu_seconds(group) - each[name]) * 1000 / requests, 3)
+            name: round((total_cpu_seconds(group) - each[name]) * 1000 / requests, 3)
             for name, group in groups.items()
         }
     return result
