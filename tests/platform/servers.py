@@ -22,7 +22,7 @@ from ems.common.migrations import migrate_service
 from ems.common.registry import RateLimit, ServiceSpec
 from ems.common.settings import CommonSettings
 from ems.gateway.nginx import placeholder_root, upstreams_from_specs
-from ems.stack.gateway import nginx_binary, write_config
+from ems.stack.gateway import gateway_child, write_config
 from tests.platform.polling import eventually
 from tests.platform.tcpproxy import free_port
 
@@ -132,13 +132,7 @@ async def _start_gateway(
         rate_limits={"signup": RateLimit(per_minute=60_000, burst=10_000)},
     )
     process = await asyncio.create_subprocess_exec(
-        nginx_binary(),
-        "-p",
-        str(folder),
-        "-c",
-        str(conf),
-        "-g",
-        "daemon off;",
+        *gateway_child(conf).argv,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )

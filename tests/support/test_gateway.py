@@ -19,7 +19,7 @@ from ems.gateway.nginx import Upstream, placeholder_root
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
 from ems.realtime.spec import SPEC as REALTIME_SPEC
-from ems.stack.gateway import nginx_binary, write_config
+from ems.stack.gateway import gateway_child, write_config
 from ems.support.app import create_app as create_support_app
 from ems.support.settings import SupportSettings
 from ems.support.spec import SPEC as SUPPORT_SPEC
@@ -77,7 +77,7 @@ async def gateway(
         )
         nginx = subprocess.Popen(
             # Missing nginx fails here, as in every suite that needs it (make setup installs it).
-            [nginx_binary(), "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+            gateway_child(conf).argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
