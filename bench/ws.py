@@ -38,7 +38,6 @@ from _support import (
     finish,
     free_port,
     isolated_env,
-    machine,
     percentile,
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -316,7 +315,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     all_in = sorted(last[s] - sent[s] for s in last)
     return {
         "impl": args.impl,
-        "machine": machine(),
         "connections_requested": args.connections,
         "connections_held": held,
         "connections_failed": failed,

@@ -30,7 +30,6 @@ from _support import (
     finish,
     free_port,
     isolated_env,
-    machine,
     migrate,
     percentile,
     service,
@@ -201,7 +200,6 @@ async def run(
         if key in sent:
             latencies.append(at - sent[key])
     return {
-        "machine": machine(),
         "background_rate_per_s": args.rate,
         "background_sent": background_sent,
         "background_unconfirmed": background_failed,
