@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Alert } from '../api/types'
-import { alertSentence, alertTitle, alertToast, digestToast, markedRead, mergeAlerts, mergeDigests } from './alerts'
+import { alertSentence, alertTitle, alertToast, digestToast, markedRead, mergeDigests } from './alerts'
 
 const alert = (id: string, created_at: string, more: Partial<Alert> = {}): Alert => ({
   id,
@@ -17,11 +17,6 @@ const alert = (id: string, created_at: string, more: Partial<Alert> = {}): Alert
 })
 
 describe('alerts', () => {
-  it('merges live and fetched alerts once each, newest first', () => {
-    const merged = mergeAlerts([alert('a', '2026-11-25T18:10:00Z')], [alert('b', '2026-11-25T19:10:00Z'), alert('a', '2026-11-25T18:10:00Z')])
-    expect(merged.map((a) => a.id)).toEqual(['b', 'a'])
-  })
-
   it('marks the rows another tab marked read: some, or all', () => {
     const list = [alert('a', '2026-11-25T18:10:00Z'), alert('b', '2026-11-25T19:10:00Z')]
     expect(markedRead(list, ['b']).map((a) => a.read)).toEqual([false, true])

@@ -6,13 +6,6 @@ import { formatKwh } from './chart'
 import { formatMomentIn, localParts } from './dates'
 import type { Alert } from '../api/types'
 
-/** Newest first, each id once (a live alert can also arrive in a refetched page). */
-export function mergeAlerts(current: readonly Alert[], incoming: readonly Alert[]): Alert[] {
-  const byId = new Map<string, Alert>()
-  for (const alert of [...incoming, ...current]) if (!byId.has(alert.id)) byId.set(alert.id, alert)
-  return [...byId.values()].sort((a, b) => b.created_at.localeCompare(a.created_at))
-}
-
 export function alertTitle(alert: Pick<Alert, 'kind' | 'ended_at'>): string {
   if (alert.kind === 'silent') return alert.ended_at ? 'Meter silent, now back' : 'Meter silent'
   return alert.kind === 'reading' ? 'Reading over the threshold' : 'Hourly limit exceeded'

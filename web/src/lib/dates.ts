@@ -118,11 +118,6 @@ export function formatPeriod(period: Period, date: IsoDate): string {
   return `${dayMonthFormat.format(parseIsoDate(range.start))} – ${dayMonthFormat.format(parseIsoDate(range.end))} ${range.end.slice(0, 4)}`
 }
 
-/** Hour of an ISO timestamp in UTC, as "14:00". */
-export function formatUtcHour(iso: string): string {
-  return `${new Date(iso).toISOString().slice(11, 13)}:00`
-}
-
 const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {
   day: 'numeric',
   month: 'short',
@@ -197,13 +192,6 @@ export function formatAgo(iso: string | null | undefined, now: Date = new Date()
   const hours = Math.floor(minutes / 60)
   if (hours < 48) return `${hours} h ago`
   return `${Math.floor(hours / 24)} days ago`
-}
-
-const shortMonthFormat = new Intl.DateTimeFormat('en-GB', { month: 'short', timeZone: 'UTC' })
-
-/** "Mar" for any day of March. */
-export function formatShortMonth(date: IsoDate): string {
-  return shortMonthFormat.format(parseIsoDate(`${date.slice(0, 7)}-01`))
 }
 
 export function formatMonth(date: IsoDate): string {
