@@ -1,17 +1,17 @@
-import { users } from '../../api/endpoints'
 import { useApi } from '../../auth/AuthProvider'
 import { ConsumptionView } from '../../components/ConsumptionView'
 import { PageHeader } from '../../components/Layout'
 import { EmptyState, Loaded } from '../../components/States'
 import { useAsync } from '../../hooks/useAsync'
+import { profileZone } from '../../hooks/useZone'
 import { useMyDevices } from './DevicesPage'
 
 /** The caller's devices and profile zone together (the view needs both to cut its days). */
 function useDevicesAndZone() {
   const api = useApi()
   const devices = useMyDevices()
-  const me = useAsync(() => users.me(api), [api])
-  const data = devices.data && me.data ? { devices: devices.data, zone: me.data.time_zone ?? 'UTC' } : undefined
+  const me = useAsync(() => profileZone(api), [api])
+  const data = devices.data && me.data ? { devices: devices.data, zone: me.data } : undefined
   return {
     data,
     error: devices.error || me.error,

@@ -1,11 +1,12 @@
 import { Link } from 'react-router-dom'
-import { consumption, devices as devicesApi, users } from '../../api/endpoints'
+import { consumption, devices as devicesApi } from '../../api/endpoints'
 import type { Device, Meter } from '../../api/types'
 import { useApi } from '../../auth/AuthProvider'
 import { Icon } from '../../components/Icon'
 import { PageHeader } from '../../components/Layout'
 import { EmptyState, Loaded } from '../../components/States'
 import { useAsync } from '../../hooks/useAsync'
+import { useProfileZone } from '../../hooks/useZone'
 import { formatKwh } from '../../lib/chart'
 import { formatMoney } from '../../lib/money'
 import { SilentBadge } from '../../components/SilentBadge'
@@ -21,12 +22,11 @@ export function useMyDevices() {
 export function DevicesPage() {
   const api = useApi()
   const list = useMyDevices()
-  const me = useAsync(() => users.me(api), [api])
   // When each meter last sent, and whether it went silent (monitoring's view of the meters).
   const meters = useAsync((signal) => consumption.allMeters(api, signal), [api])
   useRealtimeMessage('notify.silent', meters.reload)
   useRealtimeMessage('notify.meter_back', meters.reload)
-  const zone = me.data?.time_zone ?? null
+  const zone = useProfileZone()
   return (
     <>
       <PageHeader title="My devices" description="The smart meters connected to your account." />
