@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 
 from ems.common.messaging import EXCHANGE_DATA, EXCHANGE_SYNC, REASON_HEADER
 from ems.contracts.events import DeviceCreated, Envelope
-from ems.monitoring.ingest.parsing import METER_ID
+from ems.contracts.readings import METER_ID
 from ems.monitoring.settings import MonitoringSettings
 from tests.platform.broker import TestBroker, queue_stats, take_all
 from tests.platform.fuzz import (
