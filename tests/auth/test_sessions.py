@@ -13,16 +13,13 @@ from sqlalchemy import update
 
 from ems.auth.models import RefreshToken
 from tests.auth.conftest import AuthService
+from tests.platform.identity import bearer
 
 PASSWORD = "correct-horse-1"
 
 
 def unique(name: str) -> str:
     return f"{name}{uuid.uuid4().hex[:6]}"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def from_address(auth: AuthService, address: str) -> httpx.AsyncClient:

@@ -11,13 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 
 from tests.platform.auth import Identity
-from tests.platform.identity import ADMIN
+from tests.platform.identity import ADMIN, bearer
 from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_consumption_api_figures_and_object_level_access(

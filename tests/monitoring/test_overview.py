@@ -13,13 +13,9 @@ import httpx
 from ems.contracts.events import DeviceUpdated, TariffCreated
 from tests.monitoring.test_alerts import device, hour_of, send
 from tests.platform.auth import Identity
-from tests.platform.identity import ADMIN
+from tests.platform.identity import ADMIN, bearer
 from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def tariff(pipeline: Pipeline, currency: str, price: float) -> uuid.UUID:

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated
-from tests.monitoring.test_consumption_api import bearer
 from tests.platform.auth import Identity
-from tests.platform.identity import ADMIN
+from tests.platform.identity import ADMIN, bearer
 from tests.platform.pipeline import Pipeline
 from tests.platform.polling import eventually
 

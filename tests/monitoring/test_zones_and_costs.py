@@ -19,9 +19,8 @@ import pytest
 
 from ems.contracts.events import DeviceCreated, TariffBand, TariffCreated, UserUpdated
 from ems.monitoring.settings import MonitoringSettings
-from tests.monitoring.test_consumption_api import bearer
 from tests.platform.auth import Identity
-from tests.platform.identity import ADMIN
+from tests.platform.identity import ADMIN, bearer
 from tests.platform.pipeline import Pipeline, expected_micro, migrated_monitoring_settings
 from tests.platform.polling import eventually
 

@@ -17,9 +17,9 @@ from ems.common.registry import service_spec
 from ems.monitoring.consumers import DeviceSync
 from ems.monitoring.settings import MonitoringSettings
 from ems.monitoring.sync.catchup import catching_up
+from tests.platform.identity import bearer
 from tests.platform.polling import eventually
 from tests.platform.secure import SecurePlatform
-from tests.security.test_sessions import bearer
 
 
 async def zoned_client_with_priced_meter(

@@ -12,7 +12,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.platform.identity import PASSWORD
+from tests.platform.identity import PASSWORD, bearer
 from tests.platform.polling import eventually
 from tests.platform.secure import SecurePlatform
 
@@ -32,10 +32,6 @@ ADMIN_PROBES = [
     ("support", "/api/support/conversations"),
     ("realtime", "/api/realtime/presence"),
 ]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def _statuses(
