@@ -146,6 +146,12 @@ async def test_queue_depth_and_consumers_are_metrics(pipeline: Pipeline) -> None
         return await pipeline.readings_count(device) == 3
 
     await eventually(stored, timeout=15)
-    await pipeline.intake(0).observe_queues()
-    assert all(_gauge("ems_queue_consumers", q) == 1 for q in PARTITIONS)
+
+    # The partition holding the readings may be consumed before the replica has taken up
+    # the other 63: the gauges are read again until every partition has its consumer.
+    async def observed() -> bool:
+        await pipeline.intake(0).observe_queues()
+        return all(_gauge("ems_queue_consumers", q) == 1 for q in PARTITIONS)
+
+    await eventually(observed, timeout=15, what="a consumer on every partition")
     assert all(_gauge("ems_queue_messages", q) == 0 for q in PARTITIONS)
