@@ -4,8 +4,9 @@ figures count every device of the database)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -63,6 +64,9 @@ async def test_the_overview_shows_what_the_fleet_published(
 
     await eventually(priced, timeout=10)
 
+    # The readings go into this UTC hour, which the overview must still call "this hour"
+    # (and "today") when it answers, up to the 30 s `settled` waits below.
+    await clear_of_the_hour_end(timedelta(minutes=2))
     now = datetime.now(UTC)
     hour = hour_of(now)
     sent = {kitchen: [0.5, 0.4, 0.3], garage: [0.2], shed: [0.1]}
@@ -144,6 +148,16 @@ async def test_the_overview_shows_what_the_fleet_published(
                 "/api/consumption/meters", params={"q": q}, headers=bearer(admin_token)
             )
             assert searched.json()["total"] == total, q
+
+
+async def clear_of_the_hour_end(margin: timedelta) -> None:
+    """Returns at once if more than `margin` is left of this UTC hour, else at the start of
+    the next one: the overview's "this hour" and "today" are the server's clock's when it
+    answers, so readings of the current hour must still be current then."""
+    now = datetime.now(UTC)
+    left = hour_of(now) + timedelta(hours=1) - now
+    if left <= margin:
+        await asyncio.sleep(left.total_seconds() + 0.1)
 
 
 def _with_tariff(
