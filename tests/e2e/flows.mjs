@@ -5,7 +5,7 @@
 //   EMS_AMQP_URL: the broker the stack uses, with the meter's login (readings are published there)
 //   EMS_E2E_TOKEN_TTL: the stack's access-token lifetime in seconds (the expiry flow waits it out)
 
-import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, captureFailure, launch, newPage, publishReadings, signIn, step, uniqueName, until } from './lib.mjs'
+import { ADMIN, BASE, DESKTOP, PHONE, api, apiLogin, assertClean, captureFailure, clearOfBoundary, launch, monthIn, newPage, publishReadings, signIn, step, uniqueName, until, utcDay, utcHour } from './lib.mjs'
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PASSWORD, monitoringKnows } from './seed.mjs'
@@ -171,6 +171,9 @@ const flows = {
     const device = (await api('GET', `/api/devices?q=${encodeURIComponent(deviceName)}`, { token: admin.access_token, expect: 200 })).data.items[0]
 
     const clientPage = await newPage(browser, DESKTOP)
+    // The client's chart (and later the admin's) is of today in UTC, the profile zone, and
+    // the readings go into this UTC hour: both must still be the same day when they show.
+    await clearOfBoundary(utcDay, 120_000)
     await step('the client sees the device and an empty chart for today', async () => {
       await signIn(clientPage, clientName, PASSWORD)
       await clientPage.getByRole('combobox').filter({ hasText: deviceName }).waitFor()
@@ -489,6 +492,9 @@ const flows = {
     const hourly = (startUtc, hours, kwh) =>
       Array.from({ length: hours }, (_, i) => ({ device_id: device.id, timestamp: new Date(Date.parse(startUtc) + i * 3_600_000 + 1_800_000).toISOString(), measurement_value: kwh }))
     await step('readings of the daylight-saving days, the day before and a year before', async () => {
+      // The month so far is checked a minute or two later: not in the last minutes of a
+      // Bucharest month.
+      await clearOfBoundary(monthIn('Europe/Bucharest'), 120_000)
       await publishReadings([
         // 29 March 2026 in Bucharest: 00:00 local is 22:00 UTC the day before; 23 hours.
         ...hourly('2026-03-28T22:00:00Z', 23, 1),
@@ -498,8 +504,9 @@ const flows = {
         ...hourly('2025-03-28T22:00:00Z', 24, 0.25),
         // 25 October 2026: 03:00 comes twice; 25 hours.
         ...hourly('2026-10-24T21:00:00Z', 25, 0.4),
-        // This month, so that there is a month so far.
-        { device_id: device.id, timestamp: new Date(Date.now() - 60_000).toISOString(), measurement_value: 2 },
+        // This month, so that there is a month so far (now: a minute ago is last month in the
+        // first minute of a Bucharest month).
+        { device_id: device.id, timestamp: new Date().toISOString(), measurement_value: 2 },
       ])
     })
     const token = client.token
@@ -701,6 +708,9 @@ const flows = {
       await markDocument(page)
     })
     await step('a big consumer appears on top and over its limit, without a reload', async () => {
+      // "Over its limit this hour" and today's top are the server's clock's when the page
+      // refreshes, up to 45 s later: not a reading of an hour about to end.
+      await clearOfBoundary(utcHour, 60_000)
       await publishReadings([{ device_id: device.id, timestamp: new Date().toISOString(), measurement_value: 900 }])
       await until(async () => (await page.getByTestId('top-consumers').locator('li').first().textContent())?.includes(device.name), {
         timeout: 30_000,

@@ -114,6 +114,22 @@ export async function until(probe, { timeout = 15_000, interval = 150, what = 'c
   }
 }
 
+/**
+ * Returns once `period(now)` and `period(now + marginMs)` are the same period (at once, but
+ * for the last `marginMs` of one): for a flow whose readings must still be in the server's
+ * "this hour", "today" or "this month" when it answers, up to `marginMs` later.
+ */
+export async function clearOfBoundary(period, marginMs) {
+  while (period(new Date()) !== period(new Date(Date.now() + marginMs))) await new Promise((resolve) => setTimeout(resolve, 500))
+}
+
+/** Periods for `clearOfBoundary`: the UTC hour (every whole-hour zone's midnight ends one)... */
+export const utcHour = (at) => at.toISOString().slice(0, 13)
+/** ...the UTC day... */
+export const utcDay = (at) => at.toISOString().slice(0, 10)
+/** ...and the month in a zone. */
+export const monthIn = (zone) => (at) => new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit' }).format(at)
+
 /** The REST API through the gateway, as a script would use it. */
 export async function api(method, urlPath, { token, body, expect: expected } = {}) {
   const response = await fetch(BASE + urlPath, {
