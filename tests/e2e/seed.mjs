@@ -141,16 +141,19 @@ export async function seedDemo() {
   })
 
   for (const device of [kitchen, heatPump, workshop, gardenPump]) await monitoringKnows(token, device.id)
-  const today = new Date().toISOString().slice(0, 10)
+  // One clock reading for the readings' end and the last day they are checked to: read twice,
+  // they could fall either side of a midnight, the last readings then outside the checked days.
+  const end = new Date()
+  const today = end.toISOString().slice(0, 10)
   const existing = await api('GET', `/api/consumption/day?device_id=${kitchen.id}&date=${today}`, { token })
   if (existing.data.total_kwh === 0) {
     // Back to the last autumn daylight-saving day at least (its 25 hours are a screenshot).
     const days = Math.max(40, Math.ceil((Date.now() - Date.parse(`${AUTUMN_DST}T00:00:00Z`)) / 86_400_000) + 2)
     const history = {
-      [kitchen.id]: readingsFor(kitchen.id, { days, scale: 5.5, seed: 1 }),
-      [heatPump.id]: readingsFor(heatPump.id, { days, scale: 7, seed: 2 }),
-      [workshop.id]: readingsFor(workshop.id, { days: 3, scale: 8, seed: 3 }),
-      [gardenPump.id]: readingsFor(gardenPump.id, { days: 1, scale: 2, seed: 4 }),
+      [kitchen.id]: readingsFor(kitchen.id, { days, scale: 5.5, seed: 1, until: end }),
+      [heatPump.id]: readingsFor(heatPump.id, { days, scale: 7, seed: 2, until: end }),
+      [workshop.id]: readingsFor(workshop.id, { days: 3, scale: 8, seed: 3, until: end }),
+      [gardenPump.id]: readingsFor(gardenPump.id, { days: 1, scale: 2, seed: 4, until: end }),
     }
     await publishReadings(Object.values(history).flat())
     // The pictures show the whole history: wait until monitoring has counted every reading.
