@@ -1,8 +1,8 @@
 """The consumption API in the caller's zone, with cost from the device's tariff: local days
 of 23/24/25 hours, `tz` overrides, Monday weeks, local months, bands that wrap midnight in
 the owner's zone, comparisons and the month so far; readings published as a meter would,
-totals checked against them. Raw readings are kept 300 days here, so that last March's
-daylight-saving days can still be sent."""
+totals checked against them. Raw readings are kept here back to the oldest day sent (New
+York's spring change of 2026), so that the daylight-saving days can still be sent."""
 
 from __future__ import annotations
 
@@ -25,14 +25,18 @@ from tests.platform.pipeline import Pipeline, expected_micro, migrated_monitorin
 from tests.platform.polling import eventually
 
 H = timedelta(hours=1)
+# The oldest reading this module sends.
+OLDEST = date(2026, 3, 8)
 
 
 @pytest.fixture(scope="module")
 async def monitoring_settings(
     make_settings: Any, db_prefix: str, module_vhost: str
 ) -> MonitoringSettings:
+    # Counted from today: 300 days stopped reaching 8 March 2026 on 2 January 2027.
+    kept = max(300, (datetime.now(UTC).date() - OLDEST).days + 2)
     return await migrated_monitoring_settings(
-        make_settings, db_prefix, module_vhost, readings_retention_days=300
+        make_settings, db_prefix, module_vhost, readings_retention_days=kept
     )
 
 
