@@ -6,7 +6,7 @@ import { FakeSocket, json, testDevice } from '../test/fakes'
 import { renderApp, signedIn } from '../test/render'
 import { RealtimeProvider } from '../realtime/RealtimeProvider'
 import { DeviceNamesProvider } from '../realtime/DeviceNames'
-import { hoursOf, todayUtc } from '../lib/dates'
+import { hoursOf } from '../lib/dates'
 import { Chart } from './Chart'
 import { ChatThread } from './ChatThread'
 import { ConsumptionView } from './ConsumptionView'
@@ -90,13 +90,18 @@ describe('ChatThread', () => {
 })
 
 describe('ConsumptionView', () => {
+  // A fixed clock: the view's today is this one, with no midnight falling inside a test.
+  const today = '2026-11-25'
   beforeEach(() => {
     FakeSocket.instances = []
     vi.stubGlobal('WebSocket', FakeSocket)
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date(`${today}T12:00:00Z`) })
   })
-  afterEach(() => vi.unstubAllGlobals())
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.unstubAllGlobals()
+  })
 
-  const today = todayUtc()
   const device = (id: string, name: string, max_hourly_kwh: number) => testDevice(id, name, { max_hourly_kwh })
   const devices = [device('d1', 'Kitchen', 2), device('d2', 'Garage', 5)]
   const dayOf = (id: string, kwh: number) => ({

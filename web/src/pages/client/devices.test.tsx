@@ -18,12 +18,20 @@ const meter = (device_id: string, minutesAgo: number, silent: boolean) => ({
   silent_since: silent ? new Date(Date.now() - (minutesAgo - 30) * 60_000).toISOString() : null,
 })
 
+// Noon UTC on the 25th is already the 26th in Kiritimati (UTC+14): the clock is fixed, so the
+// profile zone's today always differs from UTC's and no midnight falls inside the test.
+const NOW = new Date('2026-11-25T12:00:00Z')
+
 describe('my devices', () => {
   beforeEach(() => {
     FakeSocket.instances = []
     vi.stubGlobal('WebSocket', FakeSocket)
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW })
   })
-  afterEach(() => vi.unstubAllGlobals())
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.unstubAllGlobals()
+  })
 
   it('shows when each meter last sent, a silent one marked, and today in the profile zone with its cost', async () => {
     let silent = true
@@ -50,9 +58,10 @@ describe('my devices', () => {
     const boiler = screen.getByTestId('device-d2')
     expect(within(boiler).getByTestId('silent-badge')).toHaveTextContent('Silent')
     expect(within(boiler).getByTestId('last-seen')).toHaveTextContent('1 h ago')
-    // "Today" is the profile zone's today (Kiritimati is UTC+14: often a day ahead of UTC).
-    const zoneToday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Pacific/Kiritimati' }).format(new Date())
-    expect(calls.filter((c) => c.url.includes('/day')).every((c) => new URL(c.url, 'http://x').searchParams.get('date') === zoneToday)).toBe(true)
+    // "Today" is the profile zone's today, not UTC's 2026-11-25.
+    const days = calls.filter((c) => c.url.includes('/day')).map((c) => new URL(c.url, 'http://x').searchParams.get('date'))
+    expect(days.length).toBeGreaterThan(0)
+    expect(new Set(days)).toEqual(new Set(['2026-11-26']))
 
     // The meter is back: a push makes the page ask again.
     silent = false
