@@ -4,7 +4,6 @@ from the auth service."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,14 +13,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from ems.auth.service import AuthContext
-from ems.common.deps import provided_by
-from ems.common.security import TokenVerifier, parse_jwks
-from ems.contracts.events import DeviceCreated, DeviceUpdated, UserCreated
+from ems.contracts.events import DeviceUpdated, UserCreated
 from ems.realtime.app import create_app as create_realtime_app
 from ems.realtime.settings import RealtimeSettings
 from tests.platform.auth import AuthServer, Login
-from tests.platform.pipeline import Pipeline, expected_micro
+from tests.platform.pipeline import Pipeline, expected_micro, hour_of
 from tests.platform.polling import eventually
 from tests.platform.servers import serve
 from tests.platform.sockets import connected
@@ -40,10 +36,6 @@ def today(zone: ZoneInfo) -> date:
     return datetime.now(zone).date()
 
 
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 @pytest.fixture(scope="module")
 async def realtime(realtime_settings: RealtimeSettings, module_vhost: str) -> AsyncIterator[str]:
     """A realtime instance on the pipeline's vhost (where monitoring pushes)."""
@@ -52,17 +44,8 @@ async def realtime(realtime_settings: RealtimeSettings, module_vhost: str) -> As
         yield address
 
 
-def verifier(auth: AuthServer) -> TokenVerifier:
-    settings = provided_by(auth.app, AuthContext).settings
-
-    async def load_keys() -> dict[str, Any]:
-        return parse_jwks((await auth.http.get("/api/auth/jwks.json")).json())
-
-    return TokenVerifier(load_keys, settings.jwt_issuer, settings.jwt_audience)
-
-
 async def replicas(pipeline: Pipeline, auth: AuthServer, **overrides: Any) -> list[Any]:
-    apps = [await pipeline.start_replica(i, verifier(auth), **overrides) for i in range(2)]
+    apps = [await pipeline.start_replica(i, auth.verifier(), **overrides) for i in range(2)]
     await pipeline.start_balancer()
     return apps
 
@@ -89,36 +72,6 @@ async def known_user(pipeline: Pipeline, login: Login, time_zone: str = "UTC") -
     await eventually(copied, timeout=10)
 
 
-async def device(
-    pipeline: Pipeline,
-    owner: uuid.UUID | None = None,
-    *,
-    limit_kwh: float = 100.0,
-    meter_id: str | None = None,
-    silence_minutes: int | None = None,
-    name: str = "Kitchen",
-) -> uuid.UUID:
-    device_id = uuid.uuid4()
-    await pipeline.publish_event(
-        DeviceCreated(
-            id=device_id,
-            name=name,
-            owner_id=owner,
-            max_hourly_kwh=limit_kwh,
-            meter_id=meter_id,
-            silence_minutes=silence_minutes,
-        )
-    )
-    await pipeline.wait_for_devices(device_id)
-    return device_id
-
-
-async def send(pipeline: Pipeline, device_id: object, moment: datetime, kwh: float) -> None:
-    """As a meter sends it: `device_id` as given (a uuid's text, a number, a string)."""
-    body = {"device_id": device_id, "timestamp": moment.isoformat(), "measurement_value": kwh}
-    await pipeline.publish_raw(f"device.{device_id}.reading", json.dumps(body).encode())
-
-
 async def test_numeric_and_string_meter_ids_count_for_their_device(pipeline: Pipeline) -> None:
     """If this fails, the seeds' meters (which send `"device_id": 7`) are dead-lettered or
     counted for no device, `7` and `"7"` are told apart, a reading sent under both the
@@ -127,17 +80,17 @@ async def test_numeric_and_string_meter_ids_count_for_their_device(pipeline: Pip
     await pipeline.start_replica(0)
     await pipeline.start_replica(1)
     await pipeline.start_balancer()
-    seven = await device(pipeline, meter_id="7")
-    gas = await device(pipeline, meter_id="gas-1")
+    seven = await pipeline.create_device(meter_id="7", wait=True)
+    gas = await pipeline.create_device(meter_id="gas-1", wait=True)
     hour = hour_of(datetime.now(UTC)) - timedelta(hours=3)
     at = [hour + timedelta(minutes=10 * i) for i in range(6)]
-    await send(pipeline, 7, at[0], 0.1)
-    await send(pipeline, "7", at[1], 0.25)
-    await send(pipeline, str(seven), at[2], 0.5)
-    await send(pipeline, "7", at[0], 0.1)  # the same reading again, now as a string
-    await send(pipeline, str(seven), at[1], 0.25)  # and again under the uuid
-    await send(pipeline, "gas-1", at[0], 0.3)
-    await send(pipeline, "gas-1", at[3], 0.45)
+    await pipeline.publish_reading(7, at[0], 0.1)
+    await pipeline.publish_reading("7", at[1], 0.25)
+    await pipeline.publish_reading(seven, at[2], 0.5)
+    await pipeline.publish_reading("7", at[0], 0.1)  # the same reading again, now as a string
+    await pipeline.publish_reading(seven, at[1], 0.25)  # and again under the uuid
+    await pipeline.publish_reading("gas-1", at[0], 0.3)
+    await pipeline.publish_reading("gas-1", at[3], 0.45)
 
     async def counted() -> bool:
         return await pipeline.hourly(seven) == {
@@ -148,8 +101,8 @@ async def test_numeric_and_string_meter_ids_count_for_their_device(pipeline: Pip
     assert await pipeline.readings_count(seven) == 3
 
     # Nobody has meter id 99 yet: held aside with the id it gave, then adopted.
-    await send(pipeline, 99, at[4], 0.7)
-    await send(pipeline, "99", at[5], 0.05)
+    await pipeline.publish_reading(99, at[4], 0.7)
+    await pipeline.publish_reading("99", at[5], 0.05)
 
     async def held() -> bool:
         return bool(
@@ -160,7 +113,7 @@ async def test_numeric_and_string_meter_ids_count_for_their_device(pipeline: Pip
         )
 
     await eventually(held, timeout=20)
-    later = await device(pipeline, meter_id="99")
+    later = await pipeline.create_device(meter_id="99", wait=True)
 
     async def adopted() -> bool:
         return await pipeline.hourly(later) == {hour: expected_micro([0.7, 0.05])}
@@ -179,14 +132,18 @@ async def test_a_silent_meter_raises_one_alert_that_its_next_reading_ends(
     apps = await replicas(pipeline, auth_server, silence_check_seconds=0.2)
     alice, admin = await auth_server.client(), await auth_server.admin()
     await known_user(pipeline, alice, "Europe/Bucharest")
-    meter = await device(pipeline, alice.id, silence_minutes=5, name="Boiler")
-    noisy = await device(pipeline, alice.id, silence_minutes=5, name="Fridge")
+    meter = await pipeline.create_device(
+        owner_id=alice.id, silence_minutes=5, name="Boiler", wait=True
+    )
+    noisy = await pipeline.create_device(
+        owner_id=alice.id, silence_minutes=5, name="Fridge", wait=True
+    )
     owner_socket = await connected(realtime, alice.access_token)
     admin_socket = await connected(realtime, admin.access_token)
 
     now = datetime.now(UTC)
-    await send(pipeline, str(meter), now - timedelta(minutes=1), 0.2)
-    await send(pipeline, str(noisy), now - timedelta(minutes=1), 0.2)
+    await pipeline.publish_reading(meter, now - timedelta(minutes=1), 0.2)
+    await pipeline.publish_reading(noisy, now - timedelta(minutes=1), 0.2)
 
     async def seen() -> datetime | None:
         value: datetime | None = await pipeline.db.fetchval(
@@ -237,7 +194,7 @@ async def test_a_silent_meter_raises_one_alert_that_its_next_reading_ends(
         assert by_id[str(meter)]["silent"] is True and by_id[str(noisy)]["silent"] is False
         assert by_id[str(meter)]["silent_since"] is not None
 
-        await send(pipeline, str(meter), datetime.now(UTC), 0.1)
+        await pipeline.publish_reading(meter, datetime.now(UTC), 0.1)
         back = await owner_socket.wait_for("notify.meter_back", id=silent["id"])
         assert back["device_id"] == str(meter) and "sending again" in back["message"]
         ended = (
@@ -257,7 +214,7 @@ async def _over_limit_alerts(
     pipeline: Pipeline, device_id: uuid.UUID, hours: list[datetime]
 ) -> list[uuid.UUID]:
     for hour in hours:
-        await send(pipeline, str(device_id), hour + timedelta(minutes=10), 0.8)
+        await pipeline.publish_reading(device_id, hour + timedelta(minutes=10), 0.8)
 
     async def raised() -> list[uuid.UUID] | None:
         rows = await pipeline.db.fetch(
@@ -280,8 +237,10 @@ async def test_read_state_is_the_servers_the_same_in_every_session(
     alice_phone = await auth_server.login(alice_tab.username)
     bob, admin = await auth_server.client(), await auth_server.admin()
     await known_user(pipeline, alice_tab, "Europe/Bucharest")
-    kitchen = await device(pipeline, alice_tab.id, limit_kwh=0.5, name="Kitchen")
-    garage = await device(pipeline, bob.id, limit_kwh=0.5, name="Garage")
+    kitchen = await pipeline.create_device(
+        limit_kwh=0.5, owner_id=alice_tab.id, name="Kitchen", wait=True
+    )
+    garage = await pipeline.create_device(limit_kwh=0.5, owner_id=bob.id, name="Garage", wait=True)
     base = hour_of(datetime.now(UTC)) - timedelta(hours=5)
     hours = [base + timedelta(hours=h) for h in range(3)]
     alice_alerts = await _over_limit_alerts(pipeline, kitchen, hours)
@@ -408,7 +367,10 @@ async def test_admins_get_one_digest_per_window_not_a_toast_per_alert(
     admin_socket = await connected(realtime, admin.access_token)
     owner_socket = await connected(realtime, owner.access_token)
     devices = [
-        await device(pipeline, owner.id, limit_kwh=0.5, name=f"Heater {i}") for i in range(3)
+        await pipeline.create_device(
+            limit_kwh=0.5, owner_id=owner.id, name=f"Heater {i}", wait=True
+        )
+        for i in range(3)
     ]
     start = hour_of(datetime.now(UTC)) - timedelta(hours=10)
     raised = 0
@@ -470,7 +432,7 @@ async def test_a_new_owner_is_not_pushed_the_hours_before_they_got_the_meter(
     )
     for login in (dave, erin):
         await known_user(pipeline, login)
-    meter = await device(pipeline, dave.id, limit_kwh=0.5, name="Boiler")
+    meter = await pipeline.create_device(limit_kwh=0.5, owner_id=dave.id, name="Boiler", wait=True)
     now = hour_of(datetime.now(UTC))
     # Handed to Erin 20 minutes into the hour two hours ago: her first hour is the last one.
     await pipeline.publish_event(
@@ -487,7 +449,7 @@ async def test_a_new_owner_is_not_pushed_the_hours_before_they_got_the_meter(
     admin_socket = await connected(realtime, admin.access_token)
     earlier, visible = now - timedelta(hours=3), now - timedelta(hours=1)
     # Dave's hour (a late meter backfilling), over the limit.
-    await send(pipeline, str(meter), earlier + timedelta(minutes=10), 1.0)
+    await pipeline.publish_reading(meter, earlier + timedelta(minutes=10), 1.0)
 
     async def stored() -> bool:
         alerts = await pipeline.db.fetchval(
@@ -497,7 +459,7 @@ async def test_a_new_owner_is_not_pushed_the_hours_before_they_got_the_meter(
 
     await eventually(stored, timeout=20)
     # The barrier: Erin's own hour, over the limit too, reaches her socket.
-    await send(pipeline, str(meter), visible + timedelta(minutes=10), 1.0)
+    await pipeline.publish_reading(meter, visible + timedelta(minutes=10), 1.0)
     device_id = str(meter)
     await erin_socket.wait_for("consumption.updated", hour=iso(visible), device_id=device_id)
     await erin_socket.wait_for("notify.overconsumption", hour=iso(visible), device_id=device_id)

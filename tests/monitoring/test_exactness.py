@@ -13,12 +13,8 @@ from typing import Any
 import aio_pika
 
 from ems.common.messaging import EXCHANGE_WS
-from tests.platform.pipeline import Pipeline, expected_micro
+from tests.platform.pipeline import Pipeline, expected_micro, hour_of
 from tests.platform.polling import eventually
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _formats(moment: datetime) -> list[str | int]:
@@ -42,7 +38,7 @@ async def test_duplicates_shuffling_and_late_readings_give_exact_hourly_totals(
     await pipeline.wait_for_devices(*devices)
 
     rng = random.Random(4)
-    start = _hour(datetime.now(UTC)) - timedelta(hours=5)
+    start = hour_of(datetime.now(UTC)) - timedelta(hours=5)
     readings: list[tuple[uuid.UUID, datetime, float]] = []
     for device in devices:
         for step in range(30):  # five hours of 10-minute readings
@@ -61,7 +57,7 @@ async def test_duplicates_shuffling_and_late_readings_give_exact_hourly_totals(
 
     expected: dict[uuid.UUID, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(list))
     for device, moment, value in readings:
-        expected[device][_hour(moment)].append(value)
+        expected[device][hour_of(moment)].append(value)
 
     async def settled_without_late() -> bool:
         stored = sum([await pipeline.readings_count(d) for d in devices])
@@ -106,7 +102,7 @@ async def test_one_alert_per_device_hour_while_replicas_race(pipeline: Pipeline)
     device = await pipeline.create_device(limit_kwh=1.0, owner_id=owner)
     await pipeline.wait_for_devices(device)
 
-    hour = _hour(datetime.now(UTC)) - timedelta(hours=2)
+    hour = hour_of(datetime.now(UTC)) - timedelta(hours=2)
     for i in range(60):
         moment = hour + timedelta(seconds=30 * i)
         await pipeline.publish_reading(device, moment.isoformat(), 0.6 if i in (7, 41) else 0.1)

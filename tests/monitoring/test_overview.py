@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 
 from ems.contracts.events import DeviceUpdated, TariffCreated
-from tests.monitoring.test_alerts import device, hour_of, send
 from tests.platform.auth import Identity
 from tests.platform.identity import ADMIN, bearer
-from tests.platform.pipeline import Pipeline
+from tests.platform.pipeline import Pipeline, hour_of
 from tests.platform.polling import eventually
 
 
@@ -47,12 +46,14 @@ async def test_the_overview_shows_what_the_fleet_published(
     admin_token = await identity.token(ADMIN)
     client_id, client_token = await identity.new_client()
     eur, ron = await tariff(pipeline, "EUR", 0.25), await tariff(pipeline, "RON", 0.8)
-    kitchen = await device(pipeline, client_id, limit_kwh=1.0, name="Kitchen")
+    kitchen = await pipeline.create_device(
+        limit_kwh=1.0, owner_id=client_id, name="Kitchen", wait=True
+    )
     await pipeline.publish_event(_with_tariff(kitchen, client_id, "Kitchen", 1.0, eur))
-    garage = await device(pipeline, client_id, name="Garage")
-    shed = await device(pipeline, None, name="Shed")
+    garage = await pipeline.create_device(owner_id=client_id, name="Garage", wait=True)
+    shed = await pipeline.create_device(name="Shed", wait=True)
     await pipeline.publish_event(_with_tariff(shed, None, "Shed", 100.0, ron))
-    attic = await device(pipeline, None, name="Attic", silence_minutes=5)
+    attic = await pipeline.create_device(name="Attic", silence_minutes=5, wait=True)
 
     async def priced() -> bool:
         return bool(
@@ -72,7 +73,7 @@ async def test_the_overview_shows_what_the_fleet_published(
     sent = {kitchen: [0.5, 0.4, 0.3], garage: [0.2], shed: [0.1]}
     for device_id, values in sent.items():
         for i, value in enumerate(values):
-            await send(pipeline, str(device_id), hour + (now - hour) * (i + 1) / 4, value)
+            await pipeline.publish_reading(device_id, hour + (now - hour) * (i + 1) / 4, value)
 
     # The attic never sent: watched from its creation, ten minutes ago.
     async def watched() -> bool:

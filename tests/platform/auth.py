@@ -74,6 +74,10 @@ class AuthServer:
     def signing_key(self) -> Any:
         return provided_by(self.app, AuthContext).keys.signing_key
 
+    def verifier(self) -> TokenVerifier:
+        """What monitoring checks tokens with: this auth's published keys."""
+        return verifier_of(self.http, provided_by(self.app, AuthContext).settings)
+
 
 @dataclass
 class Identity:
@@ -101,11 +105,16 @@ class Identity:
 
     def verifier(self) -> TokenVerifier:
         """What monitoring checks tokens with: auth's published keys, fetched in-process."""
+        return verifier_of(self.client, self.settings)
 
-        async def load_keys() -> dict[str, Any]:
-            return parse_jwks((await self.client.get("/api/auth/jwks.json")).json())
 
-        return TokenVerifier(load_keys, self.settings.jwt_issuer, self.settings.jwt_audience)
+def verifier_of(http: httpx.AsyncClient, settings: AuthSettings) -> TokenVerifier:
+    """A token verifier that takes auth's keys from its JWKS document over `http`."""
+
+    async def load_keys() -> dict[str, Any]:
+        return parse_jwks((await http.get("/api/auth/jwks.json")).json())
+
+    return TokenVerifier(load_keys, settings.jwt_issuer, settings.jwt_audience)
 
 
 @asynccontextmanager

@@ -73,6 +73,11 @@ async def migrated_monitoring_settings(
     return settings
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour `moment` is in (hours are stored in UTC)."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def expected_micro(values: list[float]) -> int:
     """The exact total the platform must store: distinct readings summed in decimal."""
     return int(sum((Decimal(repr(v)) for v in values), Decimal(0)) * 1_000_000)
@@ -107,7 +112,7 @@ class Truth:
 
     def add(self, readings: Readings) -> None:
         for device, moment, value in readings:
-            self.hours[device][moment.replace(minute=0, second=0, microsecond=0)].append(value)
+            self.hours[device][hour_of(moment)].append(value)
 
     async def matches(self, pipeline: Pipeline) -> bool:
         for device, hours in self.hours.items():
@@ -211,17 +216,30 @@ class Pipeline:
         return envelope
 
     async def create_device(
-        self, limit_kwh: float = 1000.0, owner_id: uuid.UUID | None = None
+        self,
+        limit_kwh: float = 1000.0,
+        owner_id: uuid.UUID | None = None,
+        *,
+        name: str | None = None,
+        meter_id: str | None = None,
+        silence_minutes: int | None = None,
+        wait: bool = False,
     ) -> uuid.UUID:
+        """A device as the devices service announces it; with `wait`, once monitoring has
+        its copy (else `wait_for_devices`, several at once)."""
         device_id = uuid.uuid4()
         await self.publish_event(
             DeviceCreated(
                 id=device_id,
-                name=f"meter {device_id.hex[:4]}",
+                name=name or f"meter {device_id.hex[:4]}",
                 owner_id=owner_id,
                 max_hourly_kwh=limit_kwh,
+                meter_id=meter_id,
+                silence_minutes=silence_minutes,
             )
         )
+        if wait:
+            await self.wait_for_devices(device_id)
         return device_id
 
     async def wait_for_devices(self, *device_ids: uuid.UUID) -> None:
@@ -234,12 +252,14 @@ class Pipeline:
         await eventually(known, timeout=10)
 
     async def publish_reading(
-        self, device_id: uuid.UUID | str, timestamp: datetime | str | int, value: Any
+        self, device_id: uuid.UUID | str | int, timestamp: datetime | str | int, value: Any
     ) -> None:
-        """The seeds' format, as any AMQP client would send it."""
+        """The seeds' format, as any AMQP client would send it: a uuid as its text, a meter
+        id (`7`, `"gas-1"`) as given."""
         stamp = timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp
-        body = {"device_id": str(device_id), "timestamp": stamp, "measurement_value": value}
-        await self.publish_raw(reading_routing_key(device_id), json.dumps(body).encode())
+        sent = str(device_id) if isinstance(device_id, uuid.UUID) else device_id
+        body = {"device_id": sent, "timestamp": stamp, "measurement_value": value}
+        await self.publish_raw(reading_routing_key(str(device_id)), json.dumps(body).encode())
 
     async def publish_raw(
         self, routing_key: str, body: bytes, headers: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from tests.platform.polling import eventually
 from tests.platform.servers import serve
 from tests.platform.sockets import connected
 from tests.platform.tcpproxy import TcpProxy
-from tests.realtime.test_delivery import chat
+from tests.realtime.messages import chat
 
 
 async def test_delivery_resumes_after_a_broker_outage(

@@ -7,33 +7,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from ems.contracts.ws import Audience, ChatMessage, ConsumptionUpdated, OverconsumptionAlert
+from ems.contracts.ws import Audience, ConsumptionUpdated
 from tests.platform.auth import AuthServer, Login
 from tests.platform.broker import Senders, publish_ws
 from tests.platform.sockets import connected
-
-
-def alert_for(device: uuid.UUID) -> OverconsumptionAlert:
-    now = datetime.now(UTC)
-    return OverconsumptionAlert(
-        id=uuid.uuid4(),
-        device_id=device,
-        kind="hourly",
-        hour=now.replace(minute=0, second=0, microsecond=0),
-        kwh=3.5,
-        limit_kwh=2.0,
-        created_at=now,
-    )
-
-
-def chat(user: uuid.UUID, text: str, sender: str = "admin") -> ChatMessage:
-    return ChatMessage(
-        id=uuid.uuid4(),
-        user_id=user,
-        sender=sender,
-        text=text,
-        created_at=datetime.now(UTC),
-    )
+from tests.realtime.messages import alert_for, chat
 
 
 async def test_each_alert_and_chat_message_reaches_exactly_its_recipients(

@@ -15,7 +15,7 @@ from tests.platform.broker import Senders, publish_ws
 from tests.platform.polling import eventually
 from tests.platform.servers import serve
 from tests.platform.sockets import connected
-from tests.realtime.test_delivery import alert_for
+from tests.realtime.messages import alert_for
 
 
 async def test_two_instances_each_deliver_to_their_own_sockets_and_share_presence(

@@ -15,7 +15,7 @@ from tests.platform.auth import AuthServer, Login
 from tests.platform.broker import Senders, publish_event, publish_ws
 from tests.platform.sockets import connected, open_socket
 from tests.platform.tokens import forged_tokens, reissued
-from tests.realtime.test_delivery import chat
+from tests.realtime.messages import chat
 
 
 async def test_invalid_tokens_are_refused_with_4401(realtime: str, auth_server: AuthServer) -> None:

@@ -9,7 +9,7 @@ from ems.contracts.ws import Audience
 from tests.platform.auth import AuthServer, Login
 from tests.platform.broker import publish_ws
 from tests.platform.sockets import connected
-from tests.realtime.test_delivery import chat
+from tests.realtime.messages import chat
 from tests.support.conftest import Support
 
 
