@@ -101,12 +101,9 @@ _BUCKETS = _PRICED.format(
     period="CASE WHEN $3 = 'hour' THEN p.hour ELSE date_trunc($3, p.hour, $4) END",
     visibility="{visibility}",
 )
-# Each device's cost of its hours in [$1, $2), $3: the devices.
-_DEVICE_COSTS = _PRICED.format(
-    device="h.device_id",
-    devices="h.device_id = ANY($3::uuid[])",
-    period="p.device_id",
-    visibility="",
+# Every device's kWh and cost of its hours in [$1, $2) (the fleet: admins only).
+_FLEET_DEVICES = _PRICED.format(
+    device="h.device_id", devices="true", period="p.device_id", visibility=""
 )
 _CURRENCIES = """
 SELECT DISTINCT t.currency FROM devices d {visibility}
@@ -229,16 +226,25 @@ async def figures(
     return result
 
 
-async def device_costs(
-    conn: Any, device_ids: list[uuid.UUID], start: datetime, end: datetime
-) -> dict[uuid.UUID, tuple[Decimal, str]]:
-    """Each device's cost of its hours in [start, end) with its tariff's currency (devices
-    without a tariff are absent), by the same rule as every other figure."""
-    rows = await conn.fetch(_DEVICE_COSTS, start, end, device_ids)
+@dataclass(frozen=True)
+class DeviceFigure:
+    micro_kwh: int
+    # With its tariff's currency; None for a device without a tariff.
+    cost: Decimal | None
+    currency: str | None
+
+
+async def fleet_devices(conn: Any, start: datetime, end: datetime) -> dict[uuid.UUID, DeviceFigure]:
+    """Each device's kWh and cost of its hours in [start, end) (devices with none are
+    absent), in one read and by the same rule as every other figure."""
+    rows = await conn.fetch(_FLEET_DEVICES, start, end)
     return {
-        row["period"]: (row["micro_cost"] / MICRO, row["currency"])
+        row["period"]: DeviceFigure(
+            row["micro_kwh"],
+            row["micro_cost"] / MICRO if row["currency"] is not None else None,
+            row["currency"],
+        )
         for row in rows
-        if row["currency"] is not None
     }
 
 

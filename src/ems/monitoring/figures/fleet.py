@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ems.common.paging import like_pattern
 from ems.common.security import Principal
-from ems.monitoring.figures.consumption import cents, device_costs, kwh, money
+from ems.monitoring.figures.consumption import cents, fleet_devices, kwh, money
 from ems.monitoring.figures.periods import local_start
 from ems.monitoring.schemas import (
     CurrencyAmount,
@@ -95,18 +95,21 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
     start, end = local_day(now, tz)
     this_hour = now.replace(minute=0, second=0, microsecond=0)
     devices_total = await conn.fetchval("SELECT count(*) FROM devices WHERE NOT deleted")
-    per_device = await conn.fetch(
-        "SELECT h.device_id, d.name, d.owner_id, sum(h.micro_kwh)::bigint AS micro_kwh "
-        "FROM hourly_consumption h JOIN devices d ON d.id = h.device_id "
-        "WHERE h.hour >= $1 AND h.hour < $2 AND NOT d.deleted GROUP BY 1, 2, 3",
-        start,
-        end,
-    )
-    costs = await device_costs(conn, [row["device_id"] for row in per_device], start, end)
+    per_device = await fleet_devices(conn, start, end)
     today_costs: dict[str, Decimal] = {}
-    for cost, currency in costs.values():
-        today_costs[currency] = today_costs.get(currency, Decimal(0)) + cost
-    top = sorted(per_device, key=lambda row: (-row["micro_kwh"], row["device_id"]))[:TOP]
+    for figure in per_device.values():
+        if figure.cost is not None and figure.currency is not None:
+            today_costs[figure.currency] = (
+                today_costs.get(figure.currency, Decimal(0)) + figure.cost
+            )
+    top = sorted(per_device.items(), key=lambda item: (-item[1].micro_kwh, item[0]))[:TOP]
+    named = {
+        row["id"]: row
+        for row in await conn.fetch(
+            "SELECT id, name, owner_id FROM devices WHERE id = ANY($1::uuid[])",
+            [device_id for device_id, _ in top],
+        )
+    }
     over = await conn.fetch(
         "SELECT h.device_id, d.name, h.micro_kwh, d.max_hourly_micro_kwh "
         "FROM hourly_consumption h JOIN devices d ON d.id = h.device_id "
@@ -134,21 +137,21 @@ async def overview(conn: Any, tz: ZoneInfo, now: datetime | None = None) -> Over
     return Overview(
         time_zone=tz.key,
         devices_total=devices_total,
-        today_kwh=kwh(sum(row["micro_kwh"] for row in per_device)),
+        today_kwh=kwh(sum(figure.micro_kwh for figure in per_device.values())),
         today_costs=[
             CurrencyAmount(currency=currency, amount=cents(amount))
             for currency, amount in sorted(today_costs.items())
         ],
         top_consumers=[
             TopConsumer(
-                device_id=row["device_id"],
-                name=row["name"],
-                owner_id=row["owner_id"],
-                kwh=kwh(row["micro_kwh"]),
-                cost=money(costs[row["device_id"]][0]) if row["device_id"] in costs else None,
-                currency=costs[row["device_id"]][1] if row["device_id"] in costs else None,
+                device_id=device_id,
+                name=named[device_id]["name"],
+                owner_id=named[device_id]["owner_id"],
+                kwh=kwh(figure.micro_kwh),
+                cost=money(figure.cost) if figure.cost is not None else None,
+                currency=figure.currency,
             )
-            for row in top
+            for device_id, figure in top
         ],
         over_limit_this_hour=[
             OverLimit(
