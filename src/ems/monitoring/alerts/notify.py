@@ -199,13 +199,17 @@ WITH due AS (
     ORDER BY s.device_id
     LIMIT 1000
     FOR UPDATE OF s SKIP LOCKED
+), raised AS (
+    INSERT INTO alerts (id, device_id, hour, kind, created_at, last_seen_at, silence_minutes)
+    SELECT gen_random_uuid(), device_id, since, 'silent', now(), last_seen_at, silence_minutes
+    FROM due
+    ON CONFLICT DO NOTHING
+    RETURNING id, device_id, hour, last_seen_at, silence_minutes
 )
-INSERT INTO alerts (id, device_id, hour, kind, created_at, last_seen_at, silence_minutes)
-SELECT gen_random_uuid(), device_id, since, 'silent', now(), last_seen_at, silence_minutes
-FROM due
-ON CONFLICT DO NOTHING
-RETURNING id, device_id, hour, last_seen_at, silence_minutes
-"""
+SELECT r.id, r.device_id, r.hour, r.last_seen_at, r.silence_minutes, d.name,
+       {owner} AS owner_id
+FROM raised r JOIN devices d ON d.id = r.device_id
+""".format(owner=owner_if_visible("d.id", "d.owner_id", "r.hour"))  # noqa: S608
 
 
 async def check_silences(conn: Any) -> int:
@@ -216,36 +220,22 @@ async def check_silences(conn: Any) -> int:
         raised = await conn.fetch(_RAISE_SILENT)
         if not raised:
             return 0
-        # Each episode's owner, if its start is theirs to see (sync/owners.py).
-        devices = {
-            row["id"]: row
-            for row in await conn.fetch(
-                "SELECT r.id, d.name, "  # noqa: S608
-                f"{owner_if_visible('d.id', 'd.owner_id', 'r.hour')} AS owner_id "
-                "FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS r(id, device_id, hour) "
-                "JOIN devices d ON d.id = r.device_id",
-                [row["id"] for row in raised],
-                [row["device_id"] for row in raised],
-                [row["hour"] for row in raised],
-            )
-        }
-        zones = await user_zones(conn, (d["owner_id"] for d in devices.values()))
+        zones = await user_zones(conn, (row["owner_id"] for row in raised))
         now = datetime.now(UTC)
         for row in raised:
-            device = devices[row["id"]]
-            audience = owner_only(device["owner_id"])
+            audience = owner_only(row["owner_id"])
             if audience is None:
                 continue
-            tz = zone(zones.get(device["owner_id"]))
+            tz = zone(zones.get(row["owner_id"]))
             body = SilentMeter(
                 id=row["id"],
                 device_id=row["device_id"],
-                device_name=device["name"] or None,
+                device_name=row["name"] or None,
                 last_seen_at=row["last_seen_at"],
                 silence_minutes=row["silence_minutes"],
                 message=alert_message(
                     "silent",
-                    device["name"],
+                    row["name"],
                     row["hour"],
                     None,
                     None,
