@@ -4,7 +4,6 @@ figures count every device of the database)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,10 +154,14 @@ async def clear_of_the_hour_end(margin: timedelta) -> None:
     """Returns at once if more than `margin` is left of this UTC hour, else at the start of
     the next one: the overview's "this hour" and "today" are the server's clock's when it
     answers, so readings of the current hour must still be current then."""
-    now = datetime.now(UTC)
-    left = hour_of(now) + timedelta(hours=1) - now
-    if left <= margin:
-        await asyncio.sleep(left.total_seconds() + 0.1)
+
+    def clear() -> bool:
+        now = datetime.now(UTC)
+        return hour_of(now) + timedelta(hours=1) - now > margin
+
+    await eventually(
+        clear, timeout=margin.total_seconds() + 5, interval=0.5, what="the hour's end past"
+    )
 
 
 def _with_tariff(
