@@ -167,13 +167,14 @@ const flows = {
       await adminPage.getByRole('row', { name: new RegExp(deviceName) }).getByText(clientName).waitFor()
     })
 
+    // The client's chart (and later the admin's) is of today in UTC, the profile zone, and
+    // the readings go into this UTC hour: both must still be the same day when they show.
+    // Waited out before the admin's token is taken: it lives 30 s here (EMS_E2E_TOKEN_TTL).
+    await clearOfBoundary(utcDay, 120_000)
     const admin = await apiLogin(ADMIN.username, ADMIN.password)
     const device = (await api('GET', `/api/devices?q=${encodeURIComponent(deviceName)}`, { token: admin.access_token, expect: 200 })).data.items[0]
 
     const clientPage = await newPage(browser, DESKTOP)
-    // The client's chart (and later the admin's) is of today in UTC, the profile zone, and
-    // the readings go into this UTC hour: both must still be the same day when they show.
-    await clearOfBoundary(utcDay, 120_000)
     await step('the client sees the device and an empty chart for today', async () => {
       await signIn(clientPage, clientName, PASSWORD)
       await clientPage.getByRole('combobox').filter({ hasText: deviceName }).waitFor()
