@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import multiprocessing as mp
 import os
@@ -177,7 +178,7 @@ def client_process(
                 welcomed: asyncio.Future[None] = loop.create_future()
                 futures.append(welcomed)
                 transport, _ = await loop.create_connection(
-                    lambda t=token, w=welcomed: Client(f"/ws?token={t}", host, w, log),
+                    functools.partial(Client, f"/ws?token={token}", host, welcomed, log),
                     "127.0.0.1",
                     port,
                 )

@@ -195,8 +195,8 @@ async def run(
     await devices.close()
     after_store = [wall_received[h] - stored_at[h] for h in wall_received if h in stored_at]
     latencies = []
-    for hour, at in received.items():
-        key = _normal(hour)
+    for stamp, at in received.items():
+        key = _normal(stamp)
         if key in sent:
             latencies.append(at - sent[key])
     return {

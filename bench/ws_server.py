@@ -27,7 +27,7 @@ def main() -> None:
     async def keys() -> dict[str, Ed25519PublicKey]:
         return {kid: public}
 
-    settings = RealtimeSettings(ws_implementation=impl, log_json=False)  # type: ignore[arg-type]
+    settings = RealtimeSettings(ws_implementation=impl, log_json=False)
     verifier = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     app = create_app(settings, token_verifier=verifier)
     run = partial(
